@@ -1,0 +1,4 @@
+//! Server functions, one module per resource. Each authorises its caller, parses its input into
+//! domain types and only then touches the database.
+
+pub mod settings;

@@ -1,0 +1,4 @@
+//! Presentational pieces shared by pages.
+
+pub mod field;
+pub mod layout;

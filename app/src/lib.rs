@@ -1,0 +1,65 @@
+//! Mailbridge's pages, components and server functions, shared by the server (feature `ssr`)
+//! and the browser bundle (feature `hydrate`).
+#![recursion_limit = "256"]
+
+pub mod api;
+pub mod components;
+pub mod domain;
+pub mod error;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path,
+};
+
+use crate::components::layout::Layout;
+use crate::pages::{
+    applications::ApplicationsPage, dashboard::DashboardPage, mail_accounts::MailAccountsPage,
+    mail_servers::MailServersPage, not_found::NotFound, users::UsersPage,
+};
+
+/// The HTML document around the app; rendered only on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/mailbridge.css" />
+        <Title formatter=|page: String| {
+            if page.is_empty() { "Mailbridge".to_string() } else { format!("{page} · Mailbridge") }
+        } />
+        <Router>
+            <Layout>
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=DashboardPage />
+                    <Route path=path!("/mail-servers") view=MailServersPage />
+                    <Route path=path!("/applications") view=ApplicationsPage />
+                    <Route path=path!("/mail-accounts") view=MailAccountsPage />
+                    <Route path=path!("/users") view=UsersPage />
+                </Routes>
+            </Layout>
+        </Router>
+    }
+}

@@ -1,0 +1,75 @@
+//! The SQLite pool and the embedded migrations.
+
+use std::{path::Path, str::FromStr, time::Duration};
+
+use sqlx::{
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+    SqlitePool,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("expected a SQLite URL such as sqlite://data/mailbridge.db: {0}")]
+    BadUrl(String),
+    #[error("cannot create the database folder {path}: {source}")]
+    Folder {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot open the database: {0}")]
+    Open(sqlx::Error),
+    #[error("cannot apply the database migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Parses a `sqlite:` URL into connection options: WAL journal and a busy timeout so that
+/// concurrent requests wait for the writer instead of failing with "database is locked".
+pub fn connect_options(url: &str) -> Result<SqliteConnectOptions, DbError> {
+    if !url.starts_with("sqlite:") {
+        return Err(DbError::BadUrl(format!(
+            "'{url}' does not start with sqlite:"
+        )));
+    }
+    let opts = SqliteConnectOptions::from_str(url).map_err(|e| DbError::BadUrl(e.to_string()))?;
+    Ok(opts
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(10))
+        .foreign_keys(true))
+}
+
+/// Opens (creating file and folder when missing) the database and runs the migrations.
+pub async fn open(url: &str) -> Result<SqlitePool, DbError> {
+    let opts = connect_options(url)?;
+    let file = opts.get_filename();
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !is_memory(file) {
+            std::fs::create_dir_all(dir).map_err(|source| DbError::Folder {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+    }
+    let pool = SqlitePoolOptions::new()
+        .max_connections(8)
+        .connect_with(opts)
+        .await
+        .map_err(DbError::Open)?;
+    MIGRATOR.run(&pool).await?;
+    Ok(pool)
+}
+
+fn is_memory(file: &Path) -> bool {
+    file.as_os_str() == ":memory:"
+}
+
+/// Current time as Unix seconds, the unit every timestamp column uses.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}

@@ -1,0 +1,32 @@
+//! Server-only code: database, sessions, secrets. Compiled only with the `ssr` feature, so none of
+//! it (nor sqlx, argon2, ...) reaches the WASM bundle.
+
+pub mod db;
+pub mod state;
+
+pub use state::AppState;
+
+use crate::error::AppError;
+
+/// Answers a server function with `err`, setting the HTTP status that goes with it.
+pub fn reply<T>(err: AppError) -> Result<T, AppError> {
+    if let Some(opts) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        opts.set_status(
+            http::StatusCode::from_u16(err.status())
+                .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
+        );
+    }
+    Err(err)
+}
+
+/// Logs an unexpected failure with its cause and hands the browser only a generic message.
+pub fn internal(context: &str, err: impl std::fmt::Display) -> AppError {
+    tracing::error!(error = %err, "{context}");
+    AppError::Internal
+}
+
+/// The shared state, taken from the request's Leptos context.
+pub fn state() -> Result<AppState, AppError> {
+    leptos::prelude::use_context::<AppState>()
+        .ok_or_else(|| internal("application state missing from context", "no AppState"))
+}

@@ -1,0 +1,26 @@
+// Builds the app with cargo-leptos (unless MAILBRIDGE_E2E_SKIP_BUILD=1), starts the real server on
+// a free port with a fresh database, hands its URL to the tests through BASE_URL, and stops it
+// afterwards — also when tests fail or the run is interrupted.
+import { spawnSync } from "node:child_process";
+import type { FullConfig } from "@playwright/test";
+import { repoRoot, startServer, stopServer, targetDir } from "./server";
+
+export default async function globalSetup(_config: FullConfig) {
+  if (process.env.MAILBRIDGE_E2E_SKIP_BUILD !== "1") {
+    const build = spawnSync("cargo", ["leptos", "build"], {
+      cwd: repoRoot,
+      stdio: "inherit",
+      env: { ...process.env, CARGO_TARGET_DIR: targetDir },
+    });
+    if (build.status !== 0) throw new Error("cargo leptos build failed");
+  }
+  const server = await startServer();
+  process.env.BASE_URL = server.url;
+  process.env.MAILBRIDGE_E2E_DATA = server.dataDir;
+  const stop = () => stopServer(server, "SIGKILL");
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  return async () => {
+    await stopServer(server);
+  };
+}

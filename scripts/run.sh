@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and starts Mailbridge on the embedded SQLite default.
+# Passes LEPTOS_SITE_ADDR, MAILBRIDGE_* and RUST_LOG through. Extra arguments go to cargo-leptos
+# (e.g. --release).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install.sh
+. scripts/env.sh
+cargo leptos build "$@"
+profile=debug
+for a in "$@"; do [ "$a" = "--release" ] && profile=release; done
+export LEPTOS_SITE_ROOT="${LEPTOS_SITE_ROOT:-target/site}"
+exec "$CARGO_TARGET_DIR/$profile/server" serve

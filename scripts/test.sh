@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs every test, in order: formatting, clippy (server/ssr and browser/hydrate builds), the Rust
+# tests, then the Playwright suite against a freshly built server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install.sh
+. scripts/env.sh
+
+step() { printf '\n==> %s\n' "$*"; }
+step "cargo fmt --check"
+cargo fmt --all -- --check
+step "cargo clippy (ssr: app + server)"
+cargo clippy -p app -p server --features app/ssr --all-targets -- -D warnings
+step "cargo clippy (hydrate: frontend, wasm32)"
+cargo clippy -p frontend --target wasm32-unknown-unknown --all-targets -- -D warnings
+step "cargo test"
+cargo test -p app -p server --features app/ssr
+step "playwright"
+(cd end2end && npx playwright test)

@@ -1,0 +1,180 @@
+//! Configuration from environment variables. Every error names the variable and what was
+//! expected, because that one line is all an operator sees when start-up fails.
+
+use std::net::SocketAddr;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub site_addr: SocketAddr,
+    pub database_url: String,
+    /// Without a trailing slash.
+    pub public_url: String,
+    pub log_format: LogFormat,
+    /// Where cargo-leptos put the WASM, JS and CSS (`LEPTOS_SITE_ROOT`).
+    pub site_root: String,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{var}: {message}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub message: String,
+}
+
+fn err(var: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        var,
+        message: message.into(),
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads the configuration through `get`, so tests need not touch the process environment.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+
+        let addr_raw = var("LEPTOS_SITE_ADDR").unwrap_or_else(|| "127.0.0.1:3000".into());
+        let site_addr: SocketAddr = addr_raw.parse().map_err(|_| {
+            err(
+                "LEPTOS_SITE_ADDR",
+                format!("expected an IP address and port such as 127.0.0.1:3000, got '{addr_raw}'"),
+            )
+        })?;
+
+        let database_url =
+            var("MAILBRIDGE_DATABASE_URL").unwrap_or_else(|| "sqlite://data/mailbridge.db".into());
+        if !database_url.starts_with("sqlite:") {
+            return Err(err(
+                "MAILBRIDGE_DATABASE_URL",
+                format!("expected a SQLite URL such as sqlite://data/mailbridge.db, got '{database_url}'"),
+            ));
+        }
+
+        let public_url = match var("MAILBRIDGE_PUBLIC_URL") {
+            Some(raw) => parse_public_url(&raw)?,
+            None => format!("http://{site_addr}"),
+        };
+
+        let log_format = match var("MAILBRIDGE_LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(err(
+                    "MAILBRIDGE_LOG_FORMAT",
+                    format!("expected 'text' or 'json', got '{other}'"),
+                ))
+            }
+        };
+
+        let site_root = var("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into());
+
+        Ok(Config {
+            site_addr,
+            database_url,
+            public_url,
+            log_format,
+            site_root,
+        })
+    }
+}
+
+/// An absolute http(s) URL with no query or fragment; a trailing slash is dropped so that
+/// `{public_url}/oauth/callback/..` is always exactly one slash.
+fn parse_public_url(raw: &str) -> Result<String, ConfigError> {
+    const VAR: &str = "MAILBRIDGE_PUBLIC_URL";
+    let url = url::Url::parse(raw).map_err(|e| {
+        err(
+            VAR,
+            format!("expected an absolute URL such as https://mail.example.com, got '{raw}' ({e})"),
+        )
+    })?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(err(
+            VAR,
+            format!(
+                "expected an http or https URL, got scheme '{}'",
+                url.scheme()
+            ),
+        ));
+    }
+    if url.host_str().is_none()
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+    {
+        return Err(err(
+            VAR,
+            format!("expected scheme, host, optional port and path only, got '{raw}'"),
+        ));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.site_addr.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.database_url, "sqlite://data/mailbridge.db");
+        assert_eq!(c.public_url, "http://127.0.0.1:3000");
+        assert_eq!(c.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn public_url_follows_site_addr_and_drops_trailing_slash() {
+        assert_eq!(
+            load(&[("LEPTOS_SITE_ADDR", "0.0.0.0:8080")])
+                .unwrap()
+                .public_url,
+            "http://0.0.0.0:8080"
+        );
+        assert_eq!(
+            load(&[("MAILBRIDGE_PUBLIC_URL", "https://mail.example.com/bridge/")])
+                .unwrap()
+                .public_url,
+            "https://mail.example.com/bridge"
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (var, value) in [
+            ("LEPTOS_SITE_ADDR", "localhost"),
+            ("MAILBRIDGE_DATABASE_URL", "postgres://x"),
+            ("MAILBRIDGE_PUBLIC_URL", "ftp://x"),
+            ("MAILBRIDGE_PUBLIC_URL", "not a url"),
+            ("MAILBRIDGE_PUBLIC_URL", "https://x/?a=b"),
+            ("MAILBRIDGE_LOG_FORMAT", "xml"),
+        ] {
+            let e = load(&[(var, value)]).unwrap_err();
+            assert_eq!(e.var, var, "{value}");
+            assert!(e.to_string().starts_with(var));
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! The Mailbridge server: configuration, start-up and the plain axum routes around the Leptos app.
+
+pub mod config;
+pub mod routes;
+pub mod startup;
+pub mod telemetry;
+
+pub use config::Config;

@@ -1,0 +1,100 @@
+//! Builds the state and the router, and serves them until a shutdown signal.
+
+use std::sync::Arc;
+
+use app::{shell, ssr::state::Settings, ssr::AppState, App};
+use axum::{routing::get, Router};
+use leptos::{config::LeptosOptions, prelude::provide_context};
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::limit::RequestBodyLimitLayer;
+
+use crate::{config::Config, routes};
+
+/// Server functions take forms and small JSON; anything bigger is refused with 413 before it is
+/// read whole.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("MAILBRIDGE_DATABASE_URL: {0}")]
+    Database(#[from] app::ssr::db::DbError),
+    #[error("LEPTOS_SITE_ADDR: cannot listen on {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server stopped with an error: {0}")]
+    Serve(std::io::Error),
+}
+
+pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
+    let pool = app::ssr::db::open(&config.database_url).await?;
+    let leptos_options = LeptosOptions::builder()
+        .output_name("mailbridge")
+        .site_root(config.site_root.as_str())
+        .site_pkg_dir("pkg")
+        .site_addr(config.site_addr)
+        .build();
+    Ok(AppState {
+        leptos_options,
+        pool,
+        settings: Arc::new(Settings {
+            public_url: config.public_url.clone(),
+        }),
+    })
+}
+
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let ctx = {
+        let state = state.clone();
+        move || provide_context(state.clone())
+    };
+    let options = state.leptos_options.clone();
+    Router::new()
+        .route("/healthz", get(routes::healthz))
+        .leptos_routes_with_context(&state, routes, ctx.clone(), move || shell(options.clone()))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(ctx, shell))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// Binds, logs the address and serves until SIGINT or SIGTERM, finishing in-flight requests.
+pub async fn serve(config: Config) -> Result<(), StartError> {
+    let state = build_state(&config).await?;
+    let listener = tokio::net::TcpListener::bind(config.site_addr)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.site_addr,
+            source,
+        })?;
+    tracing::info!(addr = %config.site_addr, public_url = %config.public_url, "Mailbridge listening");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(StartError::Serve)?;
+    tracing::info!("Mailbridge stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

@@ -1,0 +1,117 @@
+mod common;
+
+use std::process::Command;
+
+#[tokio::test]
+async fn healthz_is_ok_with_a_working_database() {
+    let app = common::spawn().await;
+    let res = app
+        .client
+        .get(format!("{}/healthz", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["database"], "ok");
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+}
+
+#[tokio::test]
+async fn healthz_is_503_when_the_database_is_unusable() {
+    let app = common::spawn().await;
+    app.state.pool.close().await;
+    let res = app
+        .client
+        .get(format!("{}/healthz", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["database"], "error");
+}
+
+#[tokio::test]
+async fn the_database_file_and_folder_are_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("nested/deeper/mb.db");
+    let url = format!("sqlite://{}", db.display());
+    let pool = app::ssr::db::open(&url).await.unwrap();
+    assert!(db.exists());
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(n >= 1);
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused_with_413() {
+    let app = common::spawn().await;
+    let body = "name=".to_string() + &"x".repeat(server::startup::MAX_BODY_BYTES + 10);
+    let res = app
+        .client
+        .post(format!("{}/api/set_organisation_name", app.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+}
+
+fn run_binary(vars: &[(&str, &str)]) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_server"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env(
+            "MAILBRIDGE_DATABASE_URL",
+            format!("sqlite://{}/x.db", dir.path().display()),
+        )
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0");
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd.arg("migrate").output().unwrap()
+}
+
+#[test]
+fn a_bad_database_url_stops_start_up_naming_the_variable() {
+    let out = run_binary(&[("MAILBRIDGE_DATABASE_URL", "postgres://nope")]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("MAILBRIDGE_DATABASE_URL"), "{err}");
+}
+
+#[test]
+fn an_unopenable_database_stops_start_up_naming_the_variable() {
+    // A folder cannot be created under a regular file.
+    let f = tempfile::NamedTempFile::new().unwrap();
+    let url = format!("sqlite://{}/sub/x.db", f.path().display());
+    let out = run_binary(&[("MAILBRIDGE_DATABASE_URL", &url)]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("MAILBRIDGE_DATABASE_URL"), "{err}");
+}
+
+#[test]
+fn a_bad_site_addr_stops_start_up_naming_the_variable() {
+    let out = run_binary(&[("LEPTOS_SITE_ADDR", "localhost:http")]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("LEPTOS_SITE_ADDR"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one clear line: {err}");
+}
+
+#[test]
+fn migrate_succeeds_with_good_settings() {
+    let out = run_binary(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
