@@ -16,9 +16,16 @@ pub enum AppError {
     /// Bad input: `field` is the form field's label, `message` says what is wrong with it.
     #[error("{field}: {message}")]
     Field { field: String, message: String },
-    /// A rule of the product refused the request (e.g. too many sign-in attempts).
+    /// Credentials were wrong; the message says no more than that.
+    #[error("{0}")]
+    Denied(String),
+    /// A rule of the product refused the request (e.g. too many sign-in attempts, deleting
+    /// something still in use).
     #[error("{0}")]
     Refused(String),
+    /// Too many attempts; the message says for how long.
+    #[error("{0}")]
+    RateLimited(String),
     #[error("{0} was not found.")]
     NotFound(String),
     #[error("Something went wrong on the server; the details are in the server log.")]
@@ -49,7 +56,9 @@ impl AppError {
             AppError::Unauthorized => 401,
             AppError::Forbidden => 403,
             AppError::Field { .. } => 422,
-            AppError::Refused(_) => 429,
+            AppError::Denied(_) => 401,
+            AppError::Refused(_) => 409,
+            AppError::RateLimited(_) => 429,
             AppError::NotFound(_) => 404,
             AppError::Internal | AppError::Transport(_) => 500,
         }

@@ -13,14 +13,15 @@ pub mod ssr;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
-    components::{Route, Router, Routes},
-    path,
+    components::{ParentRoute, Route, Router, Routes},
+    path, SsrMode,
 };
 
 use crate::components::layout::Layout;
 use crate::pages::{
-    applications::ApplicationsPage, dashboard::DashboardPage, mail_accounts::MailAccountsPage,
-    mail_servers::MailServersPage, not_found::NotFound, users::UsersPage,
+    applications::ApplicationsPage, dashboard::DashboardPage, login::LoginPage,
+    mail_accounts::MailAccountsPage, mail_servers::MailServersPage, not_found::NotFound,
+    profile::ProfilePage, user_edit::UserEditPage, users::UsersPage,
 };
 
 /// The HTML document around the app; rendered only on the server.
@@ -50,16 +51,20 @@ pub fn App() -> impl IntoView {
         <Title formatter=|page: String| {
             if page.is_empty() { "Mailbridge".to_string() } else { format!("{page} · Mailbridge") }
         } />
+        // Async: the whole page (and its status, e.g. 403) is decided before the first byte.
         <Router>
-            <Layout>
-                <Routes fallback=NotFound>
-                    <Route path=path!("/") view=DashboardPage />
-                    <Route path=path!("/mail-servers") view=MailServersPage />
-                    <Route path=path!("/applications") view=ApplicationsPage />
-                    <Route path=path!("/mail-accounts") view=MailAccountsPage />
-                    <Route path=path!("/users") view=UsersPage />
-                </Routes>
-            </Layout>
+            <Routes fallback=NotFound>
+                <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
+                <ParentRoute path=path!("") view=Layout ssr=SsrMode::Async>
+                    <Route path=path!("") view=DashboardPage ssr=SsrMode::Async />
+                    <Route path=path!("mail-servers") view=MailServersPage ssr=SsrMode::Async />
+                    <Route path=path!("applications") view=ApplicationsPage ssr=SsrMode::Async />
+                    <Route path=path!("mail-accounts") view=MailAccountsPage ssr=SsrMode::Async />
+                    <Route path=path!("users") view=UsersPage ssr=SsrMode::Async />
+                    <Route path=path!("users/:id") view=UserEditPage ssr=SsrMode::Async />
+                    <Route path=path!("profile") view=ProfilePage ssr=SsrMode::Async />
+                </ParentRoute>
+            </Routes>
         </Router>
     }
 }

@@ -18,6 +18,13 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Where cargo-leptos put the WASM, JS and CSS (`LEPTOS_SITE_ROOT`).
     pub site_root: String,
+    pub session_idle_minutes: i64,
+    pub login_max_failures_per_email: i64,
+    pub login_max_failures_per_client: i64,
+    pub login_window_secs: i64,
+    /// First-start admin, created only while no user exists.
+    pub admin_email: Option<String>,
+    pub admin_password: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -81,6 +88,21 @@ impl Config {
         };
 
         let site_root = var("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into());
+        let number = |name: &'static str, default: i64, min: i64| -> Result<i64, ConfigError> {
+            match var(name) {
+                None => Ok(default),
+                Some(raw) => raw
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| *n >= min)
+                    .ok_or_else(|| {
+                        err(
+                            name,
+                            format!("expected a whole number of at least {min}, got '{raw}'"),
+                        )
+                    }),
+            }
+        };
 
         Ok(Config {
             site_addr,
@@ -88,6 +110,17 @@ impl Config {
             public_url,
             log_format,
             site_root,
+            session_idle_minutes: number("MAILBRIDGE_SESSION_IDLE_MINUTES", 12 * 60, 1)?,
+            login_max_failures_per_email: number("MAILBRIDGE_LOGIN_MAX_FAILURES_PER_EMAIL", 5, 1)?,
+            login_max_failures_per_client: number(
+                "MAILBRIDGE_LOGIN_MAX_FAILURES_PER_CLIENT",
+                20,
+                1,
+            )?,
+            login_window_secs: number("MAILBRIDGE_LOGIN_WINDOW_SECS", 15 * 60, 1)?,
+            admin_email: var("MAILBRIDGE_ADMIN_EMAIL"),
+            // Not trimmed: spaces may be part of a password.
+            admin_password: get("MAILBRIDGE_ADMIN_PASSWORD").filter(|p| !p.is_empty()),
         })
     }
 }
@@ -171,6 +204,8 @@ mod tests {
             ("MAILBRIDGE_PUBLIC_URL", "not a url"),
             ("MAILBRIDGE_PUBLIC_URL", "https://x/?a=b"),
             ("MAILBRIDGE_LOG_FORMAT", "xml"),
+            ("MAILBRIDGE_SESSION_IDLE_MINUTES", "0"),
+            ("MAILBRIDGE_LOGIN_WINDOW_SECS", "soon"),
         ] {
             let e = load(&[(var, value)]).unwrap_err();
             assert_eq!(e.var, var, "{value}");

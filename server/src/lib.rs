@@ -1,6 +1,8 @@
 //! The Mailbridge server: configuration, start-up and the plain axum routes around the Leptos app.
 
+pub mod bootstrap;
 pub mod config;
+pub mod guard;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;

@@ -1,4 +1,4 @@
-use std::process::ExitCode;
+use std::{io::Read, path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
 use server::{config::Config, startup, telemetry};
@@ -17,6 +17,18 @@ enum Command {
     Serve,
     /// Apply the database migrations and exit.
     Migrate,
+    /// Create a user. The password is read from --password-file, or else from stdin.
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// admin or user
+        #[arg(long, default_value = "user")]
+        role: String,
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -33,19 +45,65 @@ fn main() -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
     };
-    let result = runtime.block_on(async move {
+    let result: Result<(), String> = runtime.block_on(async move {
         match cli.command.unwrap_or(Command::Serve) {
-            Command::Serve => startup::serve(config).await,
+            Command::Serve => startup::serve(config).await.map_err(|e| e.to_string()),
             Command::Migrate => app::ssr::db::open(&config.database_url)
                 .await
                 .map(|_| tracing::info!("migrations applied"))
-                .map_err(Into::into),
+                .map_err(|e| format!("MAILBRIDGE_DATABASE_URL: {e}")),
+            Command::CreateUser {
+                email,
+                name,
+                role,
+                password_file,
+            } => create_user(&config, &email, &name, &role, password_file).await,
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
     }
+}
+
+async fn create_user(
+    config: &Config,
+    email: &str,
+    name: &str,
+    role: &str,
+    password_file: Option<PathBuf>,
+) -> Result<(), String> {
+    use app::domain::{DisplayName, Email, Password, Role};
+    let email = Email::parse(email).map_err(|m| format!("--email {m}"))?;
+    let name = DisplayName::parse(name).map_err(|m| format!("--name {m}"))?;
+    let role = Role::parse(role).map_err(|m| format!("--role {m}"))?;
+    let raw = match password_file {
+        Some(path) => std::fs::read_to_string(&path)
+            .map_err(|e| format!("--password-file {}: {e}", path.display()))?,
+        None => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+            s
+        }
+    };
+    // A file or a pipe ends with a newline that is not part of the password.
+    let raw = raw.strip_suffix('\n').unwrap_or(&raw);
+    let raw = raw.strip_suffix('\r').unwrap_or(raw);
+    let password = Password::parse(raw).map_err(|m| format!("the password {m}"))?;
+    let pool = app::ssr::db::open(&config.database_url)
+        .await
+        .map_err(|e| format!("MAILBRIDGE_DATABASE_URL: {e}"))?;
+    let id = app::ssr::auth::insert_user(&pool, &email, &name, role, &password)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "created user {id} <{}> with role {}",
+        email.as_str(),
+        role.as_str()
+    );
+    Ok(())
 }
 
 /// One clear line on stderr and a non-zero exit: what an operator needs when start-up fails.

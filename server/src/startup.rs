@@ -2,13 +2,18 @@
 
 use std::sync::Arc;
 
-use app::{shell, ssr::state::Settings, ssr::AppState, App};
-use axum::{routing::get, Router};
+use app::{
+    shell,
+    ssr::state::{LoginLimits, Settings},
+    ssr::AppState,
+    App,
+};
+use axum::{middleware, routing::get, Router};
 use leptos::{config::LeptosOptions, prelude::provide_context};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::limit::RequestBodyLimitLayer;
 
-use crate::{config::Config, routes};
+use crate::{bootstrap, config::Config, guard, routes};
 
 /// Server functions take forms and small JSON; anything bigger is refused with 413 before it is
 /// read whole.
@@ -23,12 +28,15 @@ pub enum StartError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
+    #[error("MAILBRIDGE_ADMIN_EMAIL / MAILBRIDGE_ADMIN_PASSWORD: {0}")]
+    Admin(String),
     #[error("server stopped with an error: {0}")]
     Serve(std::io::Error),
 }
 
 pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
     let pool = app::ssr::db::open(&config.database_url).await?;
+    bootstrap::first_admin(&pool, config).await?;
     let leptos_options = LeptosOptions::builder()
         .output_name("mailbridge")
         .site_root(config.site_root.as_str())
@@ -40,6 +48,12 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
         pool,
         settings: Arc::new(Settings {
             public_url: config.public_url.clone(),
+            session_idle_secs: config.session_idle_minutes * 60,
+            login: LoginLimits {
+                per_email: config.login_max_failures_per_email,
+                per_client: config.login_max_failures_per_client,
+                window_secs: config.login_window_secs,
+            },
         }),
     })
 }
@@ -58,6 +72,14 @@ pub fn router(state: AppState) -> Router {
             AppState,
             _,
         >(ctx, shell))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::require_session,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::same_origin,
+        ))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .with_state(state)
 }
@@ -72,10 +94,13 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
             source,
         })?;
     tracing::info!(addr = %config.site_addr, public_url = %config.public_url, "Mailbridge listening");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(StartError::Serve)?;
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(StartError::Serve)?;
     tracing::info!("Mailbridge stopped");
     Ok(())
 }

@@ -1,4 +1,6 @@
 //! Server functions, one module per resource. Each authorises its caller, parses its input into
 //! domain types and only then touches the database.
 
+pub mod auth;
 pub mod settings;
+pub mod users;

@@ -5,7 +5,8 @@ use crate::error::AppError;
 /// The organisation name, or an empty string when none was saved yet.
 #[server(prefix = "/api", endpoint = "get_organisation_name")]
 pub async fn get_organisation_name() -> Result<String, AppError> {
-    use crate::ssr::{internal, state};
+    use crate::ssr::{auth, internal, respond, state};
+    respond(auth::require_user().await.map(|_| ()))?;
     let st = state()?;
     let row: Option<(String,)> =
         sqlx::query_as("SELECT value FROM settings WHERE key = 'organisation_name'")
@@ -18,11 +19,11 @@ pub async fn get_organisation_name() -> Result<String, AppError> {
 #[server(prefix = "/api", endpoint = "set_organisation_name")]
 pub async fn set_organisation_name(name: String) -> Result<String, AppError> {
     use crate::domain::OrganisationName;
-    use crate::ssr::{db::now, internal, reply, state};
-    let name = match OrganisationName::parse(&name) {
-        Ok(n) => n,
-        Err(m) => return reply(AppError::field(OrganisationName::LABEL, m)),
-    };
+    use crate::ssr::{auth, db::now, internal, respond, state};
+    respond(auth::require_admin().await.map(|_| ()))?;
+    let name = respond(
+        OrganisationName::parse(&name).map_err(|m| AppError::field(OrganisationName::LABEL, m)),
+    )?;
     let st = state()?;
     sqlx::query(
         "INSERT INTO settings (key, value, updated_at) VALUES ('organisation_name', ?1, ?2)

@@ -1,13 +1,29 @@
 use leptos::prelude::*;
-use leptos_router::components::A;
+use leptos_router::components::{Outlet, A};
 
-/// The frame of every page: navigation on the left, the page on the right.
+use crate::api::auth::{current_user, Logout, SessionUser};
+use crate::error::AppError;
+
+/// The signed-in user, loaded once per full page load and shared with every page.
+pub type Me = Resource<Result<Option<SessionUser>, AppError>>;
+
+/// The frame of every signed-in page: navigation on the left, the page on the right.
 #[component]
-pub fn Layout(children: Children) -> impl IntoView {
+pub fn Layout() -> impl IntoView {
     // Effects run only in the browser, so this marks the moment hydration finished; the
     // end-to-end tests wait for it before they click.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
+
+    let me: Me = Resource::new(|| (), |_| current_user());
+    provide_context(me);
+    let logout = ServerAction::<Logout>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = logout.value().get() {
+            let _ = window().location().set_href("/login");
+        }
+    });
+
     view! {
         <div class="shell" data-hydrated=move || hydrated.get().to_string()>
             <nav class="sidebar" aria-label="Main">
@@ -19,8 +35,60 @@ pub fn Layout(children: Children) -> impl IntoView {
                     <li><A href="/mail-accounts">"Mail accounts"</A></li>
                     <li><A href="/users">"Users"</A></li>
                 </ul>
+                <Suspense>
+                    {move || me.get().and_then(|r| r.ok()).flatten().map(|u| view! {
+                        <div class="whoami">
+                            <A href="/profile" attr:class="me">{u.name.clone()}</A>
+                            <span class="muted role">{u.role.as_str()}</span>
+                            <button class="secondary" on:click=move |_| { logout.dispatch(Logout {}); }>"Sign out"</button>
+                        </div>
+                    })}
+                </Suspense>
             </nav>
-            <main class="content">{children()}</main>
+            <main class="content"><Outlet /></main>
         </div>
+    }
+}
+
+/// Renders `children` only for an admin; a `user` gets the 403 page (with status 403 when
+/// rendered on the server).
+#[component]
+pub fn AdminOnly(children: ChildrenFn) -> impl IntoView {
+    let me = expect_context::<Me>();
+    view! {
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || me.get().map(|r| match r {
+                Ok(Some(u)) if u.is_admin() => children().into_any(),
+                Ok(Some(_)) => view! { <Forbidden /> }.into_any(),
+                Ok(None) => view! { <SignedOut /> }.into_any(),
+                Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+pub fn Forbidden() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
+        resp.set_status(http::StatusCode::FORBIDDEN);
+    }
+    view! {
+        <leptos_meta::Title text="Forbidden" />
+        <section class="forbidden">
+            <h1>"403 — Forbidden"</h1>
+            <p>"You do not have permission to open this page. It is for administrators only."</p>
+            <p><A href="/">"Back to the dashboard"</A></p>
+        </section>
+    }
+}
+
+#[component]
+pub fn SignedOut() -> impl IntoView {
+    view! {
+        <section>
+            <h1>"Please sign in"</h1>
+            <p>"Your session has ended. " <a href="/login">"Sign in"</a> " to continue."</p>
+        </section>
     }
 }

@@ -2,5 +2,7 @@
 //! message for the same input. No server-only dependencies here.
 
 pub mod text;
+pub mod user;
 
 pub use text::OrganisationName;
+pub use user::{DisplayName, Email, Password, Role};

@@ -1,6 +1,7 @@
 //! Server-only code: database, sessions, secrets. Compiled only with the `ssr` feature, so none of
 //! it (nor sqlx, argon2, ...) reaches the WASM bundle.
 
+pub mod auth;
 pub mod db;
 pub mod state;
 
@@ -8,15 +9,17 @@ pub use state::AppState;
 
 use crate::error::AppError;
 
-/// Answers a server function with `err`, setting the HTTP status that goes with it.
-pub fn reply<T>(err: AppError) -> Result<T, AppError> {
-    if let Some(opts) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-        opts.set_status(
-            http::StatusCode::from_u16(err.status())
-                .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
-        );
+/// Finishes a server function: on error, sets the HTTP status that goes with it.
+pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    if let Err(err) = &result {
+        if let Some(opts) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            opts.set_status(
+                http::StatusCode::from_u16(err.status())
+                    .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
+            );
+        }
     }
-    Err(err)
+    result
 }
 
 /// Logs an unexpected failure with its cause and hands the browser only a generic message.

@@ -10,6 +10,43 @@ use sqlx::SqlitePool;
 pub struct Settings {
     /// `MAILBRIDGE_PUBLIC_URL` without a trailing slash: the base of every absolute URL.
     pub public_url: String,
+    /// Idle time after which a session ends.
+    pub session_idle_secs: i64,
+    pub login: LoginLimits,
+}
+
+impl Settings {
+    pub fn new(public_url: impl Into<String>) -> Self {
+        Settings {
+            public_url: public_url.into(),
+            session_idle_secs: 12 * 3600,
+            login: LoginLimits::default(),
+        }
+    }
+
+    /// Cookies get `Secure` when the app is served over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+}
+
+/// Sign-in throttling: at most `per_email` failures for one address, or `per_client` from one
+/// client address, within `window_secs`.
+#[derive(Debug, Clone)]
+pub struct LoginLimits {
+    pub per_email: i64,
+    pub per_client: i64,
+    pub window_secs: i64,
+}
+
+impl Default for LoginLimits {
+    fn default() -> Self {
+        LoginLimits {
+            per_email: 5,
+            per_client: 20,
+            window_secs: 15 * 60,
+        }
+    }
 }
 
 #[derive(Clone)]

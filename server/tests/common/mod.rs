@@ -1,8 +1,9 @@
-//! Starts the real router on a random port with a fresh SQLite file.
+//! Starts the real router on a random port with a fresh SQLite file, and signs people in.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
 
+use app::domain::{DisplayName, Email, Password, Role};
 use app::ssr::AppState;
 use server::{config::Config, startup};
 
@@ -19,34 +20,117 @@ pub async fn spawn() -> TestApp {
 
 pub async fn spawn_with(extra: &[(&str, &str)]) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}", dir.path().join("test.db").display());
+    spawn_on(dir, &db, extra).await
+}
+
+/// Starts a server on an existing data folder (a "restart" when one ran there before).
+pub async fn spawn_on(dir: tempfile::TempDir, db: &str, extra: &[(&str, &str)]) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let mut env: HashMap<String, String> = HashMap::new();
     env.insert("LEPTOS_SITE_ADDR".into(), addr.to_string());
-    env.insert(
-        "MAILBRIDGE_DATABASE_URL".into(),
-        format!("sqlite://{}", dir.path().join("test.db").display()),
-    );
+    env.insert("MAILBRIDGE_DATABASE_URL".into(), db.to_string());
     for (k, v) in extra {
         env.insert(k.to_string(), v.to_string());
     }
     let config = Config::from_lookup(|k| env.get(k).cloned()).expect("config");
     let state = startup::build_state(&config).await.expect("state");
-    let app = startup::router(state.clone());
+    let app = startup::router(state.clone())
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .cookie_store(true)
-        .build()
-        .expect("client");
     TestApp {
         url: format!("http://{addr}"),
         state,
         dir,
-        client,
+        client: new_client(),
+    }
+}
+
+pub fn new_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .expect("client")
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+
+impl TestApp {
+    pub async fn add_user(&self, email: &str, role: Role) -> i64 {
+        app::ssr::auth::insert_user(
+            &self.state.pool,
+            &Email::parse(email).unwrap(),
+            &DisplayName::parse("Test person").unwrap(),
+            role,
+            &Password::parse(PASSWORD).unwrap(),
+        )
+        .await
+        .expect("insert user")
+    }
+
+    /// A session cookie for `user_id`, made directly (no password hashing) for speed.
+    pub async fn session_for(&self, user_id: i64) -> String {
+        let token = app::ssr::auth::create_session(&self.state.pool, user_id)
+            .await
+            .unwrap();
+        format!("{}={token}", app::ssr::auth::SESSION_COOKIE)
+    }
+
+    /// Calls a server function with a form body, as the browser does.
+    pub async fn call(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        cookie: Option<&str>,
+    ) -> reqwest::Response {
+        let client = new_client();
+        let mut req = client
+            .post(format!("{}{path}", self.url))
+            .header("origin", &self.url)
+            .form(form);
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn get(&self, path: &str, cookie: Option<&str>) -> reqwest::Response {
+        let mut req = new_client().get(format!("{}{path}", self.url));
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        req.send().await.expect("request")
+    }
+
+    /// Signs in through the real server function; returns the Set-Cookie pair on success.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        cookie: Option<&str>,
+    ) -> (u16, Option<String>, String) {
+        let res = self
+            .call(
+                "/api/login",
+                &[("email", email), ("password", password)],
+                cookie,
+            )
+            .await;
+        let status = res.status().as_u16();
+        let cookie = res
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with(app::ssr::auth::SESSION_COOKIE))
+            .map(|v| v.split(';').next().unwrap_or_default().to_string());
+        let body = res.text().await.unwrap_or_default();
+        (status, cookie, body)
     }
 }

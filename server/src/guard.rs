@@ -1,0 +1,97 @@
+//! Request guards that run before any page or server function: cross-origin writes are
+//! refused, and signed-out visitors are sent to the sign-in page.
+
+use axum::{
+    body::Body,
+    extract::State,
+    http::{header, Method, Request, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Redirect, Response},
+};
+
+use app::ssr::{auth, AppState};
+
+/// A state-changing request whose `Origin` (or, without one, `Referer`) is another site is
+/// refused, so a hostile page cannot act with a signed-in admin's cookie. Requests with neither
+/// header come from non-browser clients, which a cookie-stealing page cannot drive.
+pub async fn same_origin(
+    State(state): State<AppState>,
+    req: Request<Body>,
+    next: Next,
+) -> Response {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(req).await;
+    }
+    let headers = req.headers();
+    let claimed = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| {
+            headers
+                .get(header::REFERER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|r| url::Url::parse(r).ok())
+                .map(|u| u.origin().ascii_serialization())
+        });
+    let Some(claimed) = claimed else {
+        return next.run(req).await;
+    };
+    let public = url::Url::parse(&state.settings.public_url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default();
+    // The address the browser actually used also counts as this site (e.g. localhost vs
+    // 127.0.0.1); a hostile page's origin never equals our own Host.
+    let via_host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(|h| format!("{}://{h}", public.split("://").next().unwrap_or("http")));
+    if claimed == public || Some(&claimed) == via_host.as_ref() {
+        return next.run(req).await;
+    }
+    tracing::warn!(origin = %claimed, path = %req.uri().path(), "cross-origin request refused");
+    (
+        StatusCode::FORBIDDEN,
+        "Cross-origin request refused: this action must come from a Mailbridge page.",
+    )
+        .into_response()
+}
+
+fn is_public(path: &str) -> bool {
+    path == "/login"
+        || path == "/healthz"
+        || path == "/favicon.ico"
+        || path.starts_with("/api/")
+        || path.starts_with("/pkg/")
+}
+
+/// Pages need a session: a signed-out visitor goes to `/login?next=<where they were>`.
+/// Server functions check their callers themselves (401/403), so they pass through here.
+pub async fn require_session(
+    State(state): State<AppState>,
+    req: Request<Body>,
+    next: Next,
+) -> Response {
+    let path = req.uri().path();
+    if is_public(path) || !matches!(*req.method(), Method::GET | Method::HEAD) {
+        return next.run(req).await;
+    }
+    match auth::user_from_headers(&state, req.headers()).await {
+        Ok(Some(_)) => next.run(req).await,
+        Ok(None) => {
+            let target = req
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/");
+            let next_param: String =
+                url::form_urlencoded::byte_serialize(target.as_bytes()).collect();
+            Redirect::to(&format!("/login?next={next_param}")).into_response()
+        }
+        Err(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The session store is unavailable.",
+        )
+            .into_response(),
+    }
+}
