@@ -19,8 +19,9 @@ use leptos_router::{
 
 use crate::components::layout::Layout;
 use crate::pages::{
-    applications::ApplicationsPage, dashboard::DashboardPage, login::LoginPage,
-    mail_accounts::MailAccountsPage, mail_servers::MailServersPage, not_found::NotFound,
+    application_edit::ApplicationEditPage, applications::ApplicationsPage,
+    dashboard::DashboardPage, login::LoginPage, mail_accounts::MailAccountsPage,
+    mail_server_form::MailServerFormPage, mail_servers::MailServersPage, not_found::NotFound,
     profile::ProfilePage, user_edit::UserEditPage, users::UsersPage,
 };
 
@@ -58,7 +59,10 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=Layout ssr=SsrMode::Async>
                     <Route path=path!("") view=DashboardPage ssr=SsrMode::Async />
                     <Route path=path!("mail-servers") view=MailServersPage ssr=SsrMode::Async />
+                    <Route path=path!("mail-servers/new") view=MailServerFormPage ssr=SsrMode::Async />
+                    <Route path=path!("mail-servers/:id") view=MailServerFormPage ssr=SsrMode::Async />
                     <Route path=path!("applications") view=ApplicationsPage ssr=SsrMode::Async />
+                    <Route path=path!("applications/:id") view=ApplicationEditPage ssr=SsrMode::Async />
                     <Route path=path!("mail-accounts") view=MailAccountsPage ssr=SsrMode::Async />
                     <Route path=path!("users") view=UsersPage ssr=SsrMode::Async />
                     <Route path=path!("users/:id") view=UserEditPage ssr=SsrMode::Async />

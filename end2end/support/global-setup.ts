@@ -3,7 +3,7 @@
 // afterwards — also when tests fail or the run is interrupted.
 import { spawnSync } from "node:child_process";
 import type { FullConfig } from "@playwright/test";
-import { repoRoot, startServer, stopServer, targetDir } from "./server";
+import { adminEnv, repoRoot, startServer, stopServer, targetDir } from "./server";
 
 export default async function globalSetup(_config: FullConfig) {
   if (process.env.MAILBRIDGE_E2E_SKIP_BUILD !== "1") {
@@ -14,7 +14,7 @@ export default async function globalSetup(_config: FullConfig) {
     });
     if (build.status !== 0) throw new Error("cargo leptos build failed");
   }
-  const server = await startServer();
+  const server = await startServer({ env: adminEnv });
   process.env.BASE_URL = server.url;
   process.env.MAILBRIDGE_E2E_DATA = server.dataDir;
   const stop = () => stopServer(server, "SIGKILL");

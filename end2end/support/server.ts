@@ -11,6 +11,13 @@ export const targetDir =
   process.env.CARGO_TARGET_DIR ?? path.join(os.homedir(), ".cache", "mailbridge", "target");
 export const serverBin = path.join(targetDir, "debug", "server");
 
+// The first admin of every test server, created at start on its empty database.
+export const admin = { email: "admin@mailbridge.test", password: "e2e admin password" };
+export const adminEnv = {
+  MAILBRIDGE_ADMIN_EMAIL: admin.email,
+  MAILBRIDGE_ADMIN_PASSWORD: admin.password,
+};
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();

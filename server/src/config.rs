@@ -25,6 +25,11 @@ pub struct Config {
     /// First-start admin, created only while no user exists.
     pub admin_email: Option<String>,
     pub admin_password: Option<String>,
+    /// `MAILBRIDGE_SECRET_KEY` (base64 of 32 bytes); else the key file is used.
+    pub secret_key: Option<String>,
+    pub secret_key_file: Option<std::path::PathBuf>,
+    /// `MAILBRIDGE_GOOGLE_*_URL` / `MAILBRIDGE_MICROSOFT_*_URL` overrides, as given.
+    pub provider_overrides: std::collections::HashMap<String, String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -121,6 +126,12 @@ impl Config {
             admin_email: var("MAILBRIDGE_ADMIN_EMAIL"),
             // Not trimmed: spaces may be part of a password.
             admin_password: get("MAILBRIDGE_ADMIN_PASSWORD").filter(|p| !p.is_empty()),
+            secret_key: var("MAILBRIDGE_SECRET_KEY"),
+            secret_key_file: var("MAILBRIDGE_SECRET_KEY_FILE").map(Into::into),
+            provider_overrides: app::ssr::providers::OVERRIDE_VARS
+                .iter()
+                .filter_map(|k| get(k).map(|v| (k.to_string(), v)))
+                .collect(),
         })
     }
 }

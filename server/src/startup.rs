@@ -28,6 +28,12 @@ pub enum StartError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    Key(#[from] app::ssr::crypto::KeyError),
+    #[error("{0}")]
+    Providers(String),
+    #[error("cannot build the HTTP client: {0}")]
+    Http(String),
     #[error("MAILBRIDGE_ADMIN_EMAIL / MAILBRIDGE_ADMIN_PASSWORD: {0}")]
     Admin(String),
     #[error("server stopped with an error: {0}")]
@@ -36,6 +42,17 @@ pub enum StartError {
 
 pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
     let pool = app::ssr::db::open(&config.database_url).await?;
+    let key_file = match &config.secret_key_file {
+        Some(f) => f.clone(),
+        None => {
+            let opts = app::ssr::db::connect_options(&config.database_url)?;
+            app::ssr::crypto::default_key_file(opts.get_filename())
+        }
+    };
+    let secrets = app::ssr::crypto::load(&pool, config.secret_key.as_deref(), &key_file).await?;
+    let providers = app::ssr::providers::BuiltIn::from_overrides(&config.provider_overrides)
+        .map_err(StartError::Providers)?;
+    let http = app::ssr::state::provider_http_client().map_err(StartError::Http)?;
     bootstrap::first_admin(&pool, config).await?;
     let leptos_options = LeptosOptions::builder()
         .output_name("mailbridge")
@@ -55,6 +72,9 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
                 window_secs: config.login_window_secs,
             },
         }),
+        secrets: Arc::new(secrets),
+        providers: Arc::new(providers),
+        http,
     })
 }
 

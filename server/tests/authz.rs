@@ -18,101 +18,31 @@ struct Fn {
     admin: u16,
 }
 
-/// Placeholders in bodies: {victim} is a user id the calls may change, {uniq} a fresh suffix.
+/// Placeholders in bodies and paths: {victim} a user the calls may change, {app}/{server} an
+/// application and a mail server, {spare_app}/{spare_server} ones that may be deleted, {uniq} a
+/// fresh suffix.
+#[rustfmt::skip]
 const FUNCTIONS: &[Fn] = &[
-    Fn {
-        path: "/api/current_user",
-        body: &[],
-        anon: 200,
-        user: 200,
-        admin: 200,
-    },
-    Fn {
-        path: "/api/login",
-        body: &[
-            ("email", "nobody@example.test"),
-            ("password", "wrong password!"),
-        ],
-        anon: 401,
-        user: 401,
-        admin: 401,
-    },
-    Fn {
-        path: "/api/logout",
-        body: &[],
-        anon: 200,
-        user: 200,
-        admin: 200,
-    },
-    Fn {
-        path: "/api/change_own_password",
-        body: &[
-            ("current_password", "not it at all"),
-            ("new_password", "a brand new password"),
-        ],
-        anon: 401,
-        user: 422,
-        admin: 422,
-    },
-    Fn {
-        path: "/api/get_organisation_name",
-        body: &[],
-        anon: 401,
-        user: 200,
-        admin: 200,
-    },
-    Fn {
-        path: "/api/set_organisation_name",
-        body: &[("name", "Org {uniq}")],
-        anon: 401,
-        user: 403,
-        admin: 200,
-    },
-    Fn {
-        path: "/api/list_users",
-        body: &[],
-        anon: 401,
-        user: 403,
-        admin: 200,
-    },
-    Fn {
-        path: "/api/get_user",
-        body: &[("id", "{victim}")],
-        anon: 401,
-        user: 403,
-        admin: 200,
-    },
-    Fn {
-        path: "/api/create_user",
-        body: &[
-            ("email", "new-{uniq}@example.test"),
-            ("name", "New"),
-            ("role", "user"),
-            ("password", "long enough password"),
-        ],
-        anon: 401,
-        user: 403,
-        admin: 200,
-    },
-    Fn {
-        path: "/api/update_user",
-        body: &[
-            ("id", "{victim}"),
-            ("name", "Victim"),
-            ("role", "user"),
-            ("active", "true"),
-        ],
-        anon: 401,
-        user: 403,
-        admin: 200,
-    },
-    Fn {
-        path: "/api/set_user_password",
-        body: &[("id", "{victim}"), ("password", "another long password")],
-        anon: 401,
-        user: 403,
-        admin: 200,
-    },
+    Fn { path: "/api/current_user", body: &[], anon: 200, user: 200, admin: 200 },
+    Fn { path: "/api/login", body: &[("email", "nobody@example.test"), ("password", "wrong password!")], anon: 401, user: 401, admin: 401 },
+    Fn { path: "/api/logout", body: &[], anon: 200, user: 200, admin: 200 },
+    Fn { path: "/api/change_own_password", body: &[("current_password", "not it at all"), ("new_password", "a brand new password")], anon: 401, user: 422, admin: 422 },
+    Fn { path: "/api/get_organisation_name", body: &[], anon: 401, user: 200, admin: 200 },
+    Fn { path: "/api/set_organisation_name", body: &[("name", "Org {uniq}")], anon: 401, user: 403, admin: 200 },
+    Fn { path: "/api/list_users", body: &[], anon: 401, user: 403, admin: 200 },
+    Fn { path: "/api/get_user", body: &[("id", "{victim}")], anon: 401, user: 403, admin: 200 },
+    Fn { path: "/api/create_user", body: &[("email", "new-{uniq}@example.test"), ("name", "New"), ("role", "user"), ("password", "long enough password")], anon: 401, user: 403, admin: 200 },
+    Fn { path: "/api/update_user", body: &[("id", "{victim}"), ("name", "Victim"), ("role", "user"), ("active", "true")], anon: 401, user: 403, admin: 200 },
+    Fn { path: "/api/set_user_password", body: &[("id", "{victim}"), ("password", "another long password")], anon: 401, user: 403, admin: 200 },
+    Fn { path: "/api/list_applications", body: &[], anon: 401, user: 403, admin: 200 },
+    Fn { path: "/api/get_application", body: &[("id", "{app}")], anon: 401, user: 403, admin: 200 },
+    Fn { path: "/api/save_application", body: &[("id", ""), ("name", "App {uniq}"), ("active", "true"), ("allowed_ips", "")], anon: 401, user: 403, admin: 200 },
+    Fn { path: "/api/regenerate_application_key", body: &[("id", "{app}")], anon: 401, user: 403, admin: 200 },
+    Fn { path: "/api/delete_application", body: &[("id", "{spare_app}")], anon: 401, user: 403, admin: 200 },
+    Fn { path: "/api/list_mail_servers", body: &[], anon: 401, user: 403, admin: 200 },
+    Fn { path: "/api/get_mail_server", body: &[("id", "{server}")], anon: 401, user: 403, admin: 200 },
+    Fn { path: "/api/save_mail_server", body: &[("id", ""), ("draft[subject]", "S {uniq}"), ("draft[auth_method]", "password"), ("draft[imap_host]", "imap.example.test"), ("draft[imap_port]", "993"), ("draft[imap_encryption]", "ssl"), ("draft[smtp_host]", "smtp.example.test"), ("draft[smtp_port]", "465"), ("draft[smtp_encryption]", "ssl")], anon: 401, user: 403, admin: 200 },
+    Fn { path: "/api/delete_mail_server", body: &[("id", "{spare_server}"), ("confirm_accounts", "0")], anon: 401, user: 403, admin: 200 },
 ];
 
 struct Page {
@@ -122,69 +52,64 @@ struct Page {
     admin: u16,
 }
 
-/// `{victim}` stands for a user id in paths too.
+#[rustfmt::skip]
 const PAGES: &[Page] = &[
-    Page {
-        path: "/login",
-        anon: 200,
-        user: 200,
-        admin: 200,
-    },
-    Page {
-        path: "/",
-        anon: ANON_PAGE,
-        user: 200,
-        admin: 200,
-    },
-    Page {
-        path: "/mail-servers",
-        anon: ANON_PAGE,
-        user: 200,
-        admin: 200,
-    },
-    Page {
-        path: "/applications",
-        anon: ANON_PAGE,
-        user: 200,
-        admin: 200,
-    },
-    Page {
-        path: "/mail-accounts",
-        anon: ANON_PAGE,
-        user: 200,
-        admin: 200,
-    },
-    Page {
-        path: "/users",
-        anon: ANON_PAGE,
-        user: 403,
-        admin: 200,
-    },
-    Page {
-        path: "/users/{victim}",
-        anon: ANON_PAGE,
-        user: 403,
-        admin: 200,
-    },
-    Page {
-        path: "/profile",
-        anon: ANON_PAGE,
-        user: 200,
-        admin: 200,
-    },
+    Page { path: "/login", anon: 200, user: 200, admin: 200 },
+    Page { path: "/", anon: ANON_PAGE, user: 200, admin: 200 },
+    Page { path: "/mail-servers", anon: ANON_PAGE, user: 403, admin: 200 },
+    Page { path: "/mail-servers/new", anon: ANON_PAGE, user: 403, admin: 200 },
+    Page { path: "/mail-servers/{server}", anon: ANON_PAGE, user: 403, admin: 200 },
+    Page { path: "/applications", anon: ANON_PAGE, user: 403, admin: 200 },
+    Page { path: "/applications/{app}", anon: ANON_PAGE, user: 403, admin: 200 },
+    Page { path: "/mail-accounts", anon: ANON_PAGE, user: 200, admin: 200 },
+    Page { path: "/users", anon: ANON_PAGE, user: 403, admin: 200 },
+    Page { path: "/users/{victim}", anon: ANON_PAGE, user: 403, admin: 200 },
+    Page { path: "/profile", anon: ANON_PAGE, user: 200, admin: 200 },
 ];
 
 /// Plain axum routes outside Leptos.
-const ROUTES: &[Page] = &[Page {
-    path: "/healthz",
-    anon: 200,
-    user: 200,
-    admin: 200,
-}];
+#[rustfmt::skip]
+const ROUTES: &[Page] = &[Page { path: "/healthz", anon: 200, user: 200, admin: 200 }];
 
-fn fill(s: &str, victim: i64, uniq: &str) -> String {
-    s.replace("{victim}", &victim.to_string())
+/// Ids of the records the calls may read or change.
+#[derive(Clone, Copy)]
+struct Ids {
+    victim: i64,
+    app: i64,
+    spare_app: i64,
+    server: i64,
+    spare_server: i64,
+}
+
+fn fill(s: &str, ids: Ids, uniq: &str) -> String {
+    s.replace("{victim}", &ids.victim.to_string())
+        .replace("{spare_app}", &ids.spare_app.to_string())
+        .replace("{app}", &ids.app.to_string())
+        .replace("{spare_server}", &ids.spare_server.to_string())
+        .replace("{server}", &ids.server.to_string())
         .replace("{uniq}", uniq)
+}
+
+async fn fixtures(app: &common::TestApp, admin: i64) -> Ids {
+    let cookie = app.session_for(admin).await;
+    let app_id = app.create_application(&cookie, "Fixture app").await;
+    let spare_app = app.create_application(&cookie, "Spare app").await;
+    let mut ids = vec![];
+    for subject in ["Fixture server", "Spare server"] {
+        let d = common::google_draft(subject, "id", "secret", app_id);
+        let res = app
+            .call("/api/save_mail_server", &common::pairs(&d), Some(&cookie))
+            .await;
+        assert_eq!(res.status(), 200);
+        ids.push(res.json::<i64>().await.unwrap());
+    }
+    Ids {
+        victim: 0,
+        app: app_id,
+        spare_app,
+        server: ids[0],
+        spare_server: ids[1],
+    }
 }
 
 #[test]
@@ -204,7 +129,12 @@ fn the_table_covers_every_server_function_and_page() {
         .collect();
     let pages: BTreeSet<String> = PAGES
         .iter()
-        .map(|p| p.path.replace("{victim}", "{id}"))
+        .map(|p| {
+            p.path
+                .replace("{victim}", "{id}")
+                .replace("{server}", "{id}")
+                .replace("{app}", "{id}")
+        })
         .collect();
     assert_eq!(routes, pages, "pages and the authorisation table differ");
 }
@@ -215,6 +145,10 @@ async fn every_caller_gets_the_expected_status() {
     let admin = app.add_user("admin@example.test", Role::Admin).await;
     let user = app.add_user("user@example.test", Role::User).await;
     let victim = app.add_user("victim@example.test", Role::User).await;
+    let ids = Ids {
+        victim,
+        ..fixtures(&app, admin).await
+    };
 
     let mut failures = vec![];
     for (i, f) in FUNCTIONS.iter().enumerate() {
@@ -229,7 +163,7 @@ async fn every_caller_gets_the_expected_status() {
             let body: Vec<(String, String)> = f
                 .body
                 .iter()
-                .map(|(k, v)| (k.to_string(), fill(v, victim, &uniq)))
+                .map(|(k, v)| (k.to_string(), fill(v, ids, &uniq)))
                 .collect();
             let body: Vec<(&str, &str)> =
                 body.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -251,7 +185,7 @@ async fn every_caller_gets_the_expected_status() {
                 "admin" => Some(app.session_for(admin).await),
                 _ => None,
             };
-            let path = fill(p.path, victim, "");
+            let path = fill(p.path, ids, "");
             let res = app.get(&path, cookie.as_deref()).await;
             let status = res.status().as_u16();
             if status != expected {

@@ -26,6 +26,8 @@ pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
     let next = move || safe_next(query.read().get("next"));
     let login = ServerAction::<Login>::new();
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
     let email = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let email_error = RwSignal::new(None::<String>);
@@ -63,7 +65,7 @@ pub fn LoginPage() -> impl IntoView {
 
     view! {
         <Title text="Sign in" />
-        <main class="login">
+        <main class="login" data-hydrated=move || hydrated.get().to_string()>
             <form class="card form login-form" on:submit=on_submit novalidate>
                 <h1>"Sign in to Mailbridge"</h1>
                 <label for="login-email">"Email"</label>

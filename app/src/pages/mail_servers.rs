@@ -1,11 +1,104 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::components::A;
+
+use crate::api::mail_servers::{list_mail_servers, DeleteMailServer, MailServerSummary};
+use crate::components::layout::AdminOnly;
+use crate::domain::{AuthMethod, ProviderKind};
 
 #[component]
 pub fn MailServersPage() -> impl IntoView {
     view! {
         <Title text="Mail servers" />
+        <AdminOnly>
+            <MailServerList />
+        </AdminOnly>
+    }
+}
+
+#[component]
+fn MailServerList() -> impl IntoView {
+    let delete = ServerAction::<DeleteMailServer>::new();
+    let servers = Resource::new(move || delete.version().get(), |_| list_mail_servers());
+    let ascending = RwSignal::new(true);
+    view! {
         <h1>"Mail servers"</h1>
-        <p class="placeholder">"This page is not built yet."</p>
+        <p><A href="/mail-servers/new" attr:class="button">"New mail server"</A></p>
+        <p class="error" role="alert" id="delete-error">{move || delete.value().get().and_then(|r| r.err()).map(|e| e.to_string())}</p>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || servers.get().map(|r| match r {
+                Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                Ok(list) if list.is_empty() => view! { <p class="empty">"No mail servers yet."</p> }.into_any(),
+                Ok(mut list) => {
+                    if !ascending.get() { list.reverse(); }
+                    view! {
+                        <table id="mail-servers-table">
+                            <thead><tr>
+                                <th aria-sort=move || if ascending.get() { "ascending" } else { "descending" }>
+                                    <button type="button" class="sort" on:click=move |_| ascending.update(|a| *a = !*a)>
+                                        "Subject " {move || if ascending.get() { "▲" } else { "▼" }}
+                                    </button>
+                                </th>
+                                <th>"Active"</th><th>"Authorization method"</th><th>"Provider"</th><th>"IMAP host"</th><th>"SMTP host"</th><th>"Mail accounts"</th><th></th>
+                            </tr></thead>
+                            <tbody>{list.into_iter().map(|s| view! { <ServerRow s delete /> }).collect_view()}</tbody>
+                        </table>
+                    }.into_any()
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn ServerRow(s: MailServerSummary, delete: ServerAction<DeleteMailServer>) -> impl IntoView {
+    let confirming = RwSignal::new(false);
+    let id = s.id;
+    let linked = s.linked_accounts;
+    let subject = s.subject.clone();
+    let method = AuthMethod::parse(&s.auth_method)
+        .map(|m| m.label())
+        .unwrap_or("?");
+    let provider = s
+        .provider
+        .as_deref()
+        .and_then(|p| ProviderKind::parse(p).ok())
+        .map(|p| p.label())
+        .unwrap_or("—");
+    view! {
+        <tr data-subject=s.subject.clone()>
+            <td class="subject">{s.subject.clone()}</td>
+            <td>{if s.active { view! { <span class="badge on">"yes"</span> } } else { view! { <span class="badge off">"no"</span> } }}</td>
+            <td>{method}</td>
+            <td>{provider}</td>
+            <td>{s.imap_host.clone()}</td>
+            <td>{s.smtp_host.clone()}</td>
+            <td class="linked">{s.linked_accounts}</td>
+            <td class="actions">
+                <A href=format!("/mail-servers/{id}")>"Edit"</A>
+                <Show when=move || !confirming.get() fallback=move || {
+                    let subject = subject.clone();
+                    view! {
+                        <div class="confirm" role="alertdialog">
+                            <p>{format!("Delete the mail server {subject}?")}</p>
+                            {(linked > 0).then(|| view! {
+                                <p class="error">{format!(
+                                    "{linked} linked mail account{} and {} tokens will be deleted with it.",
+                                    if linked == 1 { "" } else { "s" },
+                                    if linked == 1 { "its" } else { "their" }
+                                )}</p>
+                            })}
+                            <button type="button" class="danger" on:click=move |_| {
+                                delete.dispatch(DeleteMailServer { id, confirm_accounts: linked });
+                                confirming.set(false);
+                            }>{if linked > 0 { format!("Delete server and {linked} account{}", if linked == 1 { "" } else { "s" }) } else { "Confirm delete".to_string() }}</button>
+                            <button type="button" class="secondary" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                        </div>
+                    }
+                }>
+                    <button type="button" class="danger" on:click=move |_| confirming.set(true)>"Delete"</button>
+                </Show>
+            </td>
+        </tr>
     }
 }

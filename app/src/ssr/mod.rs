@@ -2,7 +2,9 @@
 //! it (nor sqlx, argon2, ...) reaches the WASM bundle.
 
 pub mod auth;
+pub mod crypto;
 pub mod db;
+pub mod providers;
 pub mod state;
 
 pub use state::AppState;

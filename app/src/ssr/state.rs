@@ -54,6 +54,26 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub pool: SqlitePool,
     pub settings: Arc<Settings>,
+    pub secrets: Arc<super::crypto::SecretBox>,
+    pub providers: Arc<super::providers::BuiltIn>,
+    /// For provider calls: never follows redirects (a redirect could point anywhere).
+    pub http: oauth2::reqwest::Client,
+}
+
+impl AppState {
+    pub fn redirect_uri(&self, app_key: &str) -> String {
+        format!("{}/oauth/callback/{app_key}", self.settings.public_url)
+    }
+}
+
+/// The HTTP client for provider calls.
+pub fn provider_http_client() -> Result<oauth2::reqwest::Client, String> {
+    oauth2::reqwest::Client::builder()
+        .redirect(oauth2::reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(15))
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .build()
+        .map_err(|e| e.to_string())
 }
 
 impl FromRef<AppState> for LeptosOptions {

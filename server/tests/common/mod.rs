@@ -62,6 +62,13 @@ pub fn new_client() -> reqwest::Client {
 pub const PASSWORD: &str = "correct horse battery";
 
 impl TestApp {
+    /// The origin a browser on the configured public URL would send.
+    pub fn origin(&self) -> String {
+        url::Url::parse(&self.state.settings.public_url)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_else(|_| self.url.clone())
+    }
+
     pub async fn add_user(&self, email: &str, role: Role) -> i64 {
         app::ssr::auth::insert_user(
             &self.state.pool,
@@ -92,7 +99,7 @@ impl TestApp {
         let client = new_client();
         let mut req = client
             .post(format!("{}{path}", self.url))
-            .header("origin", &self.url)
+            .header("origin", self.origin())
             .form(form);
         if let Some(c) = cookie {
             req = req.header("cookie", c);
@@ -132,5 +139,69 @@ impl TestApp {
             .map(|v| v.split(';').next().unwrap_or_default().to_string());
         let body = res.text().await.unwrap_or_default();
         (status, cookie, body)
+    }
+}
+
+pub mod oidc;
+
+/// Form fields of a Google-type mail server draft for `save_mail_server`.
+pub fn google_draft(
+    subject: &str,
+    client_id: &str,
+    secret: &str,
+    app_id: i64,
+) -> Vec<(String, String)> {
+    let mut v = vec![
+        ("subject", subject.to_string()),
+        ("auth_method", "oauth2".into()),
+        ("provider", "google".into()),
+        ("client_id", client_id.into()),
+        ("client_secret", secret.into()),
+        ("application_id", app_id.to_string()),
+        ("imap_host", "imap.gmail.com".into()),
+        ("imap_port", "993".into()),
+        ("imap_encryption", "ssl".into()),
+        ("smtp_host", "smtp.gmail.com".into()),
+        ("smtp_port", "465".into()),
+        ("smtp_encryption", "ssl".into()),
+        ("validate_certificate", "true".into()),
+        ("active", "true".into()),
+        ("visible_to_users", "true".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (format!("draft[{k}]"), v))
+    .collect::<Vec<_>>();
+    v.push(("id".into(), String::new()));
+    v
+}
+
+pub fn pairs(v: &[(String, String)]) -> Vec<(&str, &str)> {
+    v.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+pub fn set(v: &mut [(String, String)], key: &str, value: &str) {
+    for (k, val) in v.iter_mut() {
+        if k == key {
+            *val = value.to_string();
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn create_application(&self, cookie: &str, name: &str) -> i64 {
+        let res = self
+            .call(
+                "/api/save_application",
+                &[
+                    ("id", ""),
+                    ("name", name),
+                    ("active", "true"),
+                    ("allowed_ips", ""),
+                ],
+                Some(cookie),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        res.json().await.unwrap()
     }
 }

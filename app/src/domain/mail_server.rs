@@ -1,0 +1,444 @@
+//! The mail-server form and the integration application form: what the admin types, parsed into
+//! what is stored. The browser runs the same `parse` as the server, so messages match.
+
+use serde::{Deserialize, Serialize};
+
+use super::net::{Encryption, Host, HttpUrl, Port};
+use super::text::bounded;
+
+pub mod label {
+    pub const SUBJECT: &str = "Subject";
+    pub const AUTH_METHOD: &str = "Authorization method";
+    pub const PROVIDER: &str = "OAuth provider";
+    pub const CLIENT_ID: &str = "Client ID";
+    pub const CLIENT_SECRET: &str = "Client secret";
+    pub const REDIRECT_URI: &str = "Redirect URI";
+    pub const TENANT: &str = "Tenant";
+    pub const ISSUER_URL: &str = "Issuer URL";
+    pub const SCOPES: &str = "Scopes";
+    pub const IMAP_HOST: &str = "IMAP host";
+    pub const IMAP_PORT: &str = "IMAP port";
+    pub const IMAP_ENCRYPTION: &str = "IMAP encryption";
+    pub const SMTP_HOST: &str = "SMTP host";
+    pub const SMTP_PORT: &str = "SMTP port";
+    pub const SMTP_ENCRYPTION: &str = "SMTP encryption";
+    pub const VALIDATE_CERTIFICATE: &str = "Validate certificate";
+    pub const ACTIVE: &str = "Active";
+    pub const VISIBLE: &str = "Visible to users";
+    pub const NAME: &str = "Name";
+    pub const ALLOWED_IPS: &str = "Allowed IP addresses";
+}
+
+/// A mail server's name, unique case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject(String);
+
+impl Subject {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        bounded(raw, 1, 50).map(Subject)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    pub fn key(&self) -> String {
+        self.0.to_lowercase()
+    }
+}
+
+/// An integration application's name, unique case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppName(String);
+
+impl AppName {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        bounded(raw, 1, 50).map(AppName)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    pub fn key(&self) -> String {
+        self.0.to_lowercase()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuthMethod {
+    Password,
+    OAuth2,
+}
+
+impl AuthMethod {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw.trim() {
+            "password" | "Password" => Ok(AuthMethod::Password),
+            "oauth2" | "OAuth2" => Ok(AuthMethod::OAuth2),
+            _ => Err("must be Password or OAuth2".into()),
+        }
+    }
+    pub fn code(self) -> &'static str {
+        match self {
+            AuthMethod::Password => "password",
+            AuthMethod::OAuth2 => "oauth2",
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            AuthMethod::Password => "Password",
+            AuthMethod::OAuth2 => "OAuth2",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProviderKind {
+    Google,
+    Microsoft,
+    Generic,
+}
+
+impl ProviderKind {
+    pub const ALL: [ProviderKind; 3] = [
+        ProviderKind::Google,
+        ProviderKind::Microsoft,
+        ProviderKind::Generic,
+    ];
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw.trim() {
+            "google" | "Google" => Ok(ProviderKind::Google),
+            "microsoft" | "Microsoft 365" => Ok(ProviderKind::Microsoft),
+            "generic" | "Generic OAuth2" => Ok(ProviderKind::Generic),
+            "" => Err("is required".into()),
+            _ => Err("must be Google, Microsoft 365 or Generic OAuth2".into()),
+        }
+    }
+    pub fn code(self) -> &'static str {
+        match self {
+            ProviderKind::Google => "google",
+            ProviderKind::Microsoft => "microsoft",
+            ProviderKind::Generic => "generic",
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            ProviderKind::Google => "Google",
+            ProviderKind::Microsoft => "Microsoft 365",
+            ProviderKind::Generic => "Generic OAuth2",
+        }
+    }
+
+    /// IMAP and SMTP settings the provider documents, filled into untouched fields.
+    pub fn preset(self) -> Option<MailPreset> {
+        match self {
+            ProviderKind::Google => Some(MailPreset {
+                imap_host: "imap.gmail.com",
+                imap_port: 993,
+                imap_encryption: Encryption::SslTls,
+                smtp_host: "smtp.gmail.com",
+                smtp_port: 465,
+                smtp_encryption: Encryption::SslTls,
+            }),
+            ProviderKind::Microsoft => Some(MailPreset {
+                imap_host: "outlook.office365.com",
+                imap_port: 993,
+                imap_encryption: Encryption::SslTls,
+                smtp_host: "smtp.office365.com",
+                smtp_port: 587,
+                smtp_encryption: Encryption::StartTls,
+            }),
+            ProviderKind::Generic => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MailPreset {
+    pub imap_host: &'static str,
+    pub imap_port: u16,
+    pub imap_encryption: Encryption,
+    pub smtp_host: &'static str,
+    pub smtp_port: u16,
+    pub smtp_encryption: Encryption,
+}
+
+/// A Microsoft tenant: `common`, `organizations`, `consumers`, a tenant id (GUID) or a domain.
+pub fn parse_tenant(raw: &str) -> Result<String, String> {
+    let v = raw.trim();
+    if v.is_empty() {
+        return Ok("common".into());
+    }
+    if v.len() > 100
+        || !v
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+    {
+        return Err("must be common, organizations, consumers, a tenant id or a domain".into());
+    }
+    Ok(v.to_ascii_lowercase())
+}
+
+/// Space-separated OAuth scopes (printable ASCII, no quotes or backslashes, RFC 6749 §3.3).
+pub fn parse_scopes(raw: &str) -> Result<String, String> {
+    let v = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    if v.len() > 1000 {
+        return Err("must be at most 1000 characters".into());
+    }
+    if v.chars()
+        .any(|c| !('!'..='~').contains(&c) && c != ' ' || c == '"' || c == '\\')
+    {
+        return Err("must be scope names separated by spaces".into());
+    }
+    Ok(v)
+}
+
+/// Everything the mail-server form holds, as typed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct MailServerDraft {
+    pub subject: String,
+    pub auth_method: String,
+    pub provider: String,
+    pub client_id: String,
+    /// Empty on edit means "keep the stored secret".
+    pub client_secret: String,
+    pub application_id: String,
+    pub tenant: String,
+    pub issuer_url: String,
+    pub scopes: String,
+    pub imap_host: String,
+    pub imap_port: String,
+    pub imap_encryption: String,
+    pub smtp_host: String,
+    pub smtp_port: String,
+    pub smtp_encryption: String,
+    pub validate_certificate: bool,
+    pub active: bool,
+    pub visible_to_users: bool,
+}
+
+/// OAuth settings of a valid draft.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthSettings {
+    pub provider: ProviderKind,
+    pub client_id: String,
+    /// `None` keeps the stored secret (edit only).
+    pub client_secret: Option<String>,
+    pub application_id: i64,
+    pub tenant: String,
+    pub issuer_url: Option<String>,
+    pub scopes: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidMailServer {
+    pub subject: Subject,
+    pub auth_method: AuthMethod,
+    pub oauth: Option<OAuthSettings>,
+    pub imap_host: Host,
+    pub imap_port: Port,
+    pub imap_encryption: Encryption,
+    pub smtp_host: Host,
+    pub smtp_port: Port,
+    pub smtp_encryption: Encryption,
+    pub validate_certificate: bool,
+    pub active: bool,
+    pub visible_to_users: bool,
+}
+
+pub type FieldErrors = Vec<(&'static str, String)>;
+
+impl MailServerDraft {
+    /// Parses the whole form, collecting a message for every bad field.
+    /// `secret_stored` says whether an existing server already has a client secret.
+    pub fn parse(&self, secret_stored: bool) -> Result<ValidMailServer, FieldErrors> {
+        let mut errors: FieldErrors = vec![];
+        let mut check = |label: &'static str, r: Result<(), String>| {
+            if let Err(m) = r {
+                errors.push((label, m));
+            }
+        };
+        let subject = Subject::parse(&self.subject);
+        check(label::SUBJECT, subject.clone().map(|_| ()));
+        let auth_method = AuthMethod::parse(&self.auth_method);
+        check(label::AUTH_METHOD, auth_method.clone().map(|_| ()));
+
+        let mut oauth = None;
+        if auth_method == Ok(AuthMethod::OAuth2) {
+            let provider = ProviderKind::parse(&self.provider);
+            check(label::PROVIDER, provider.clone().map(|_| ()));
+            let client_id = bounded(&self.client_id, 1, 255);
+            check(label::CLIENT_ID, client_id.clone().map(|_| ()));
+            let secret = self.client_secret.trim();
+            let client_secret = if secret.is_empty() {
+                if secret_stored {
+                    Ok(None)
+                } else {
+                    Err("is required".to_string())
+                }
+            } else {
+                bounded(secret, 1, 500).map(Some)
+            };
+            check(label::CLIENT_SECRET, client_secret.clone().map(|_| ()));
+            let application_id = self.application_id.trim().parse::<i64>().map_err(|_| {
+                "choose the integration application whose Redirect URI you registered".to_string()
+            });
+            check(label::REDIRECT_URI, application_id.clone().map(|_| ()));
+            let tenant = if provider == Ok(ProviderKind::Microsoft) {
+                parse_tenant(&self.tenant)
+            } else {
+                Ok(String::new())
+            };
+            check(label::TENANT, tenant.clone().map(|_| ()));
+            let issuer = if provider == Ok(ProviderKind::Generic) {
+                HttpUrl::parse(&self.issuer_url).map(|u| Some(u.as_str().to_string()))
+            } else {
+                Ok(None)
+            };
+            check(label::ISSUER_URL, issuer.clone().map(|_| ()));
+            let scopes = parse_scopes(&self.scopes).and_then(|s| {
+                if s.is_empty() && provider == Ok(ProviderKind::Generic) {
+                    Err(
+                        "is required for a generic provider (e.g. openid email offline_access)"
+                            .into(),
+                    )
+                } else {
+                    Ok(s)
+                }
+            });
+            check(label::SCOPES, scopes.clone().map(|_| ()));
+            if let (
+                Ok(provider),
+                Ok(client_id),
+                Ok(client_secret),
+                Ok(application_id),
+                Ok(tenant),
+                Ok(issuer_url),
+                Ok(scopes),
+            ) = (
+                provider,
+                client_id,
+                client_secret,
+                application_id,
+                tenant,
+                issuer,
+                scopes,
+            ) {
+                oauth = Some(OAuthSettings {
+                    provider,
+                    client_id,
+                    client_secret,
+                    application_id,
+                    tenant,
+                    issuer_url,
+                    scopes,
+                });
+            }
+        }
+
+        let imap_host = Host::parse(&self.imap_host);
+        check(label::IMAP_HOST, imap_host.clone().map(|_| ()));
+        let imap_port = Port::parse(&self.imap_port);
+        check(label::IMAP_PORT, imap_port.clone().map(|_| ()));
+        let imap_encryption = Encryption::parse(&self.imap_encryption);
+        check(label::IMAP_ENCRYPTION, imap_encryption.clone().map(|_| ()));
+        let smtp_host = Host::parse(&self.smtp_host);
+        check(label::SMTP_HOST, smtp_host.clone().map(|_| ()));
+        let smtp_port = Port::parse(&self.smtp_port);
+        check(label::SMTP_PORT, smtp_port.clone().map(|_| ()));
+        let smtp_encryption = Encryption::parse(&self.smtp_encryption);
+        check(label::SMTP_ENCRYPTION, smtp_encryption.clone().map(|_| ()));
+
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        // Every field parsed above; the unwraps below cannot fail, but stay defensive anyway.
+        let fail = || vec![(label::SUBJECT, "could not be read".to_string())];
+        Ok(ValidMailServer {
+            subject: subject.map_err(|_| fail())?,
+            auth_method: auth_method.map_err(|_| fail())?,
+            oauth,
+            imap_host: imap_host.map_err(|_| fail())?,
+            imap_port: imap_port.map_err(|_| fail())?,
+            imap_encryption: imap_encryption.map_err(|_| fail())?,
+            smtp_host: smtp_host.map_err(|_| fail())?,
+            smtp_port: smtp_port.map_err(|_| fail())?,
+            smtp_encryption: smtp_encryption.map_err(|_| fail())?,
+            validate_certificate: self.validate_certificate,
+            active: self.active,
+            visible_to_users: self.visible_to_users,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn google() -> MailServerDraft {
+        MailServerDraft {
+            subject: "Gmail".into(),
+            auth_method: "oauth2".into(),
+            provider: "google".into(),
+            client_id: "id".into(),
+            client_secret: "secret".into(),
+            application_id: "1".into(),
+            imap_host: "imap.gmail.com".into(),
+            imap_port: "993".into(),
+            imap_encryption: "ssl".into(),
+            smtp_host: "smtp.gmail.com".into(),
+            smtp_port: "465".into(),
+            smtp_encryption: "ssl".into(),
+            validate_certificate: true,
+            active: true,
+            visible_to_users: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_complete_google_draft_parses() {
+        let v = google().parse(false).unwrap();
+        assert_eq!(v.oauth.unwrap().client_secret.as_deref(), Some("secret"));
+    }
+
+    #[test]
+    fn every_bad_field_is_named() {
+        let mut d = google();
+        d.subject = "".into();
+        d.imap_port = "70000".into();
+        d.client_secret = "".into();
+        let errs = d.parse(false).unwrap_err();
+        let labels: Vec<_> = errs.iter().map(|e| e.0).collect();
+        assert_eq!(
+            labels,
+            vec![label::SUBJECT, label::CLIENT_SECRET, label::IMAP_PORT]
+        );
+        // On edit, an empty secret keeps the stored one.
+        d.subject = "x".into();
+        d.imap_port = "993".into();
+        assert_eq!(d.parse(true).unwrap().oauth.unwrap().client_secret, None);
+    }
+
+    #[test]
+    fn password_servers_need_no_oauth_fields() {
+        let mut d = google();
+        d.auth_method = "password".into();
+        d.client_id.clear();
+        d.client_secret.clear();
+        d.application_id.clear();
+        assert!(d.parse(false).unwrap().oauth.is_none());
+    }
+
+    proptest! {
+        #[test]
+        fn subject_never_panics(s in "\\PC{0,80}") {
+            if let Ok(v) = Subject::parse(&s) {
+                prop_assert!(v.as_str().chars().count() <= 50);
+                prop_assert_eq!(Subject::parse(v.as_str()).unwrap(), v);
+            }
+            let _ = parse_scopes(&s);
+            let _ = parse_tenant(&s);
+        }
+    }
+}

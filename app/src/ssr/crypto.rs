@@ -1,0 +1,213 @@
+//! Secrets at rest: XChaCha20-Poly1305 (RustCrypto's `chacha20poly1305`), a random 192-bit
+//! nonce per value, and the column's name as associated data so a ciphertext cannot be moved
+//! to another column unnoticed.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use chacha20poly1305::{
+    aead::{Aead, AeadCore, KeyInit, OsRng, Payload},
+    XChaCha20Poly1305, XNonce,
+};
+use sqlx::SqlitePool;
+
+const NONCE_LEN: usize = 24;
+const CHECK_PLAINTEXT: &[u8] = b"mailbridge secret key check v1";
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("MAILBRIDGE_SECRET_KEY: expected the base64 of exactly 32 bytes (e.g. from `openssl rand -base64 32`)")]
+    BadEnvKey,
+    #[error("MAILBRIDGE_SECRET_KEY_FILE: {path} does not hold the base64 of exactly 32 bytes")]
+    BadFileKey { path: String },
+    #[error("MAILBRIDGE_SECRET_KEY_FILE: cannot read or create {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("MAILBRIDGE_SECRET_KEY: the key does not decrypt the secrets already in this database; refusing to start rather than lose them (restore the original key or key file)")]
+    WrongKey,
+    #[error("MAILBRIDGE_SECRET_KEY_FILE: {path} is missing but this database holds secrets encrypted with a key; restore the file or set MAILBRIDGE_SECRET_KEY")]
+    MissingKey { path: String },
+    #[error("cannot check the secret key against the database: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("a stored secret could not be decrypted")]
+pub struct DecryptError;
+
+pub struct SecretBox {
+    cipher: XChaCha20Poly1305,
+}
+
+impl std::fmt::Debug for SecretBox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretBox(***)")
+    }
+}
+
+impl SecretBox {
+    pub fn new(key: &[u8; 32]) -> Self {
+        SecretBox {
+            cipher: XChaCha20Poly1305::new(key.into()),
+        }
+    }
+
+    /// `nonce || ciphertext+tag`.
+    pub fn seal(&self, plaintext: &[u8], aad: &str) -> Vec<u8> {
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let mut out = nonce.to_vec();
+        // Encryption with a valid key and nonce cannot fail for in-memory sizes.
+        let ct = self
+            .cipher
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad: aad.as_bytes(),
+                },
+            )
+            .unwrap_or_default();
+        out.extend_from_slice(&ct);
+        out
+    }
+
+    pub fn open(&self, blob: &[u8], aad: &str) -> Result<Vec<u8>, DecryptError> {
+        if blob.len() < NONCE_LEN + 16 {
+            return Err(DecryptError);
+        }
+        let (nonce, ct) = blob.split_at(NONCE_LEN);
+        self.cipher
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ct,
+                    aad: aad.as_bytes(),
+                },
+            )
+            .map_err(|_| DecryptError)
+    }
+
+    pub fn seal_str(&self, plaintext: &str, aad: &str) -> Vec<u8> {
+        self.seal(plaintext.as_bytes(), aad)
+    }
+
+    pub fn open_str(&self, blob: &[u8], aad: &str) -> Result<String, DecryptError> {
+        self.open(blob, aad)
+            .and_then(|v| String::from_utf8(v).map_err(|_| DecryptError))
+    }
+}
+
+fn decode_key(text: &str) -> Option<[u8; 32]> {
+    let t = text.trim();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(t)
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(t))
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(t))
+        .ok()?;
+    bytes.try_into().ok()
+}
+
+/// The default key file: `secret.key` next to the database file.
+pub fn default_key_file(database_file: &Path) -> PathBuf {
+    database_file
+        .parent()
+        .map(|d| d.join("secret.key"))
+        .unwrap_or_else(|| PathBuf::from("secret.key"))
+}
+
+/// Loads the key from `MAILBRIDGE_SECRET_KEY` or the key file, creating the file (mode 0600)
+/// only for a database that holds no secrets yet, then proves the key against the database.
+pub async fn load(
+    pool: &SqlitePool,
+    env_key: Option<&str>,
+    key_file: &Path,
+) -> Result<SecretBox, KeyError> {
+    let check: Option<(String,)> =
+        sqlx::query_as("SELECT value FROM settings WHERE key = 'secret_key_check'")
+            .fetch_optional(pool)
+            .await?;
+    let key = match env_key {
+        Some(k) => decode_key(k).ok_or(KeyError::BadEnvKey)?,
+        None => {
+            let path = key_file.display().to_string();
+            match std::fs::read_to_string(key_file) {
+                Ok(text) => decode_key(&text).ok_or(KeyError::BadFileKey { path })?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    if check.is_some() {
+                        return Err(KeyError::MissingKey { path });
+                    }
+                    create_key_file(key_file).map_err(|source| KeyError::Io { path, source })?
+                }
+                Err(source) => return Err(KeyError::Io { path, source }),
+            }
+        }
+    };
+    let sb = SecretBox::new(&key);
+    match check {
+        Some((value,)) => {
+            let blob = base64::engine::general_purpose::STANDARD
+                .decode(value)
+                .map_err(|_| KeyError::WrongKey)?;
+            if sb.open(&blob, "settings.secret_key_check").ok().as_deref() != Some(CHECK_PLAINTEXT)
+            {
+                return Err(KeyError::WrongKey);
+            }
+        }
+        None => {
+            let blob = sb.seal(CHECK_PLAINTEXT, "settings.secret_key_check");
+            sqlx::query(
+                "INSERT INTO settings (key, value, updated_at) VALUES ('secret_key_check', ?1, ?2)",
+            )
+            .bind(base64::engine::general_purpose::STANDARD.encode(blob))
+            .bind(super::db::now())
+            .execute(pool)
+            .await?;
+        }
+    }
+    Ok(sb)
+}
+
+fn create_key_file(path: &Path) -> std::io::Result<[u8; 32]> {
+    use std::io::Write;
+    let mut key = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(path)?;
+    writeln!(
+        f,
+        "{}",
+        base64::engine::general_purpose::STANDARD.encode(key)
+    )?;
+    f.sync_all()?;
+    tracing::info!(path = %path.display(), "created a new secret key file; back it up with the database");
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_open_round_trip_and_aad_binding() {
+        let sb = SecretBox::new(&[7u8; 32]);
+        let blob = sb.seal_str("client-secret", "mail_servers.client_secret");
+        assert!(!blob.windows(6).any(|w| w == b"client"));
+        assert_eq!(
+            sb.open_str(&blob, "mail_servers.client_secret").unwrap(),
+            "client-secret"
+        );
+        assert!(sb.open_str(&blob, "mail_accounts.refresh_token").is_err());
+        assert!(SecretBox::new(&[8u8; 32])
+            .open_str(&blob, "mail_servers.client_secret")
+            .is_err());
+        assert!(sb.open(&blob[..10], "x").is_err());
+    }
+}

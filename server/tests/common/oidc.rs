@@ -1,0 +1,102 @@
+//! The real OAuth2/OIDC server of the project's peers kit (`end2end/peers/oauth/oidc.mjs`,
+//! panva/oidc-provider), started on a free port for one test and stopped with it.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub struct Oidc {
+    pub issuer: String,
+    child: Child,
+    pub log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+fn kit_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../end2end/peers/oauth")
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+impl Oidc {
+    /// `knobs`: the kit's settings, e.g. `("ROTATE_REFRESH", "1")`, `("ACCESS_TTL", "5")`.
+    pub async fn start(knobs: &[(&str, &str)]) -> Oidc {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("oidc.log");
+        let port = free_port();
+        let mut cmd = Command::new("node");
+        cmd.arg("oidc.mjs")
+            .current_dir(kit_dir())
+            .env("PEERS_OIDC_PORT", port.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(std::fs::File::create(&log).expect("log")))
+            .stderr(Stdio::from(
+                std::fs::File::options()
+                    .append(true)
+                    .open(&log)
+                    .expect("log"),
+            ));
+        for (k, v) in knobs {
+            cmd.env(k, v);
+        }
+        let child = cmd
+            .spawn()
+            .expect("node must be installed (scripts/install.sh)");
+        let issuer = format!("http://127.0.0.1:{port}");
+        let oidc = Oidc {
+            issuer,
+            child,
+            log,
+            _dir: dir,
+        };
+        let client = reqwest::Client::new();
+        for _ in 0..200 {
+            if let Ok(r) = client.get(oidc.discovery_url()).send().await {
+                if r.status().is_success() {
+                    return oidc;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "oidc-provider did not start: {}",
+            std::fs::read_to_string(&oidc.log).unwrap_or_default()
+        );
+    }
+
+    pub fn discovery_url(&self) -> String {
+        format!("{}/.well-known/openid-configuration", self.issuer)
+    }
+
+    /// Dynamic client registration (RFC 7591) for exactly this redirect URI.
+    pub async fn register(&self, redirect_uri: &str) -> (String, String) {
+        let res: serde_json::Value = reqwest::Client::new()
+            .post(format!("{}/reg", self.issuer))
+            .json(&serde_json::json!({ "redirect_uris": [redirect_uri] }))
+            .send()
+            .await
+            .expect("register")
+            .json()
+            .await
+            .expect("registration JSON");
+        (
+            res["client_id"].as_str().expect("client_id").to_string(),
+            res["client_secret"]
+                .as_str()
+                .expect("client_secret")
+                .to_string(),
+        )
+    }
+}
+
+impl Drop for Oidc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
