@@ -1,4 +1,4 @@
-import { test, expect } from "@playwright/test";
+import { test, expect } from "../support/fixtures";
 import { admin, base, hydrated, signIn, signOut, uniq } from "../support/helpers";
 import { startServer, stopServer } from "../support/server";
 

@@ -1,4 +1,4 @@
-import { test, expect } from "@playwright/test";
+import { test, expect } from "../support/fixtures";
 import { admin, base, hydrated, signIn, uniq } from "../support/helpers";
 
 test("pages are rendered on the server before any script runs", async ({ request }) => {

@@ -9,6 +9,7 @@ pub fn CopyButton(
     #[prop(into)] target_id: String,
 ) -> impl IntoView {
     let status = RwSignal::new("");
+    let ready = super::ready::use_ready();
     let on_click = move |_| {
         #[cfg(feature = "hydrate")]
         {
@@ -29,8 +30,9 @@ pub fn CopyButton(
         }
     };
     view! {
-        <button type="button" class="secondary copy" on:click=on_click>"Copy"</button>
-        <span class="copied" role="status" aria-live="polite">{move || status.get()}</span>
+        <button type="button" class="secondary copy" disabled=move || !ready.get() on:click=on_click>"Copy"</button>
+        // An empty text node does not survive the HTML parser, so "nothing" is None, not "".
+        <span class="copied" role="status" aria-live="polite">{move || Some(status.get()).filter(|s| !s.is_empty())}</span>
     }
 }
 

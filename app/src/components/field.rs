@@ -10,7 +10,8 @@ pub fn FieldError(
 ) -> impl IntoView {
     view! {
         <p class="field-error" id=id role="alert">
-            {move || message.get().unwrap_or_default()}
+            // None, not "": an empty text node does not survive the HTML parser.
+            {move || message.get().filter(|m| !m.is_empty())}
         </p>
     }
 }

@@ -36,13 +36,13 @@ pub fn Layout() -> impl IntoView {
                     <li><A href="/users">"Users"</A></li>
                 </ul>
                 <Suspense>
-                    {move || me.get().and_then(|r| r.ok()).flatten().map(|u| view! {
+                    {move || Suspend::new(async move { me.await.ok().flatten().map(|u| view! {
                         <div class="whoami">
                             <A href="/profile" attr:class="me">{u.name.clone()}</A>
                             <span class="muted role">{u.role.as_str()}</span>
-                            <button class="secondary" on:click=move |_| { logout.dispatch(Logout {}); }>"Sign out"</button>
+                            <button class="secondary" disabled=move || !hydrated.get() on:click=move |_| { logout.dispatch(Logout {}); }>"Sign out"</button>
                         </div>
-                    })}
+                    })})}
                 </Suspense>
             </nav>
             <main class="content"><Outlet /></main>
@@ -57,12 +57,12 @@ pub fn AdminOnly(children: ChildrenFn) -> impl IntoView {
     let me = expect_context::<Me>();
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-            {move || me.get().map(|r| match r {
+            {move || { let children = children.clone(); Suspend::new(async move { match me.await {
                 Ok(Some(u)) if u.is_admin() => children().into_any(),
                 Ok(Some(_)) => view! { <Forbidden /> }.into_any(),
                 Ok(None) => view! { <SignedOut /> }.into_any(),
                 Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
-            })}
+            }})}}
         </Suspense>
     }
 }

@@ -3,4 +3,5 @@
 pub mod copy;
 pub mod field;
 pub mod layout;
+pub mod ready;
 pub mod time;

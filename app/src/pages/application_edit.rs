@@ -36,6 +36,7 @@ fn ApplicationEdit() -> impl IntoView {
         move || (id(), save.version().get(), regenerate.version().get()),
         |(id, _, _)| get_application(id),
     );
+    let ready = crate::components::ready::use_ready();
     let confirming_regen = RwSignal::new(false);
     let confirming_delete = RwSignal::new(false);
     let navigate = leptos_router::hooks::use_navigate();
@@ -48,7 +49,7 @@ fn ApplicationEdit() -> impl IntoView {
     view! {
         <p><A href="/applications">"← Applications"</A></p>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-            {move || app.get().map(|r| match r {
+            {move || Suspend::new(async move { match app.await {
                 Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                 Ok(a) => {
                     let uri = a.redirect_uri.clone();
@@ -67,7 +68,7 @@ fn ApplicationEdit() -> impl IntoView {
                                     <button type="button" class="secondary" on:click=move |_| confirming_regen.set(false)>"Cancel"</button>
                                 </div>
                             }>
-                                <button type="button" class="secondary" on:click=move |_| confirming_regen.set(true)>"Regenerate key"</button>
+                                <button type="button" class="secondary" disabled=move || !ready.get() on:click=move |_| confirming_regen.set(true)>"Regenerate key"</button>
                             </Show>
                         </div>
                         <ApplicationForm save existing=Some(a.clone()) />
@@ -79,13 +80,13 @@ fn ApplicationEdit() -> impl IntoView {
                                     <button type="button" class="secondary" on:click=move |_| confirming_delete.set(false)>"Cancel"</button>
                                 </div>
                             }>
-                                <button type="button" class="danger" on:click=move |_| confirming_delete.set(true)>"Delete"</button>
+                                <button type="button" class="danger" disabled=move || !ready.get() on:click=move |_| confirming_delete.set(true)>"Delete"</button>
                             </Show>
                             <p class="error" role="alert" id="delete-error">{move || delete.value().get().and_then(|r| r.err()).map(|e| e.to_string())}</p>
                         </div>
                     }.into_any()
                 }
-            })}
+            }})}
         </Suspense>
     }
 }

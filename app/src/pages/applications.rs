@@ -1,5 +1,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
+
+use crate::components::ready::Ready;
 use leptos_router::components::A;
 
 use crate::api::applications::{list_applications, ApplicationView, SaveApplication};
@@ -29,11 +31,11 @@ fn ApplicationsAdmin() -> impl IntoView {
             "then choose it on a mail server."
         </p>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || apps.get().map(|r| match r {
+            {move || Suspend::new(async move { match apps.await {
                 Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                 Ok(list) if list.is_empty() => view! { <p class="empty">"No applications yet."</p> }.into_any(),
                 Ok(list) => view! { <ApplicationTable list /> }.into_any(),
-            })}
+            }})}
         </Transition>
         <ApplicationForm save existing=None />
     }
@@ -53,7 +55,7 @@ fn ApplicationTable(list: Vec<ApplicationView>) -> impl IntoView {
                             <td>{a.name.clone()}</td>
                             <td>{if a.active { view! { <span class="badge on">"active"</span> } } else { view! { <span class="badge off">"disabled"</span> } }}</td>
                             <td class="redirect">
-                                <input class="mono redirect-uri" id=input_id.clone() readonly value=a.redirect_uri.clone() aria-label="Redirect URI" />
+                                <input class="mono redirect-uri" id=input_id.clone() readonly value=a.redirect_uri.clone() aria-label=format!("Redirect URI of {}", a.name) />
                                 <CopyButton text=Signal::derive(move || uri.clone()) target_id=input_id />
                             </td>
                             <td>{if a.allowed_ips.is_empty() { "any".to_string() } else { a.allowed_ips.clone() }}</td>
@@ -123,6 +125,7 @@ pub fn ApplicationForm(
     };
     view! {
         <form class="card form" id="application-form" on:submit=on_submit novalidate>
+            <Ready>
             <h2>{if editing { "Edit application" } else { "New application" }}</h2>
             <label for="app-name">"Name"</label>
             <input id="app-name" prop:value=move || name.get()
@@ -141,6 +144,7 @@ pub fn ApplicationForm(
             <Show when=move || matches!(save.value().get(), Some(Ok(_)))>
                 <p class="ok" role="status">{if editing { "Saved." } else { "Application created." }}</p>
             </Show>
+            </Ready>
         </form>
     }
 }

@@ -1,6 +1,8 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use crate::components::ready::Ready;
+
 use crate::api::settings::{get_organisation_name, SetOrganisationName};
 use crate::components::field::FieldError;
 use crate::domain::OrganisationName;
@@ -39,13 +41,14 @@ pub fn DashboardPage() -> impl IntoView {
         <Title text="Dashboard" />
         <h1>"Dashboard"</h1>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-            {move || saved.get().map(|r| match r {
+            {move || Suspend::new(async move { match saved.await {
                 Ok(name) if name.is_empty() => view! { <p class="org-name" id="org-name">"No organisation name set yet."</p> }.into_any(),
                 Ok(name) => view! { <p class="org-name" id="org-name">"Organisation: " <strong>{name}</strong></p> }.into_any(),
                 Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
-            })}
+            }})}
         </Suspense>
         <form class="card form" on:submit=on_submit novalidate>
+            <Ready>
             <label for="organisation-name">{OrganisationName::LABEL}</label>
             <input
                 id="organisation-name"
@@ -63,6 +66,7 @@ pub fn DashboardPage() -> impl IntoView {
             <Show when=move || matches!(save.value().get(), Some(Ok(_)))>
                 <p class="ok" role="status">"Saved."</p>
             </Show>
+            </Ready>
         </form>
     }
 }

@@ -1,5 +1,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
+
+use crate::components::ready::Ready;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::auth::Login;
@@ -67,6 +69,7 @@ pub fn LoginPage() -> impl IntoView {
         <Title text="Sign in" />
         <main class="login" data-hydrated=move || hydrated.get().to_string()>
             <form class="card form login-form" on:submit=on_submit novalidate>
+                <Ready>
                 <h1>"Sign in to Mailbridge"</h1>
                 <label for="login-email">"Email"</label>
                 <input id="login-email" type="email" name="email" autocomplete="username" required
@@ -79,6 +82,7 @@ pub fn LoginPage() -> impl IntoView {
                     on:input=move |ev| password.set(event_target_value(&ev)) />
                 <p class="field-error form-error" id="login-error" role="alert">{server_error}</p>
                 <button type="submit" disabled=move || login.pending().get()>"Sign in"</button>
+                </Ready>
             </form>
         </main>
     }

@@ -2,6 +2,8 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+
+use crate::components::ready::Ready;
 use leptos_router::{components::A, hooks::use_params_map};
 
 use crate::api::applications::{list_applications, ApplicationView};
@@ -26,21 +28,22 @@ pub fn MailServerFormPage() -> impl IntoView {
 fn MailServerFormLoader() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok());
-    let existing = Resource::new(id, |id| async move {
-        match id {
-            Some(id) => get_mail_server(id).await.map(Some),
-            None => Ok(None),
-        }
+    // One resource for both, so hydration never sees one loaded and the other pending.
+    let data = Resource::new(id, |id| async move {
+        let apps = list_applications().await?;
+        let existing = match id {
+            Some(id) => Some(get_mail_server(id).await?),
+            None => None,
+        };
+        Ok::<_, crate::error::AppError>((existing, apps))
     });
-    let apps = Resource::new(|| (), |_| list_applications());
     view! {
         <p><A href="/mail-servers">"← Mail servers"</A></p>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-            {move || match (existing.get(), apps.get()) {
-                (Some(Ok(edit)), Some(Ok(apps))) => view! { <MailServerForm edit apps /> }.into_any(),
-                (Some(Err(e)), _) | (_, Some(Err(e))) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
-                _ => view! { <p>"Loading…"</p> }.into_any(),
-            }}
+            {move || Suspend::new(async move { match data.await {
+                Ok((edit, apps)) => view! { <MailServerForm edit apps /> }.into_any(),
+                Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+            }})}
         </Suspense>
     }
 }
@@ -280,6 +283,7 @@ fn MailServerForm(edit: Option<MailServerEdit>, apps: Vec<ApplicationView>) -> i
     view! {
         <h1>{if editing { "Edit mail server" } else { "Add mail server" }}</h1>
         <form class="card form" id="mail-server-form" on:submit=on_submit novalidate>
+            <Ready>
             {text_input("server-subject", label::SUBJECT, f.subject, subject_check, false)}
             <label for="server-auth-method">{label::AUTH_METHOD}</label>
             <select id="server-auth-method" prop:value=move || f.auth_method.get() on:change=move |ev| f.auth_method.set(event_target_value(&ev))>
@@ -327,7 +331,7 @@ fn MailServerForm(edit: Option<MailServerEdit>, apps: Vec<ApplicationView>) -> i
                         }).collect_view()}
                     </select>
                     <div class="redirect">
-                        <input class="mono redirect-uri" id="server-redirect-uri-value" readonly aria-label="Selected Redirect URI" prop:value=move || selected_uri.get() />
+                        <input class="mono redirect-uri" id="server-redirect-uri-value" readonly aria-label="Chosen callback address" prop:value=move || selected_uri.get() />
                         <CopyButton text=selected_uri target_id="server-redirect-uri-value" />
                     </div>
                     <FieldError id="server-redirect-uri-error" message=errors.message(label::REDIRECT_URI) />
@@ -363,6 +367,7 @@ fn MailServerForm(edit: Option<MailServerEdit>, apps: Vec<ApplicationView>) -> i
             <p class="error" role="alert" id="server-form-error">{move || errors.general().get()}</p>
             <button type="submit" disabled=move || save.pending().get()>"Save"</button>
             <Show when=move || save.pending().get()><span class="muted">" Saving…"</span></Show>
+            </Ready>
         </form>
     }
 }

@@ -21,21 +21,22 @@ fn MailServerList() -> impl IntoView {
     let delete = ServerAction::<DeleteMailServer>::new();
     let servers = Resource::new(move || delete.version().get(), |_| list_mail_servers());
     let ascending = RwSignal::new(true);
+    let ready = crate::components::ready::use_ready();
     view! {
         <h1>"Mail servers"</h1>
         <p><A href="/mail-servers/new" attr:class="button">"New mail server"</A></p>
         <p class="error" role="alert" id="delete-error">{move || delete.value().get().and_then(|r| r.err()).map(|e| e.to_string())}</p>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || servers.get().map(|r| match r {
+            {move || { let asc = ascending.get(); Suspend::new(async move { match servers.await {
                 Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                 Ok(list) if list.is_empty() => view! { <p class="empty">"No mail servers yet."</p> }.into_any(),
                 Ok(mut list) => {
-                    if !ascending.get() { list.reverse(); }
+                    if !asc { list.reverse(); }
                     view! {
                         <table id="mail-servers-table">
                             <thead><tr>
                                 <th aria-sort=move || if ascending.get() { "ascending" } else { "descending" }>
-                                    <button type="button" class="sort" on:click=move |_| ascending.update(|a| *a = !*a)>
+                                    <button type="button" class="sort" disabled=move || !ready.get() on:click=move |_| ascending.update(|a| *a = !*a)>
                                         "Subject " {move || if ascending.get() { "▲" } else { "▼" }}
                                     </button>
                                 </th>
@@ -45,7 +46,7 @@ fn MailServerList() -> impl IntoView {
                         </table>
                     }.into_any()
                 }
-            })}
+            }})}}
         </Transition>
     }
 }
@@ -53,6 +54,7 @@ fn MailServerList() -> impl IntoView {
 #[component]
 fn ServerRow(s: MailServerSummary, delete: ServerAction<DeleteMailServer>) -> impl IntoView {
     let confirming = RwSignal::new(false);
+    let ready = crate::components::ready::use_ready();
     let id = s.id;
     let linked = s.linked_accounts;
     let subject = s.subject.clone();
@@ -96,7 +98,7 @@ fn ServerRow(s: MailServerSummary, delete: ServerAction<DeleteMailServer>) -> im
                         </div>
                     }
                 }>
-                    <button type="button" class="danger" on:click=move |_| confirming.set(true)>"Delete"</button>
+                    <button type="button" class="danger" disabled=move || !ready.get() on:click=move |_| confirming.set(true)>"Delete"</button>
                 </Show>
             </td>
         </tr>

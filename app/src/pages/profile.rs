@@ -1,6 +1,8 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use crate::components::ready::Ready;
+
 use crate::api::auth::ChangeOwnPassword;
 use crate::components::field::FieldError;
 use crate::components::layout::Me;
@@ -61,11 +63,12 @@ pub fn ProfilePage() -> impl IntoView {
         <Title text="Profile" />
         <h1>"Profile"</h1>
         <Suspense>
-            {move || me.get().and_then(|r| r.ok()).flatten().map(|u| view! {
+            {move || Suspend::new(async move { me.await.ok().flatten().map(|u| view! {
                 <p>"Signed in as " <strong>{u.name.clone()}</strong> " (" {u.email.clone()} "), role " {u.role.as_str()} "."</p>
-            })}
+            })})}
         </Suspense>
         <form class="card form" on:submit=on_submit novalidate>
+            <Ready>
             <h2>"Change password"</h2>
             <label for="current-password">"Current password"</label>
             <input id="current-password" type="password" autocomplete="current-password"
@@ -85,6 +88,7 @@ pub fn ProfilePage() -> impl IntoView {
             <Show when=move || matches!(change.value().get(), Some(Ok(())))>
                 <p class="ok" role="status">"Password changed. Other sessions were signed out."</p>
             </Show>
+            </Ready>
         </form>
     }
 }

@@ -1,5 +1,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
+
+use crate::components::ready::Ready;
 use leptos_router::{components::A, hooks::use_params_map};
 
 use crate::api::users::{get_user, SetUserPassword, UpdateUser, UserRow};
@@ -33,10 +35,10 @@ fn UserEdit() -> impl IntoView {
     view! {
         <p><A href="/users">"← Users"</A></p>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-            {move || user.get().map(|r| match r {
+            {move || Suspend::new(async move { match user.await {
                 Ok(u) => view! { <UserForms user=u /> }.into_any(),
                 Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
-            })}
+            }})}
         </Suspense>
     }
 }
@@ -98,6 +100,7 @@ fn UserForms(user: UserRow) -> impl IntoView {
                 }
             }
         }>
+            <Ready>
             <h2>"Details"</h2>
             <label for="edit-user-name">"Name"</label>
             <input id="edit-user-name" prop:value=move || name.get()
@@ -120,6 +123,7 @@ fn UserForms(user: UserRow) -> impl IntoView {
             <Show when=move || matches!(update.value().get(), Some(Ok(())))>
                 <p class="ok" role="status">"Saved."</p>
             </Show>
+            </Ready>
         </form>
         <form class="card form" id="set-password" novalidate on:submit=move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
@@ -131,6 +135,7 @@ fn UserForms(user: UserRow) -> impl IntoView {
                 }
             }
         }>
+            <Ready>
             <h2>"Set a new password"</h2>
             <label for="edit-user-password">"New password"</label>
             <input id="edit-user-password" type="password" autocomplete="new-password" prop:value=move || password.get()
@@ -140,6 +145,7 @@ fn UserForms(user: UserRow) -> impl IntoView {
             <Show when=move || matches!(set_pw.value().get(), Some(Ok(())))>
                 <p class="ok" role="status">"Password set. The user's sessions were ended."</p>
             </Show>
+            </Ready>
         </form>
     }
 }

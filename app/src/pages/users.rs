@@ -1,5 +1,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
+
+use crate::components::ready::Ready;
 use leptos_router::components::A;
 
 use crate::api::users::{list_users, CreateUser};
@@ -27,7 +29,7 @@ fn UsersAdmin() -> impl IntoView {
     view! {
         <h1>"Users"</h1>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || users.get().map(|r| match r {
+            {move || Suspend::new(async move { match users.await {
                 Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                 Ok(rows) => view! {
                     <table id="users-table">
@@ -46,7 +48,7 @@ fn UsersAdmin() -> impl IntoView {
                         </tbody>
                     </table>
                 }.into_any(),
-            })}
+            }})}
         </Transition>
         <NewUserForm create />
     }
@@ -126,6 +128,7 @@ fn NewUserForm(create: ServerAction<CreateUser>) -> impl IntoView {
 
     view! {
         <form class="card form" id="new-user" on:submit=on_submit novalidate>
+            <Ready>
             <h2>"New user"</h2>
             <label for="new-user-email">"Email"</label>
             <input id="new-user-email" type="email" prop:value=move || email.get()
@@ -150,6 +153,7 @@ fn NewUserForm(create: ServerAction<CreateUser>) -> impl IntoView {
             <Show when=move || matches!(create.value().get(), Some(Ok(_)))>
                 <p class="ok" role="status">"User created."</p>
             </Show>
+            </Ready>
         </form>
     }
 }
