@@ -48,4 +48,9 @@ if [ ! -d end2end/node_modules/@playwright/test ] || [ end2end/package-lock.json
   step "end2end npm packages"
   (cd end2end && npm ci --silent --no-audit --no-fund)
 fi
+# The OAuth2/OIDC server of the test peers kit (oidc-provider), for the OAuth tests.
+if [ ! -d end2end/peers/oauth/node_modules/oidc-provider ] || [ end2end/peers/oauth/package-lock.json -nt end2end/peers/oauth/node_modules/.package-lock.json ]; then
+  step "test peers: oidc-provider"
+  (cd end2end/peers/oauth && npm ci --silent --no-audit --no-fund)
+fi
 echo "install: everything present"
