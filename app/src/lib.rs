@@ -20,8 +20,9 @@ use leptos_router::{
 use crate::components::layout::Layout;
 use crate::pages::{
     application_edit::ApplicationEditPage, applications::ApplicationsPage,
-    dashboard::DashboardPage, login::LoginPage, mail_accounts::MailAccountsPage,
-    mail_server_form::MailServerFormPage, mail_servers::MailServersPage, not_found::NotFound,
+    dashboard::DashboardPage, login::LoginPage, mail_account::MailAccountPage,
+    mail_accounts::MailAccountsPage, mail_server_form::MailServerFormPage,
+    mail_servers::MailServersPage, not_found::NotFound, oauth_result::OAuthResultPage,
     profile::ProfilePage, user_edit::UserEditPage, users::UsersPage,
 };
 
@@ -64,6 +65,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("applications") view=ApplicationsPage ssr=SsrMode::Async />
                     <Route path=path!("applications/:id") view=ApplicationEditPage ssr=SsrMode::Async />
                     <Route path=path!("mail-accounts") view=MailAccountsPage ssr=SsrMode::Async />
+                    <Route path=path!("mail-accounts/:id") view=MailAccountPage ssr=SsrMode::Async />
+                    <Route path=path!("oauth/result") view=OAuthResultPage ssr=SsrMode::Async />
                     <Route path=path!("users") view=UsersPage ssr=SsrMode::Async />
                     <Route path=path!("users/:id") view=UserEditPage ssr=SsrMode::Async />
                     <Route path=path!("profile") view=ProfilePage ssr=SsrMode::Async />

@@ -28,6 +28,9 @@ pub struct Config {
     /// `MAILBRIDGE_SECRET_KEY` (base64 of 32 bytes); else the key file is used.
     pub secret_key: Option<String>,
     pub secret_key_file: Option<std::path::PathBuf>,
+    pub refresh_before_secs: i64,
+    pub refresh_interval_secs: i64,
+    pub refresh_concurrency: i64,
     /// `MAILBRIDGE_GOOGLE_*_URL` / `MAILBRIDGE_MICROSOFT_*_URL` overrides, as given.
     pub provider_overrides: std::collections::HashMap<String, String>,
 }
@@ -126,6 +129,9 @@ impl Config {
             admin_email: var("MAILBRIDGE_ADMIN_EMAIL"),
             // Not trimmed: spaces may be part of a password.
             admin_password: get("MAILBRIDGE_ADMIN_PASSWORD").filter(|p| !p.is_empty()),
+            refresh_before_secs: number("MAILBRIDGE_REFRESH_BEFORE_SECS", 300, 0)?,
+            refresh_interval_secs: number("MAILBRIDGE_REFRESH_INTERVAL_SECS", 60, 1)?,
+            refresh_concurrency: number("MAILBRIDGE_REFRESH_CONCURRENCY", 8, 1)?,
             secret_key: var("MAILBRIDGE_SECRET_KEY"),
             secret_key_file: var("MAILBRIDGE_SECRET_KEY_FILE").map(Into::into),
             provider_overrides: app::ssr::providers::OVERRIDE_VARS

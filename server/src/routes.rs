@@ -25,3 +25,39 @@ pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>)
         }
     }
 }
+
+/// `GET /oauth/callback/{application key}`: the provider sends the browser back here. Every
+/// outcome ends on `/oauth/result`, which says what happened in plain words; details (the
+/// provider's own message) are on the account, never in a URL.
+pub async fn oauth_callback(
+    State(state): State<AppState>,
+    axum::extract::Path(key): axum::extract::Path<String>,
+    axum::extract::Query(q): axum::extract::Query<app::ssr::oauth::CallbackQuery>,
+    req: axum::extract::Request,
+) -> axum::response::Response {
+    use axum::response::{IntoResponse, Redirect};
+    let client_ip = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let user = match app::ssr::auth::user_from_headers(&state, req.headers()).await {
+        Ok(Some(u)) => u,
+        // The session guard sends signed-out visitors to /login first; this is a race with expiry.
+        Ok(None) => return Redirect::to("/login").into_response(),
+        Err(_) => {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The session store is unavailable.",
+            )
+                .into_response()
+        }
+    };
+    let (outcome, account) = app::ssr::oauth::callback(&state, &key, &q, client_ip, &user).await;
+    tracing::info!(outcome = outcome.code(), account_id = ?account, "oauth callback");
+    let account = account.map(|a| format!("&account={a}")).unwrap_or_default();
+    Redirect::to(&format!(
+        "/oauth/result?outcome={}{account}",
+        outcome.code()
+    ))
+    .into_response()
+}

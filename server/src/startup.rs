@@ -75,6 +75,12 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
         secrets: Arc::new(secrets),
         providers: Arc::new(providers),
         http,
+        refresher: Arc::new(app::ssr::refresh::Refresher::default()),
+        refresh: app::ssr::refresh::RefreshSettings {
+            before_secs: config.refresh_before_secs,
+            interval_secs: config.refresh_interval_secs as u64,
+            concurrency: config.refresh_concurrency as usize,
+        },
     })
 }
 
@@ -87,6 +93,7 @@ pub fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     Router::new()
         .route("/healthz", get(routes::healthz))
+        .route("/oauth/callback/{key}", get(routes::oauth_callback))
         .leptos_routes_with_context(&state, routes, ctx.clone(), move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
@@ -114,6 +121,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
             source,
         })?;
     tracing::info!(addr = %config.site_addr, public_url = %config.public_url, "Mailbridge listening");
+    let worker = app::ssr::refresh::spawn(state.clone(), state.refresh.clone());
     axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
@@ -121,6 +129,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     .with_graceful_shutdown(shutdown_signal())
     .await
     .map_err(StartError::Serve)?;
+    worker.abort();
     tracing::info!("Mailbridge stopped");
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 pub mod applications;
 pub mod auth;
+pub mod mail_accounts;
 pub mod mail_servers;
 pub mod settings;
 pub mod users;

@@ -1,5 +1,6 @@
 //! Presentational pieces shared by pages.
 
+pub mod account;
 pub mod copy;
 pub mod field;
 pub mod layout;

@@ -3,6 +3,7 @@ use leptos_meta::Title;
 
 use crate::components::ready::Ready;
 
+use crate::api::mail_accounts::account_status_counts;
 use crate::api::settings::{get_organisation_name, SetOrganisationName};
 use crate::components::field::FieldError;
 use crate::domain::OrganisationName;
@@ -12,6 +13,7 @@ pub fn DashboardPage() -> impl IntoView {
     let save = ServerAction::<SetOrganisationName>::new();
     // Refetches after every save, so the heading shows what the database now holds.
     let saved = Resource::new(move || save.version().get(), |_| get_organisation_name());
+    let counts = Resource::new(|| (), |_| account_status_counts());
     let draft = RwSignal::new(String::new());
     let local_error = RwSignal::new(None::<String>);
 
@@ -46,6 +48,20 @@ pub fn DashboardPage() -> impl IntoView {
                 Ok(name) => view! { <p class="org-name" id="org-name">"Organisation: " <strong>{name}</strong></p> }.into_any(),
                 Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
             }})}
+        </Suspense>
+        <Suspense>
+            {move || Suspend::new(async move {
+                counts.await.ok().map(|rows| view! {
+                    <section class="card" id="account-counts">
+                        <h2>"Mail accounts by status"</h2>
+                        <ul class="counts">
+                            {rows.into_iter().map(|(status, n)| view! {
+                                <li data-status=status.clone()>{status.replace('_', " ")}": " <strong>{n}</strong></li>
+                            }).collect_view()}
+                        </ul>
+                    </section>
+                })
+            })}
         </Suspense>
         <form class="card form" on:submit=on_submit novalidate>
             <Ready>

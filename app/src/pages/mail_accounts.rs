@@ -1,11 +1,234 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::components::A;
+
+use crate::api::mail_accounts::{
+    list_mail_accounts, mail_account_choices, AccountChoices, CreateMailAccount, MailAccountView,
+    STATUSES,
+};
+use crate::components::account::{needs_authorization, AuthorizeButton, StatusBadge};
+use crate::components::field::{FieldError, FormErrors};
+use crate::components::ready::Ready;
+use crate::components::time::format_opt;
+use crate::domain::mail_account::{expiry_text, label};
+use crate::domain::{AccountName, Email};
 
 #[component]
 pub fn MailAccountsPage() -> impl IntoView {
+    let create = ServerAction::<CreateMailAccount>::new();
+    let server_filter = RwSignal::new(String::new());
+    let owner_filter = RwSignal::new(String::new());
+    let status_filter = RwSignal::new(String::new());
+    let choices = Resource::new(|| (), |_| mail_account_choices());
+    let accounts = Resource::new(
+        move || {
+            (
+                create.version().get(),
+                server_filter.get(),
+                owner_filter.get(),
+                status_filter.get(),
+            )
+        },
+        |(_, s, o, st)| list_mail_accounts(s, o, st),
+    );
     view! {
         <Title text="Mail accounts" />
         <h1>"Mail accounts"</h1>
-        <p class="placeholder">"This page is not built yet."</p>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match choices.await {
+                    Ok(c) if c.is_admin => view! { <Filters c server_filter owner_filter status_filter /> }.into_any(),
+                    _ => view! { <span></span> }.into_any(),
+                }
+            })}
+        </Suspense>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match accounts.await {
+                    Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                    Ok(list) if list.is_empty() => view! { <p class="empty">"No mail accounts yet."</p> }.into_any(),
+                    Ok(list) => view! { <AccountTable list /> }.into_any(),
+                }
+            })}
+        </Transition>
+        <Suspense>
+            {move || Suspend::new(async move {
+                match choices.await {
+                    Ok(c) => view! { <NewAccountForm c create /> }.into_any(),
+                    Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Filters(
+    c: AccountChoices,
+    server_filter: RwSignal<String>,
+    owner_filter: RwSignal<String>,
+    status_filter: RwSignal<String>,
+) -> impl IntoView {
+    view! {
+        <div class="card form filters">
+            <Ready>
+                <label for="filter-server">"Filter by mail server"</label>
+                <select id="filter-server" on:change=move |ev| server_filter.set(event_target_value(&ev))>
+                    <option value="">"All mail servers"</option>
+                    {c.servers.iter().map(|s| view! { <option value=s.id.to_string()>{s.subject.clone()}</option> }).collect_view()}
+                </select>
+                <label for="filter-owner">"Filter by owner"</label>
+                <select id="filter-owner" on:change=move |ev| owner_filter.set(event_target_value(&ev))>
+                    <option value="">"All owners"</option>
+                    {c.users.iter().map(|u| view! { <option value=u.id.to_string()>{u.email.clone()}</option> }).collect_view()}
+                </select>
+                <label for="filter-status">"Filter by status"</label>
+                <select id="filter-status" on:change=move |ev| status_filter.set(event_target_value(&ev))>
+                    <option value="">"All statuses"</option>
+                    {STATUSES.iter().map(|s| view! { <option value=*s>{*s}</option> }).collect_view()}
+                </select>
+            </Ready>
+        </div>
+    }
+}
+
+#[component]
+pub fn AccountTable(list: Vec<MailAccountView>) -> impl IntoView {
+    let now = crate::components::time::now();
+    view! {
+        <table id="mail-accounts-table">
+            <thead><tr>
+                <th>"Name"</th><th>"Login"</th><th>"Mail server"</th><th>"Owner"</th><th>"Status"</th>
+                <th>"Access token"</th><th>"Last refresh"</th><th>"Last test"</th><th>"Last error"</th><th></th>
+            </tr></thead>
+            <tbody>
+                {list.into_iter().map(|a| {
+                    let action = needs_authorization(&a.status, &a.auth_method);
+                    let test = test_summary(&a);
+                    let name = a.name.clone();
+                    view! {
+                        <tr data-login=a.login.clone() data-status=a.status.clone()>
+                            <td><A href=format!("/mail-accounts/{}", a.id)>{name}</A></td>
+                            <td>{a.login.clone()}</td>
+                            <td>{a.server_subject.clone()}</td>
+                            <td>{a.owner_email.clone()}</td>
+                            <td><StatusBadge status=a.status.clone() /></td>
+                            <td class="expiry">{expiry_text(a.access_expires_at, now)}</td>
+                            <td>{format_opt(a.last_refresh_at)}</td>
+                            <td class="test">{test}</td>
+                            <td class="last-error">{a.last_error.clone()}</td>
+                            <td>{action.map(|l| view! { <AuthorizeButton account_id=a.id label=l /> })}</td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+pub fn test_summary(a: &MailAccountView) -> String {
+    match a.test_at {
+        None => "never".into(),
+        Some(t) => {
+            let word = |ok: Option<bool>| match ok {
+                Some(true) => "ok",
+                Some(false) => "failed",
+                None => "—",
+            };
+            format!(
+                "IMAP {} · SMTP {} ({})",
+                word(a.test_imap_ok),
+                word(a.test_smtp_ok),
+                format_opt(Some(t))
+            )
+        }
+    }
+}
+
+#[component]
+fn NewAccountForm(c: AccountChoices, create: ServerAction<CreateMailAccount>) -> impl IntoView {
+    let name = RwSignal::new(String::new());
+    let server = RwSignal::new(
+        c.servers
+            .first()
+            .map(|s| s.id.to_string())
+            .unwrap_or_default(),
+    );
+    let login = RwSignal::new(String::new());
+    let owner = RwSignal::new(c.me.to_string());
+    let password = RwSignal::new(String::new());
+    let errors = FormErrors::new();
+    let servers = c.servers.clone();
+    let is_password = Signal::derive(move || {
+        let sel = server.get();
+        servers
+            .iter()
+            .any(|s| s.id.to_string() == sel && s.auth_method == "password")
+    });
+    Effect::new(move |_| match create.value().get() {
+        Some(Ok(_)) => {
+            errors.set_server(None);
+            name.set(String::new());
+            login.set(String::new());
+            password.set(String::new());
+        }
+        Some(Err(e)) => errors.set_server(Some(e)),
+        None => {}
+    });
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        errors.set(label::LOGIN, Email::parse(&login.get_untracked()).err());
+        if !name.get_untracked().trim().is_empty() {
+            errors.set(label::NAME, AccountName::parse(&name.get_untracked()).err());
+        }
+        if !errors.has_local() {
+            create.dispatch(CreateMailAccount {
+                name: name.get_untracked(),
+                mail_server_id: server.get_untracked(),
+                login: login.get_untracked(),
+                owner_id: owner.get_untracked(),
+                password: password.get_untracked(),
+            });
+        }
+    };
+    let no_servers = c.servers.is_empty();
+    view! {
+        <form class="card form" id="new-mail-account" on:submit=on_submit novalidate>
+            <Ready>
+                <h2>"Add mail account"</h2>
+                {no_servers.then(|| view! { <p class="error">"No mail server is available to you yet."</p> })}
+                <label for="account-name">"Name"</label>
+                <input id="account-name" placeholder="e.g. Sales inbox (default: the login)" prop:value=move || name.get()
+                    on:input=move |ev| { let v = event_target_value(&ev); errors.set(label::NAME, if v.trim().is_empty() { None } else { AccountName::parse(&v).err() }); name.set(v); } />
+                <FieldError id="account-name-error" message=errors.message(label::NAME) />
+                <label for="account-server">"Mail server"</label>
+                <select id="account-server" prop:value=move || server.get() on:change=move |ev| server.set(event_target_value(&ev))>
+                    {c.servers.iter().map(|s| view! { <option value=s.id.to_string()>{s.subject.clone()}</option> }).collect_view()}
+                </select>
+                <FieldError id="account-server-error" message=errors.message(label::SERVER) />
+                <label for="account-login">"Login"</label>
+                <input id="account-login" type="email" placeholder="the mailbox address" prop:value=move || login.get()
+                    on:input=move |ev| { let v = event_target_value(&ev); errors.set(label::LOGIN, Email::parse(&v).err()); login.set(v); } />
+                <FieldError id="account-login-error" message=errors.message(label::LOGIN) />
+                {c.is_admin.then(|| view! {
+                    <label for="account-owner">"Owner"</label>
+                    <select id="account-owner" prop:value=move || owner.get() on:change=move |ev| owner.set(event_target_value(&ev))>
+                        {c.users.iter().map(|u| view! { <option value=u.id.to_string() selected=u.id == c.me>{u.email.clone()}</option> }).collect_view()}
+                    </select>
+                    <FieldError id="account-owner-error" message=errors.message(label::OWNER) />
+                })}
+                <Show when=move || is_password.get()>
+                    <label for="account-password">"Mailbox password"</label>
+                    <input id="account-password" type="password" autocomplete="off" prop:value=move || password.get()
+                        on:input=move |ev| password.set(event_target_value(&ev)) />
+                    <FieldError id="account-password-error" message=errors.message(label::PASSWORD) />
+                </Show>
+                <p class="error" role="alert">{move || errors.general().get()}</p>
+                <button type="submit" disabled=move || create.pending().get()>"Add mail account"</button>
+                <Show when=move || matches!(create.value().get(), Some(Ok(_)))>
+                    <p class="ok" role="status">"Mail account added."</p>
+                </Show>
+            </Ready>
+        </form>
     }
 }

@@ -41,7 +41,13 @@ fn MailServerFormLoader() -> impl IntoView {
         <p><A href="/mail-servers">"← Mail servers"</A></p>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move { match data.await {
-                Ok((edit, apps)) => view! { <MailServerForm edit apps /> }.into_any(),
+                Ok((edit, apps)) => {
+                    let server_id = edit.as_ref().map(|e| e.id);
+                    view! {
+                        <MailServerForm edit apps />
+                        {server_id.map(|id| view! { <crate::pages::server_accounts::ServerAccounts server_id=id /> })}
+                    }.into_any()
+                }
                 Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
             }})}
         </Suspense>

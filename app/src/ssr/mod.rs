@@ -4,7 +4,9 @@
 pub mod auth;
 pub mod crypto;
 pub mod db;
+pub mod oauth;
 pub mod providers;
+pub mod refresh;
 pub mod state;
 
 pub use state::AppState;

@@ -58,6 +58,8 @@ pub struct AppState {
     pub providers: Arc<super::providers::BuiltIn>,
     /// For provider calls: never follows redirects (a redirect could point anywhere).
     pub http: oauth2::reqwest::Client,
+    pub refresher: Arc<super::refresh::Refresher>,
+    pub refresh: super::refresh::RefreshSettings,
 }
 
 impl AppState {

@@ -75,9 +75,15 @@ impl Oidc {
 
     /// Dynamic client registration (RFC 7591) for exactly this redirect URI.
     pub async fn register(&self, redirect_uri: &str) -> (String, String) {
+        self.register_with(serde_json::json!({ "redirect_uris": [redirect_uri] }))
+            .await
+    }
+
+    /// Registration with any metadata (e.g. `grant_types` without `refresh_token`).
+    pub async fn register_with(&self, metadata: serde_json::Value) -> (String, String) {
         let res: serde_json::Value = reqwest::Client::new()
             .post(format!("{}/reg", self.issuer))
-            .json(&serde_json::json!({ "redirect_uris": [redirect_uri] }))
+            .json(&metadata)
             .send()
             .await
             .expect("register")
@@ -94,9 +100,69 @@ impl Oidc {
     }
 }
 
+impl Oidc {
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Oidc {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Oidc {
+    /// The environment that points Mailbridge's built-in Google provider at this server.
+    pub fn google_env(&self) -> Vec<(String, String)> {
+        vec![
+            (
+                "MAILBRIDGE_GOOGLE_AUTH_URL".into(),
+                format!("{}/auth", self.issuer),
+            ),
+            (
+                "MAILBRIDGE_GOOGLE_TOKEN_URL".into(),
+                format!("{}/token", self.issuer),
+            ),
+            (
+                "MAILBRIDGE_GOOGLE_USERINFO_URL".into(),
+                format!("{}/me", self.issuer),
+            ),
+            (
+                "MAILBRIDGE_GOOGLE_REVOKE_URL".into(),
+                format!("{}/token/revocation", self.issuer),
+            ),
+        ]
+    }
+
+    /// Follows the provider's redirects from `auth_url` (with AUTO_APPROVE=1 and a login_hint
+    /// it is a pure redirect chain) until it points at `redirect_uri`; returns that URL.
+    pub async fn consent(&self, auth_url: &str, redirect_uri: &str) -> String {
+        let browser = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        let mut url = auth_url.to_string();
+        for _ in 0..20 {
+            if url.starts_with(redirect_uri) {
+                return url;
+            }
+            let res = browser.get(&url).send().await.expect("provider request");
+            let loc = res
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+                .unwrap_or_else(|| panic!("provider stopped at {url} with {}", res.status()));
+            url = if loc.starts_with("http") {
+                loc
+            } else {
+                format!("{}{loc}", self.issuer)
+            };
+        }
+        panic!("too many redirects at the provider");
     }
 }

@@ -1,0 +1,50 @@
+//! Pieces shared by the mail-account pages.
+
+use leptos::prelude::*;
+
+use crate::api::mail_accounts::StartAuthorization;
+
+/// The status as a badge with words a person understands.
+#[component]
+pub fn StatusBadge(#[prop(into)] status: String) -> impl IntoView {
+    let (class, text) = match status.as_str() {
+        "linked" => ("badge on", "linked"),
+        "pending" => ("badge", "pending"),
+        "needs_reauth" => ("badge off", "needs re-authorisation"),
+        "error" => ("badge off", "error"),
+        "disabled" => ("badge", "disabled"),
+        _ => ("badge", "unknown"),
+    };
+    view! { <span class=class data-status=status.clone()>{text}</span> }
+}
+
+/// "Authorize" / "Authorize again": starts the flow on the server and sends the browser to the
+/// provider.
+#[component]
+pub fn AuthorizeButton(account_id: i64, #[prop(into)] label: String) -> impl IntoView {
+    let start = ServerAction::<StartAuthorization>::new();
+    let ready = super::ready::use_ready();
+    Effect::new(move |_| {
+        if let Some(Ok(url)) = start.value().get() {
+            let _ = window().location().set_href(&url);
+        }
+    });
+    view! {
+        <button type="button" class="authorize" disabled=move || !ready.get() || start.pending().get()
+            on:click=move |_| { start.dispatch(StartAuthorization { id: account_id }); }>
+            {label}
+        </button>
+        <span class="error" role="alert">{move || start.value().get().and_then(|r| r.err()).map(|e| e.to_string())}</span>
+    }
+}
+
+pub fn needs_authorization(status: &str, auth_method: &str) -> Option<&'static str> {
+    if auth_method != "oauth2" {
+        return None;
+    }
+    match status {
+        "pending" => Some("Authorize"),
+        "needs_reauth" | "error" => Some("Authorize again"),
+        _ => None,
+    }
+}

@@ -1,0 +1,87 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{components::A, hooks::use_params_map};
+
+use crate::api::mail_accounts::{get_mail_account, DeleteMailAccount, UnlinkMailAccount};
+use crate::components::account::{needs_authorization, AuthorizeButton, StatusBadge};
+use crate::components::time::{format_opt, now};
+use crate::domain::mail_account::expiry_text;
+use crate::pages::mail_accounts::test_summary;
+
+#[component]
+pub fn MailAccountPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || {
+        params
+            .read()
+            .get("id")
+            .and_then(|s| s.parse::<i64>().ok())
+            .unwrap_or(0)
+    };
+    let unlink = ServerAction::<UnlinkMailAccount>::new();
+    let delete = ServerAction::<DeleteMailAccount>::new();
+    let account = Resource::new(
+        move || (id(), unlink.version().get()),
+        |(id, _)| get_mail_account(id),
+    );
+    let ready = crate::components::ready::use_ready();
+    let confirming_delete = RwSignal::new(false);
+    let navigate = leptos_router::hooks::use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = delete.value().get() {
+            navigate("/mail-accounts", Default::default());
+        }
+    });
+    view! {
+        <Title text="Mail account" />
+        <p><A href="/mail-accounts">"← Mail accounts"</A></p>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match account.await {
+                    Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                    Ok(a) => {
+                        let action = needs_authorization(&a.status, &a.auth_method);
+                        let linked = a.status == "linked" && a.auth_method == "oauth2";
+                        let id = a.id;
+                        view! {
+                            <h1>{a.name.clone()}</h1>
+                            <dl class="card details" id="account-details">
+                                <dt>"Login"</dt><dd>{a.login.clone()}</dd>
+                                <dt>"Mail server"</dt><dd>{a.server_subject.clone()}</dd>
+                                <dt>"Owner"</dt><dd>{a.owner_email.clone()}</dd>
+                                <dt>"Status"</dt><dd id="account-status"><StatusBadge status=a.status.clone() /></dd>
+                                <dt>"Access token"</dt><dd id="account-expiry">{expiry_text(a.access_expires_at, now())}</dd>
+                                <dt>"Last refresh"</dt><dd>{format_opt(a.last_refresh_at)}</dd>
+                                <dt>"Last successful login"</dt><dd>{format_opt(a.last_login_at)}</dd>
+                                <dt>"Last test"</dt><dd id="account-test">{test_summary(&a)}</dd>
+                                <dt>"Last error"</dt><dd id="account-error" class="error">{a.last_error.clone().unwrap_or_else(|| "none".into())}</dd>
+                            </dl>
+                            <div class="actions">
+                                {action.map(|l| view! { <AuthorizeButton account_id=id label=l /> })}
+                                {linked.then(|| view! {
+                                    <button type="button" class="secondary" disabled=move || !ready.get() || unlink.pending().get()
+                                        on:click=move |_| { unlink.dispatch(UnlinkMailAccount { id }); }>"Unlink"</button>
+                                })}
+                                <Show when=move || !confirming_delete.get() fallback=move || view! {
+                                    <span class="confirm" role="alertdialog">
+                                        "Delete this mail account and its tokens? "
+                                        <button type="button" class="danger" on:click=move |_| { delete.dispatch(DeleteMailAccount { id }); }>"Confirm delete"</button>
+                                        <button type="button" class="secondary" on:click=move |_| confirming_delete.set(false)>"Cancel"</button>
+                                    </span>
+                                }>
+                                    <button type="button" class="danger" disabled=move || !ready.get() on:click=move |_| confirming_delete.set(true)>"Delete"</button>
+                                </Show>
+                            </div>
+                            <p class="muted" role="status">{move || match unlink.value().get() {
+                                Some(Ok(None)) => Some("Unlinked: the tokens were revoked and deleted.".to_string()),
+                                Some(Ok(Some(w))) => Some(w),
+                                Some(Err(e)) => Some(e.to_string()),
+                                None => None,
+                            }}</p>
+                        }.into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}

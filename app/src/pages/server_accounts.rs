@@ -1,0 +1,84 @@
+//! On a mail server's page: its linked mail accounts and "Link a user".
+
+use leptos::prelude::*;
+
+use crate::api::mail_accounts::{list_mail_accounts, mail_account_choices, CreateMailAccount};
+use crate::components::field::{FieldError, FormErrors};
+use crate::components::ready::Ready;
+use crate::domain::mail_account::label;
+use crate::domain::Email;
+use crate::pages::mail_accounts::AccountTable;
+
+#[component]
+pub fn ServerAccounts(server_id: i64) -> impl IntoView {
+    let create = ServerAction::<CreateMailAccount>::new();
+    let accounts = Resource::new(
+        move || create.version().get(),
+        move |_| list_mail_accounts(server_id.to_string(), String::new(), String::new()),
+    );
+    let choices = Resource::new(|| (), |_| mail_account_choices());
+    let user = RwSignal::new(String::new());
+    let login = RwSignal::new(String::new());
+    let errors = FormErrors::new();
+    Effect::new(move |_| match create.value().get() {
+        Some(Ok(_)) => {
+            errors.set_server(None);
+            login.set(String::new());
+        }
+        Some(Err(e)) => errors.set_server(Some(e)),
+        None => {}
+    });
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        errors.set(label::LOGIN, Email::parse(&login.get_untracked()).err());
+        if user.get_untracked().is_empty() {
+            errors.set(label::OWNER, Some("choose a user".into()));
+        }
+        if !errors.has_local() {
+            create.dispatch(CreateMailAccount {
+                name: String::new(),
+                mail_server_id: server_id.to_string(),
+                login: login.get_untracked(),
+                owner_id: user.get_untracked(),
+                password: String::new(),
+            });
+        }
+    };
+    view! {
+        <section class="card" id="linked-accounts">
+            <h2>"Linked mail accounts"</h2>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match accounts.await {
+                        Ok(list) if list.is_empty() => view! { <p class="empty">"No mail account uses this server yet."</p> }.into_any(),
+                        Ok(list) => view! { <AccountTable list /> }.into_any(),
+                        Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+            <form class="form" id="link-user" on:submit=on_submit novalidate>
+                <Ready>
+                    <h3>"Link a user"</h3>
+                    <p class="muted">"The user then authorises the mailbox from their Mail accounts page."</p>
+                    <label for="link-user-owner">"User"</label>
+                    <select id="link-user-owner" prop:value=move || user.get()
+                        on:change=move |ev| { errors.set(label::OWNER, None); user.set(event_target_value(&ev)); }>
+                        <option value="">"Choose a user…"</option>
+                        <Suspense>
+                            {move || Suspend::new(async move {
+                                choices.await.map(|c| c.users.into_iter().map(|u| view! { <option value=u.id.to_string()>{u.email}</option> }).collect_view()).ok()
+                            })}
+                        </Suspense>
+                    </select>
+                    <FieldError id="link-user-owner-error" message=errors.message(label::OWNER) />
+                    <label for="link-user-login">"Login"</label>
+                    <input id="link-user-login" type="email" prop:value=move || login.get()
+                        on:input=move |ev| { let v = event_target_value(&ev); errors.set(label::LOGIN, Email::parse(&v).err()); login.set(v); } />
+                    <FieldError id="link-user-login-error" message=errors.message(label::LOGIN) />
+                    <p class="error" role="alert">{move || errors.general().get()}</p>
+                    <button type="submit" disabled=move || create.pending().get()>"Link a user"</button>
+                </Ready>
+            </form>
+        </section>
+    }
+}
