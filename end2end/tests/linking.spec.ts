@@ -1,0 +1,156 @@
+import { type Page } from "@playwright/test";
+import { test, expect } from "../support/fixtures";
+import { startServer, stopServer, type RunningServer } from "../support/server";
+import { startOidc, type Oidc } from "../support/peers";
+import { uniq } from "../support/helpers";
+
+// Its own Mailbridge, whose built-in Google provider points at a local oidc-provider (as
+// MAILBRIDGE_GOOGLE_*_URL allow for private clouds), plus a second provider that asks for
+// login and consent, for the deny path.
+let google: Oidc;
+let consenting: Oidc;
+let server: RunningServer;
+const admin = { email: "link-admin@example.test", password: "link admin password" };
+
+test.beforeAll(async () => {
+  google = await startOidc();
+  consenting = await startOidc({ AUTO_APPROVE: "0" });
+  server = await startServer({
+    env: {
+      MAILBRIDGE_ADMIN_EMAIL: admin.email,
+      MAILBRIDGE_ADMIN_PASSWORD: admin.password,
+      MAILBRIDGE_GOOGLE_AUTH_URL: `${google.issuer}/auth`,
+      MAILBRIDGE_GOOGLE_TOKEN_URL: `${google.issuer}/token`,
+      MAILBRIDGE_GOOGLE_USERINFO_URL: `${google.issuer}/me`,
+      MAILBRIDGE_GOOGLE_REVOKE_URL: `${google.issuer}/token/revocation`,
+    },
+  });
+});
+
+test.afterAll(async () => {
+  await stopServer(server);
+  await google.stop();
+  await consenting.stop();
+});
+
+async function ready(page: Page) {
+  await expect(page.locator('[data-hydrated="true"]').first()).toBeVisible();
+}
+
+async function signIn(page: Page, email: string, password: string) {
+  await page.goto(server.url + "/login");
+  await ready(page);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(server.url + "/");
+  await ready(page);
+}
+
+async function createApplication(page: Page, name: string): Promise<string> {
+  await page.goto(server.url + "/applications");
+  await ready(page);
+  await page.getByLabel("Name", { exact: true }).fill(name);
+  await page.getByRole("button", { name: "Save" }).click();
+  const row = page.locator(`#applications-table tr[data-name="${name}"]`);
+  await expect(row).toBeVisible();
+  return row.locator("input.redirect-uri").inputValue();
+}
+
+async function newServer(page: Page, subject: string, appName: string, clientId: string, secret: string, provider: string) {
+  await page.goto(server.url + "/mail-servers/new");
+  await ready(page);
+  await page.getByLabel("Subject").fill(subject);
+  await page.getByLabel("OAuth provider").selectOption(provider);
+  await page.getByLabel("Client ID").fill(clientId);
+  await page.getByLabel("Client secret").fill(secret);
+  const value = await page.locator("#server-redirect-uri option", { hasText: appName }).getAttribute("value");
+  await page.getByLabel("Redirect URI").selectOption(value!);
+}
+
+test("an admin links a user, who authorises the mailbox at the provider and comes back linked", async ({ page }) => {
+  const appName = `Web ${uniq()}`;
+  const subject = `Google ${uniq()}`;
+  const userEmail = `owner-${uniq()}@example.test`;
+  const mailbox = `alice-${uniq()}@example.test`;
+  const password = "owner password 1";
+
+  await signIn(page, admin.email, admin.password);
+  const redirectUri = await createApplication(page, appName);
+  // Register the OAuth client at the provider with exactly the URI shown, as in Google Cloud.
+  const client = await google.register(redirectUri);
+  await newServer(page, subject, appName, client.client_id, client.client_secret, "Google");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.waitForURL(/\/mail-servers$/);
+
+  await page.goto(server.url + "/users");
+  await ready(page);
+  await page.locator("#new-user-email").fill(userEmail);
+  await page.locator("#new-user-name").fill("Mailbox Owner");
+  await page.locator("#new-user-password").fill(password);
+  await page.getByRole("button", { name: "Create user" }).click();
+  await expect(page.locator(`#users-table tr[data-email="${userEmail}"]`)).toBeVisible();
+
+  // On the server's page: "Link a user".
+  await page.goto(server.url + "/mail-servers");
+  await ready(page);
+  await page.locator(`#mail-servers-table tr[data-subject="${subject}"]`).getByRole("link", { name: "Edit" }).click();
+  await page.locator("#link-user-owner").selectOption({ label: userEmail });
+  await page.locator("#link-user-login").fill(mailbox);
+  await page.getByRole("button", { name: "Link a user" }).click();
+  await expect(page.locator(`#linked-accounts tr[data-login="${mailbox}"]`)).toContainText("pending");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.waitForURL(/\/login/);
+
+  // The owner authorises from their own page.
+  await signIn(page, userEmail, password);
+  await page.goto(server.url + "/mail-accounts");
+  await ready(page);
+  const row = page.locator(`#mail-accounts-table tr[data-login="${mailbox}"]`);
+  await expect(row).toContainText("pending");
+  await row.getByRole("button", { name: "Authorize" }).click();
+  await page.waitForURL(/\/oauth\/result/);
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Mailbox linked");
+  await page.getByRole("link", { name: "Back to mail accounts" }).click();
+  const linked = page.locator(`#mail-accounts-table tr[data-login="${mailbox}"]`);
+  await expect(linked).toHaveAttribute("data-status", "linked");
+  await expect(linked.locator(".expiry")).toContainText(/expires in (59|60) min/);
+});
+
+test("denying consent at the provider ends on a clear page and stores no tokens", async ({ page }) => {
+  const appName = `Deny ${uniq()}`;
+  const subject = `Consent ${uniq()}`;
+  const mailbox = `bob-${uniq()}@example.test`;
+  await signIn(page, admin.email, admin.password);
+  const redirectUri = await createApplication(page, appName);
+  const client = await consenting.register(redirectUri);
+  await newServer(page, subject, appName, client.client_id, client.client_secret, "Generic OAuth2");
+  await page.getByLabel("Issuer URL").fill(consenting.issuer);
+  await page.getByLabel("Scopes").fill("openid email offline_access https://mail.google.com/");
+  await page.getByLabel("IMAP host").fill("127.0.0.1");
+  await page.getByLabel("IMAP port").fill("10993");
+  await page.getByLabel("SMTP host").fill("127.0.0.1");
+  await page.getByLabel("SMTP port").fill("10465");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.waitForURL(/\/mail-servers$/);
+
+  await page.goto(server.url + "/mail-accounts");
+  await ready(page);
+  await page.getByLabel("Mail server", { exact: true }).selectOption({ label: subject });
+  await page.getByLabel("Login").fill(mailbox);
+  await page.getByRole("button", { name: "Add mail account" }).click();
+  const row = page.locator(`#mail-accounts-table tr[data-login="${mailbox}"]`);
+  await row.getByRole("button", { name: "Authorize" }).click();
+
+  // The provider's own pages: sign in, then Deny.
+  await page.locator("#password").fill("anything");
+  await page.locator("#submit").click();
+  await page.locator("#deny").click();
+  await page.waitForURL(/\/oauth\/result/);
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Access denied");
+  await expect(page.getByRole("button", { name: "Try again" })).toBeVisible();
+  await page.getByRole("link", { name: "View the mail account" }).click();
+  await expect(page.locator("#account-status")).toContainText("pending");
+  await expect(page.locator("#account-expiry")).toHaveText("—");
+  await expect(page.locator("#account-error")).toContainText("access_denied");
+});
