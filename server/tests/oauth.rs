@@ -113,7 +113,8 @@ impl Setup {
 
     /// Everything about the account and the states, to compare before and after.
     async fn snapshot(&self) -> Vec<String> {
-        let acc: Vec<(String, Option<Vec<u8>>, Option<Vec<u8>>, Option<i64>)> =
+        type Row = (String, Option<Vec<u8>>, Option<Vec<u8>>, Option<i64>);
+        let acc: Vec<Row> =
             sqlx::query_as("SELECT status, access_token_enc, refresh_token_enc, access_expires_at FROM mail_accounts ORDER BY id")
                 .fetch_all(&self.app.state.pool)
                 .await
