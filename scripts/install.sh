@@ -9,12 +9,17 @@ step() { printf '\n==> %s\n' "$*"; }
 
 need_apt=()
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+# The test peers (end2end/peers): Dovecot and Postfix, run as the tests' own instances.
+for pkg in dovecot-core dovecot-imapd dovecot-submissiond dovecot-lmtpd postfix openssl python3; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
 command -v curl >/dev/null || need_apt+=(curl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   step "apt: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
+  # postfix asks no questions this way; the packages' own daemons are not used
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
 fi
 
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then

@@ -58,3 +58,71 @@ export async function startOidc(knobs: Record<string, string> = {}): Promise<Oid
     },
   };
 }
+
+// The whole kit (oidc-provider + Dovecot + Postfix) with its own state folder and free ports.
+export interface Kit {
+  env: Record<string, string>;
+  stop: () => void;
+  /** Restarts the authorization server: it forgets every token, as if each grant were revoked. */
+  restartAs: () => Promise<void>;
+}
+
+export async function startKit(knobs: Record<string, string> = {}): Promise<Kit> {
+  const { spawnSync } = await import("node:child_process");
+  const kit = path.join(__dirname, "..", "peers");
+  const vars: Record<string, string> = {
+    PEERS_VAR: `/tmp/mbpeers-e2e-${process.pid}-${Date.now() % 100000}`,
+    PEERS_NODE_DIR: path.join(kit, "oauth"),
+    ...knobs,
+  };
+  for (const name of ["PEERS_OIDC_PORT", "PEERS_IMAP_PORT", "PEERS_IMAPS_PORT", "PEERS_SUBMISSION_PORT",
+    "PEERS_SMTP_STARTTLS_PORT", "PEERS_SMTPS_PORT", "PEERS_RELAY_PORT", "PEERS_AUTH_PORT"]) {
+    vars[name] = String(await freePort());
+  }
+  // The daemons inherit its output: a pipe would never close, so it goes to a file.
+  const logFile = `${vars.PEERS_VAR}.start.log`;
+  const log = fs.openSync(logFile, "w");
+  const r = spawnSync("bash", [path.join(kit, "start.sh")], { env: { ...process.env, ...vars }, stdio: ["ignore", log, log] });
+  if (r.status !== 0) throw new Error("peers did not start: " + fs.readFileSync(logFile, "utf8"));
+  const env: Record<string, string> = {};
+  for (const line of fs.readFileSync(path.join(vars.PEERS_VAR, "peers.env"), "utf8").split("\n")) {
+    const i = line.indexOf("=");
+    if (i > 0 && !line.startsWith("#")) env[line.slice(0, i)] = line.slice(i + 1);
+  }
+  const varDir = vars.PEERS_VAR;
+  return {
+    env,
+    restartAs: async () => {
+      const pidFile = path.join(varDir, "run", "oidc.pid");
+      const pid = Number(fs.readFileSync(pidFile, "utf8").trim());
+      process.kill(pid, "SIGTERM");
+      for (let i = 0; i < 50; i++) {
+        try { process.kill(pid, 0); } catch { break; }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const log = fs.openSync(path.join(varDir, "log", "oidc.log"), "a");
+      const child = spawn("node", ["oidc.mjs"], {
+        cwd: path.join(varDir, "oauth"),
+        env: { ...process.env, ...vars },
+        stdio: ["ignore", log, log],
+        detached: true,
+      });
+      child.unref();
+      fs.writeFileSync(pidFile, String(child.pid));
+      for (let i = 0; i < 100; i++) {
+        try {
+          if ((await fetch(`${env.PEERS_ISSUER}/.well-known/openid-configuration`)).ok) return;
+        } catch {
+          // not up yet
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error("the authorization server did not come back");
+    },
+    stop: () => {
+      spawnSync("bash", [path.join(kit, "stop.sh"), "--quiet"], { env: { ...process.env, ...vars }, stdio: "ignore" });
+      fs.rmSync(vars.PEERS_VAR, { recursive: true, force: true });
+      fs.rmSync(logFile, { force: true });
+    },
+  };
+}

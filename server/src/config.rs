@@ -28,6 +28,8 @@ pub struct Config {
     /// `MAILBRIDGE_SECRET_KEY` (base64 of 32 bytes); else the key file is used.
     pub secret_key: Option<String>,
     pub secret_key_file: Option<std::path::PathBuf>,
+    pub mail_timeout_secs: i64,
+    pub ca_file: Option<std::path::PathBuf>,
     pub refresh_before_secs: i64,
     pub refresh_interval_secs: i64,
     pub refresh_concurrency: i64,
@@ -129,6 +131,8 @@ impl Config {
             admin_email: var("MAILBRIDGE_ADMIN_EMAIL"),
             // Not trimmed: spaces may be part of a password.
             admin_password: get("MAILBRIDGE_ADMIN_PASSWORD").filter(|p| !p.is_empty()),
+            mail_timeout_secs: number("MAILBRIDGE_MAIL_TIMEOUT_SECS", 15, 1)?,
+            ca_file: var("MAILBRIDGE_CA_FILE").map(Into::into),
             refresh_before_secs: number("MAILBRIDGE_REFRESH_BEFORE_SECS", 300, 0)?,
             refresh_interval_secs: number("MAILBRIDGE_REFRESH_INTERVAL_SECS", 60, 1)?,
             refresh_concurrency: number("MAILBRIDGE_REFRESH_CONCURRENCY", 8, 1)?,

@@ -17,6 +17,11 @@ enum Command {
     Serve,
     /// Apply the database migrations and exit.
     Migrate,
+    /// Run the IMAP and SMTP login test of a mail account; exits non-zero on failure.
+    Check {
+        #[arg(long)]
+        account: i64,
+    },
     /// Create a user. The password is read from --password-file, or else from stdin.
     CreateUser {
         #[arg(long)]
@@ -52,6 +57,7 @@ fn main() -> ExitCode {
                 .await
                 .map(|_| tracing::info!("migrations applied"))
                 .map_err(|e| format!("MAILBRIDGE_DATABASE_URL: {e}")),
+            Command::Check { account } => check(config, account).await,
             Command::CreateUser {
                 email,
                 name,
@@ -104,6 +110,41 @@ async fn create_user(
         role.as_str()
     );
     Ok(())
+}
+
+async fn check(config: Config, account: i64) -> Result<(), String> {
+    use app::ssr::mail::{run_account_test, Protocol};
+    let state = startup::build_state(&config)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut failed = false;
+    for protocol in [Protocol::Imap, Protocol::Smtp] {
+        let r = run_account_test(&state, account, protocol)
+            .await
+            .map_err(|e| e.to_string())?;
+        for s in &r.steps {
+            println!(
+                "{} {:<28} {:>6} ms  {}",
+                if s.ok { "ok  " } else { "FAIL" },
+                s.name,
+                s.millis,
+                s.detail
+            );
+        }
+        println!("{}", r.message);
+        if let Some(h) = &r.hint {
+            println!("hint: {h}");
+        }
+        println!();
+        failed |= !r.ok;
+    }
+    if failed {
+        Err(format!(
+            "mail account {account}: the connection test failed"
+        ))
+    } else {
+        Ok(())
+    }
 }
 
 /// One clear line on stderr and a non-zero exit: what an operator needs when start-up fails.

@@ -32,6 +32,8 @@ pub enum StartError {
     Key(#[from] app::ssr::crypto::KeyError),
     #[error("{0}")]
     Providers(String),
+    #[error("MAILBRIDGE_CA_FILE: {0}")]
+    Ca(String),
     #[error("cannot build the HTTP client: {0}")]
     Http(String),
     #[error("MAILBRIDGE_ADMIN_EMAIL / MAILBRIDGE_ADMIN_PASSWORD: {0}")]
@@ -52,7 +54,11 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
     let secrets = app::ssr::crypto::load(&pool, config.secret_key.as_deref(), &key_file).await?;
     let providers = app::ssr::providers::BuiltIn::from_overrides(&config.provider_overrides)
         .map_err(StartError::Providers)?;
-    let http = app::ssr::state::provider_http_client().map_err(StartError::Http)?;
+    let extra_ca = match &config.ca_file {
+        Some(path) => app::ssr::mail::ExtraCa::load(path).map_err(|m| StartError::Ca(m))?,
+        None => app::ssr::mail::ExtraCa::default(),
+    };
+    let http = app::ssr::state::provider_http_client(&extra_ca).map_err(StartError::Http)?;
     bootstrap::first_admin(&pool, config).await?;
     let leptos_options = LeptosOptions::builder()
         .output_name("mailbridge")
@@ -81,6 +87,10 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
             interval_secs: config.refresh_interval_secs as u64,
             concurrency: config.refresh_concurrency as usize,
         },
+        mail: Arc::new(app::ssr::mail::MailSettings {
+            timeout_secs: config.mail_timeout_secs as u64,
+            extra_ca,
+        }),
     })
 }
 

@@ -51,6 +51,8 @@ const FUNCTIONS: &[Fn] = &[
     Fn { path: "/api/start_authorization", body: &[("id", "{account}")], anon: 401, user: 200, admin: 200 },
     Fn { path: "/api/unlink_mail_account", body: &[("id", "{account}")], anon: 401, user: 200, admin: 200 },
     Fn { path: "/api/account_status_counts", body: &[], anon: 401, user: 200, admin: 200 },
+    Fn { path: "/api/test_imap", body: &[("id", "{account}")], anon: 401, user: 200, admin: 200 },
+    Fn { path: "/api/test_smtp", body: &[("id", "{account}")], anon: 401, user: 200, admin: 200 },
 ];
 
 struct Page {

@@ -5,5 +5,6 @@ pub mod applications;
 pub mod auth;
 pub mod mail_accounts;
 pub mod mail_servers;
+pub mod mail_test;
 pub mod settings;
 pub mod users;

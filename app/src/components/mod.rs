@@ -4,5 +4,6 @@ pub mod account;
 pub mod copy;
 pub mod field;
 pub mod layout;
+pub mod mail_test;
 pub mod ready;
 pub mod time;

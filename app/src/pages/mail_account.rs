@@ -72,6 +72,7 @@ pub fn MailAccountPage() -> impl IntoView {
                                     <button type="button" class="danger" disabled=move || !ready.get() on:click=move |_| confirming_delete.set(true)>"Delete"</button>
                                 </Show>
                             </div>
+                            <crate::components::mail_test::RunTest account_id=id oauth=a.auth_method == "oauth2" />
                             <p class="muted" role="status">{move || match unlink.value().get() {
                                 Some(Ok(None)) => Some("Unlinked: the tokens were revoked and deleted.".to_string()),
                                 Some(Ok(Some(w))) => Some(w),

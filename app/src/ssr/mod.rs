@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod crypto;
 pub mod db;
+pub mod mail;
 pub mod oauth;
 pub mod providers;
 pub mod refresh;

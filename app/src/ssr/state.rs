@@ -60,6 +60,7 @@ pub struct AppState {
     pub http: oauth2::reqwest::Client,
     pub refresher: Arc<super::refresh::Refresher>,
     pub refresh: super::refresh::RefreshSettings,
+    pub mail: Arc<super::mail::MailSettings>,
 }
 
 impl AppState {
@@ -68,9 +69,17 @@ impl AppState {
     }
 }
 
-/// The HTTP client for provider calls.
-pub fn provider_http_client() -> Result<oauth2::reqwest::Client, String> {
-    oauth2::reqwest::Client::builder()
+/// The HTTP client for provider calls, trusting the extra CAs of `MAILBRIDGE_CA_FILE` too.
+pub fn provider_http_client(
+    extra: &super::mail::ExtraCa,
+) -> Result<oauth2::reqwest::Client, String> {
+    let mut builder = oauth2::reqwest::Client::builder();
+    for pem in &extra.pem_blocks {
+        let cert = oauth2::reqwest::Certificate::from_pem(pem)
+            .map_err(|e| format!("MAILBRIDGE_CA_FILE: {e}"))?;
+        builder = builder.add_root_certificate(cert);
+    }
+    builder
         .redirect(oauth2::reqwest::redirect::Policy::none())
         .timeout(std::time::Duration::from_secs(15))
         .connect_timeout(std::time::Duration::from_secs(5))

@@ -143,6 +143,7 @@ impl TestApp {
 }
 
 pub mod oidc;
+pub mod peers;
 
 /// Form fields of a Google-type mail server draft for `save_mail_server`.
 pub fn google_draft(

@@ -140,6 +140,14 @@ impl Oidc {
     /// Follows the provider's redirects from `auth_url` (with AUTO_APPROVE=1 and a login_hint
     /// it is a pure redirect chain) until it points at `redirect_uri`; returns that URL.
     pub async fn consent(&self, auth_url: &str, redirect_uri: &str) -> String {
+        consent(&self.issuer, auth_url, redirect_uri).await
+    }
+}
+
+/// Follows an authorization server's redirects (AUTO_APPROVE=1 with a login_hint) until they
+/// point at `redirect_uri`; returns that URL.
+pub async fn consent(issuer: &str, auth_url: &str, redirect_uri: &str) -> String {
+    {
         let browser = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .cookie_store(true)
@@ -160,7 +168,7 @@ impl Oidc {
             url = if loc.starts_with("http") {
                 loc
             } else {
-                format!("{}{loc}", self.issuer)
+                format!("{issuer}{loc}")
             };
         }
         panic!("too many redirects at the provider");

@@ -1,0 +1,125 @@
+//! The project's copy of the test peers kit (`end2end/peers`: oidc-provider, Dovecot, Postfix),
+//! started with its own state folder and free ports for one test, stopped when dropped.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Command;
+
+pub struct Peers {
+    pub env: HashMap<String, String>,
+    vars: Vec<(String, String)>,
+    kit: PathBuf,
+}
+
+impl Peers {
+    pub fn start(knobs: &[(&str, &str)]) -> Peers {
+        let kit = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../end2end/peers")
+            .canonicalize()
+            .expect("kit");
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        // Short and world-traversable: Dovecot's sockets live below it; nobody must reach it.
+        let var = format!("/tmp/mbpeers-{}-{n}", std::process::id());
+        let mut vars: Vec<(String, String)> = vec![
+            ("PEERS_VAR".into(), var.clone()),
+            (
+                "PEERS_NODE_DIR".into(),
+                kit.join("oauth").display().to_string(),
+            ),
+        ];
+        for name in [
+            "PEERS_OIDC_PORT",
+            "PEERS_IMAP_PORT",
+            "PEERS_IMAPS_PORT",
+            "PEERS_SUBMISSION_PORT",
+            "PEERS_SMTP_STARTTLS_PORT",
+            "PEERS_SMTPS_PORT",
+            "PEERS_RELAY_PORT",
+            "PEERS_AUTH_PORT",
+        ] {
+            vars.push((name.into(), super::oidc::free_port().to_string()));
+        }
+        for (k, v) in knobs {
+            vars.push((k.to_string(), v.to_string()));
+        }
+        // The daemons it starts inherit its stdout/stderr: a pipe would never reach EOF, so
+        // the output goes to a file.
+        let log_path = format!("{var}.start.log");
+        let log = std::fs::File::create(&log_path).expect("start log");
+        let status = Command::new("bash")
+            .arg(kit.join("start.sh"))
+            .envs(vars.iter().cloned())
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .status()
+            .expect("run start.sh");
+        assert!(
+            status.success(),
+            "peers did not start: {}",
+            std::fs::read_to_string(&log_path).unwrap_or_default()
+        );
+        let text = std::fs::read_to_string(format!("{var}/peers.env")).expect("peers.env");
+        let env = text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Peers { env, vars, kit }
+    }
+
+    pub fn get(&self, key: &str) -> String {
+        self.env
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| panic!("{key} missing from peers.env"))
+    }
+
+    pub fn port(&self, key: &str) -> u16 {
+        self.get(key).parse().expect("port")
+    }
+
+    /// Mailbridge's environment for a Google-type provider at the kit's AS, trusting its CA.
+    pub fn mailbridge_env(&self) -> Vec<(String, String)> {
+        let issuer = self.get("PEERS_ISSUER");
+        vec![
+            (
+                "MAILBRIDGE_GOOGLE_AUTH_URL".into(),
+                format!("{issuer}/auth"),
+            ),
+            (
+                "MAILBRIDGE_GOOGLE_TOKEN_URL".into(),
+                format!("{issuer}/token"),
+            ),
+            (
+                "MAILBRIDGE_GOOGLE_USERINFO_URL".into(),
+                format!("{issuer}/me"),
+            ),
+            (
+                "MAILBRIDGE_GOOGLE_REVOKE_URL".into(),
+                format!("{issuer}/token/revocation"),
+            ),
+            ("MAILBRIDGE_CA_FILE".into(), self.get("PEERS_CA")),
+            ("MAILBRIDGE_MAIL_TIMEOUT_SECS".into(), "5".into()),
+        ]
+    }
+}
+
+impl Drop for Peers {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(self.kit.join("stop.sh"))
+            .arg("--quiet")
+            .envs(self.vars.iter().cloned())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+        if let Some((_, var)) = self.vars.iter().find(|(k, _)| k == "PEERS_VAR") {
+            let _ = std::fs::remove_dir_all(var);
+            let _ = std::fs::remove_file(format!("{var}.start.log"));
+        }
+    }
+}
