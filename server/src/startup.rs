@@ -55,7 +55,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
     let providers = app::ssr::providers::BuiltIn::from_overrides(&config.provider_overrides)
         .map_err(StartError::Providers)?;
     let extra_ca = match &config.ca_file {
-        Some(path) => app::ssr::mail::ExtraCa::load(path).map_err(|m| StartError::Ca(m))?,
+        Some(path) => app::ssr::mail::ExtraCa::load(path).map_err(StartError::Ca)?,
         None => app::ssr::mail::ExtraCa::default(),
     };
     let http = app::ssr::state::provider_http_client(&extra_ca).map_err(StartError::Http)?;
