@@ -1,0 +1,485 @@
+//! `scripts/bench.sh`: measures Mailbridge against its physical limits and prints a table.
+//!
+//! 1. Server-rendered Mail servers and Mail accounts lists with 1,000 servers and 10,000
+//!    accounts, against a static file of the same size from the app's own static handler.
+//! 2. Start-up to a healthy `/healthz` on that database.
+//! 3. Refresh at scale against the peers kit's OAuth server: the refresh task versus direct
+//!    refresh calls at the same concurrency.
+//!
+//! The server runs in this process on its own runtime; the load generator on another.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use app::domain::{DisplayName, Email, Password, Role};
+use server::{config::Config, startup};
+
+const CONCURRENCY: usize = 32;
+
+fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+struct Load {
+    requests: usize,
+    secs: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: usize,
+}
+
+async fn load(url: String, cookie: String, duration: Duration) -> Load {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(CONCURRENCY)
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + duration;
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..CONCURRENCY {
+        let client = client.clone();
+        let url = url.clone();
+        let cookie = cookie.clone();
+        tasks.spawn(async move {
+            let mut lat = vec![];
+            let mut errors = 0;
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                match client.get(&url).header("cookie", &cookie).send().await {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (lat, errors)
+        });
+    }
+    let mut all = vec![];
+    let mut errors = 0;
+    while let Some(r) = tasks.join_next().await {
+        let (l, e) = r.unwrap();
+        all.extend(l);
+        errors += e;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    all.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0.0)
+    };
+    Load {
+        requests: all.len(),
+        secs,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        errors,
+    }
+}
+
+fn rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse::<f64>()
+                    .unwrap_or(0.0)
+            })
+        })
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+async fn seed(state: &app::ssr::AppState, servers: usize, accounts: usize) -> String {
+    let pool = &state.pool;
+    let admin = app::ssr::auth::insert_user(
+        pool,
+        &Email::parse("bench-admin@example.test").unwrap(),
+        &DisplayName::parse("Bench admin").unwrap(),
+        Role::Admin,
+        &Password::parse("bench admin password").unwrap(),
+    )
+    .await
+    .unwrap();
+    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?1")
+        .bind(admin)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    let t = app::ssr::db::now();
+    for u in 0..100 {
+        sqlx::query("INSERT INTO users (email, email_key, display_name, role, active, password_hash, created_at, updated_at) VALUES (?1, ?1, ?2, 'user', 1, ?3, ?4, ?4)")
+            .bind(format!("user{u}@example.test"))
+            .bind(format!("User {u}"))
+            .bind(&hash)
+            .bind(t)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    sqlx::query("INSERT INTO applications (name, name_key, app_key, active, allowed_ips, created_at, updated_at) VALUES ('Bench', 'bench', 'benchkey', 1, '', ?1, ?1)")
+        .bind(t)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let secret = state
+        .secrets
+        .seal_str("bench-secret", "mail_servers.client_secret");
+    for s in 0..servers {
+        sqlx::query(
+            "INSERT INTO mail_servers (subject, subject_key, auth_method, provider, client_id, client_secret_enc, application_id,
+                imap_host, imap_port, imap_encryption, smtp_host, smtp_port, smtp_encryption, created_at, updated_at)
+             VALUES (?1, ?2, 'oauth2', 'google', 'client', ?3, 1, 'imap.gmail.com', 993, 'ssl', 'smtp.gmail.com', 465, 'ssl', ?4, ?4)",
+        )
+        .bind(format!("Server {s:04}"))
+        .bind(format!("server {s:04}"))
+        .bind(&secret)
+        .bind(t)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    let statuses = ["linked", "pending", "needs_reauth", "error", "linked"];
+    for a in 0..accounts {
+        sqlx::query(
+            "INSERT INTO mail_accounts (mail_server_id, owner_id, name, login, login_key, status, access_expires_at, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?6, ?6)",
+        )
+        .bind((a % servers) as i64 + 1)
+        .bind((a % 100) as i64 + 2)
+        .bind(format!("Mailbox {a:05}"))
+        .bind(format!("box{a}@example.test"))
+        .bind(statuses[a % statuses.len()])
+        .bind(t + 3600)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let token = app::ssr::auth::create_session(pool, admin).await.unwrap();
+    format!("{}={token}", app::ssr::auth::SESSION_COOKIE)
+}
+
+fn config_for(dir: &std::path::Path, addr: &str, extra: &[(&str, String)]) -> Config {
+    let db = format!("sqlite://{}", dir.join("bench.db").display());
+    let site = dir.join("site").display().to_string();
+    let mut vars: Vec<(String, String)> = vec![
+        ("LEPTOS_SITE_ADDR".into(), addr.into()),
+        ("MAILBRIDGE_DATABASE_URL".into(), db),
+        ("LEPTOS_SITE_ROOT".into(), site),
+        ("MAILBRIDGE_REFRESH_INTERVAL_SECS".into(), "3600".into()),
+    ];
+    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    Config::from_lookup(|k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())).unwrap()
+}
+
+fn main() {
+    let secs = env_num("BENCH_SECS", 10);
+    let servers = env_num("BENCH_SERVERS", 1000) as usize;
+    let accounts = env_num("BENCH_ACCOUNTS", 10_000) as usize;
+    let refresh_n = env_num("BENCH_REFRESH_ACCOUNTS", 1000) as usize;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("site")).unwrap();
+
+    // The server: its own runtime with two workers (this machine has two cores).
+    let server_rt = Arc::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap(),
+    );
+    let listener = server_rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let config = config_for(dir.path(), &addr, &[]);
+    let state = server_rt.block_on(startup::build_state(&config)).unwrap();
+    let cookie = server_rt.block_on(seed(&state, servers, accounts));
+    let state_for_server = state.clone();
+    server_rt.spawn(async move {
+        let app = startup::router(state_for_server)
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(listener, app).await.unwrap();
+    });
+    let base = format!("http://{addr}");
+    let gen = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+
+    println!("Mailbridge benchmark — {} servers, {} accounts, concurrency {CONCURRENCY}, {secs} s per run", servers, accounts);
+    println!();
+    println!("| page | bytes | req/s | p50 ms | p99 ms | errors |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for page in ["/mail-servers", "/mail-accounts"] {
+        let body = gen.block_on(async {
+            reqwest::Client::new()
+                .get(format!("{base}{page}"))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap()
+        });
+        // A static file of exactly the same size, served by the app's own static handler.
+        let static_name = format!("static{}.html", page.replace('/', "-"));
+        std::fs::write(
+            dir.path().join("site").join(&static_name),
+            vec![b'x'; body.len()],
+        )
+        .unwrap();
+        let ssr = gen.block_on(load(
+            format!("{base}{page}"),
+            cookie.clone(),
+            Duration::from_secs(secs),
+        ));
+        let st = gen.block_on(load(
+            format!("{base}/{static_name}"),
+            cookie.clone(),
+            Duration::from_secs(secs),
+        ));
+        let rps = |l: &Load| l.requests as f64 / l.secs;
+        println!(
+            "| SSR {page} | {} | {:.0} | {:.1} | {:.1} | {} |",
+            body.len(),
+            rps(&ssr),
+            ssr.p50_ms,
+            ssr.p99_ms,
+            ssr.errors
+        );
+        println!(
+            "| static, same size | {} | {:.0} | {:.1} | {:.1} | {} |",
+            body.len(),
+            rps(&st),
+            st.p50_ms,
+            st.p99_ms,
+            st.errors
+        );
+        println!(
+            "| **ratio SSR ÷ static** | | **{:.2}** | | | |",
+            rps(&ssr) / rps(&st)
+        );
+    }
+    println!();
+    println!(
+        "(the Mail accounts list shows its first 500 rows; the Mail servers list all {servers})"
+    );
+
+    // Start-up on the seeded database: state (migrations, key check) to the first healthy answer.
+    let started = Instant::now();
+    let healthy = gen.block_on(async {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let a = l.local_addr().unwrap();
+        let cfg = config_for(dir.path(), &a.to_string(), &[]);
+        let st = startup::build_state(&cfg).await.unwrap();
+        tokio::spawn(async move { axum::serve(l, startup::router(st)).await.unwrap() });
+        loop {
+            if let Ok(r) = reqwest::get(format!("http://{a}/healthz")).await {
+                if r.status().is_success() {
+                    return started.elapsed();
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    });
+    println!();
+    println!(
+        "| start-up to /healthz ok ({accounts} accounts) | {:.0} ms |",
+        healthy.as_secs_f64() * 1000.0
+    );
+    println!("|---|---:|");
+
+    if refresh_n > 0 {
+        refresh_bench(&server_rt, &state, refresh_n);
+    }
+}
+
+/// Links `n` accounts through the real provider's code flow, expires them, and times the
+/// refresh task against direct refresh calls at the same concurrency.
+fn refresh_bench(rt: &tokio::runtime::Runtime, state: &app::ssr::AppState, n: usize) {
+    let kit = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../end2end/peers/oauth");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new("node")
+        .arg("oidc.mjs")
+        .current_dir(&kit)
+        .env("PEERS_OIDC_PORT", port.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("node");
+    let issuer = format!("http://127.0.0.1:{port}");
+    let result = rt.block_on(async {
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        for _ in 0..200 {
+            if http.get(format!("{issuer}/.well-known/openid-configuration")).send().await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let redirect = "http://127.0.0.1:1/oauth/callback/bench";
+        let reg: serde_json::Value = http
+            .post(format!("{issuer}/reg"))
+            .json(&serde_json::json!({"redirect_uris": [redirect], "token_endpoint_auth_method": "client_secret_basic"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let (cid, secret) = (reg["client_id"].as_str().unwrap().to_string(), reg["client_secret"].as_str().unwrap().to_string());
+        // A generic server at this provider, for the refresh task.
+        let t = app::ssr::db::now();
+        let sid: i64 = sqlx::query_scalar(
+            "INSERT INTO mail_servers (subject, subject_key, auth_method, provider, client_id, client_secret_enc, application_id,
+                auth_url, token_url, imap_host, imap_port, imap_encryption, smtp_host, smtp_port, smtp_encryption, scopes, created_at, updated_at)
+             VALUES ('Refresh bench', 'refresh bench', 'oauth2', 'generic', ?1, ?2, 1, ?3, ?4, '127.0.0.1', 993, 'ssl', '127.0.0.1', 465, 'ssl',
+                     'openid email', ?5, ?5) RETURNING id",
+        )
+        .bind(&cid)
+        .bind(state.secrets.seal_str(&secret, "mail_servers.client_secret"))
+        .bind(format!("{issuer}/auth"))
+        .bind(format!("{issuer}/token"))
+        .bind(t)
+        .fetch_one(&state.pool)
+        .await
+        .unwrap();
+        // Grants through the provider's own flow (authorization code with auto-approval).
+        let link_started = Instant::now();
+        let sem = Arc::new(tokio::sync::Semaphore::new(16));
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..n {
+            let (http, issuer, cid, secret, sem) = (http.clone(), issuer.clone(), cid.clone(), secret.clone(), sem.clone());
+            tasks.spawn(async move {
+                let _p = sem.acquire_owned().await.unwrap();
+                let jar = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().unwrap();
+                let login = format!("refresh{i}@example.test");
+                let mut url = format!(
+                    "{issuer}/auth?response_type=code&client_id={cid}&redirect_uri={}&scope=openid%20email&state=s{i}&login_hint={login}",
+                    url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>()
+                );
+                let code = loop {
+                    let r = jar.get(&url).send().await.unwrap();
+                    let loc = r.headers()["location"].to_str().unwrap().to_string();
+                    if loc.starts_with(redirect) {
+                        break url::Url::parse(&loc).unwrap().query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
+                    }
+                    url = if loc.starts_with("http") { loc } else { format!("{issuer}{loc}") };
+                };
+                let tok: serde_json::Value = http
+                    .post(format!("{issuer}/token"))
+                    .basic_auth(&cid, Some(&secret))
+                    .form(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", redirect)])
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                (login, tok["access_token"].as_str().unwrap().to_string(), tok["refresh_token"].as_str().unwrap().to_string())
+            });
+        }
+        let mut grants = vec![];
+        while let Some(r) = tasks.join_next().await {
+            grants.push(r.unwrap());
+        }
+        let link_secs = link_started.elapsed().as_secs_f64();
+        // Store them as linked but expired.
+        sqlx::query("UPDATE mail_accounts SET status = 'pending', access_expires_at = NULL").execute(&state.pool).await.unwrap();
+        let mut tx = state.pool.begin().await.unwrap();
+        for (login, access, refresh) in &grants {
+            sqlx::query(
+                "INSERT INTO mail_accounts (mail_server_id, owner_id, name, login, login_key, status, access_token_enc, refresh_token_enc,
+                    access_expires_at, created_at, updated_at) VALUES (?1, 1, ?2, ?2, ?2, 'linked', ?3, ?4, ?5, ?5, ?5)",
+            )
+            .bind(sid)
+            .bind(login)
+            .bind(state.secrets.seal_str(access, app::ssr::oauth::AAD_ACCESS))
+            .bind(state.secrets.seal_str(refresh, app::ssr::oauth::AAD_REFRESH))
+            .bind(t - 1)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+
+        let settings = app::ssr::refresh::RefreshSettings { before_secs: 60, interval_secs: 60, concurrency: 8 };
+        let rss_before = rss_mb();
+        let peak = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let sampler = {
+            let peak = peak.clone();
+            tokio::spawn(async move {
+                loop {
+                    peak.fetch_max(rss_mb() as u64, std::sync::atomic::Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            })
+        };
+        let started = Instant::now();
+        let attempted = app::ssr::refresh::run_once(state, &settings).await;
+        let task_secs = started.elapsed().as_secs_f64();
+        sampler.abort();
+        let linked: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mail_accounts WHERE mail_server_id = ?1 AND status = 'linked' AND access_expires_at > ?2")
+            .bind(sid)
+            .bind(app::ssr::db::now())
+            .fetch_one(&state.pool)
+            .await
+            .unwrap();
+        let rss_after = peak.load(std::sync::atomic::Ordering::Relaxed) as f64;
+
+        // The same number of refresh calls from a minimal client, same concurrency.
+        let sem = Arc::new(tokio::sync::Semaphore::new(8));
+        let started = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for (_, _, refresh) in grants {
+            let (http, issuer, cid, secret, sem) = (http.clone(), issuer.clone(), cid.clone(), secret.clone(), sem.clone());
+            tasks.spawn(async move {
+                let _p = sem.acquire_owned().await.unwrap();
+                http.post(format!("{issuer}/token"))
+                    .basic_auth(&cid, Some(&secret))
+                    .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh.as_str())])
+                    .send()
+                    .await
+                    .map(|r| r.status().is_success())
+                    .unwrap_or(false)
+            });
+        }
+        let mut ok = 0;
+        while let Some(r) = tasks.join_next().await {
+            ok += r.unwrap() as usize;
+        }
+        let direct_secs = started.elapsed().as_secs_f64();
+        (link_secs, attempted, linked, task_secs, ok, direct_secs, rss_before, rss_after)
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let (link_secs, attempted, linked, task_secs, ok, direct_secs, rss_before, rss_after) = result;
+    println!();
+    println!("| refresh at scale ({n} accounts, concurrency 8) | |");
+    println!("|---|---:|");
+    println!("| grants made through the provider's code flow | {n} in {link_secs:.1} s |");
+    println!("| refresh task: attempted / back to linked | {attempted} / {linked} |");
+    println!("| refresh task time | {task_secs:.2} s |");
+    println!("| direct refresh calls (minimal client), ok | {ok} in {direct_secs:.2} s |");
+    println!(
+        "| **ratio task ÷ direct** | **{:.2}** |",
+        task_secs / direct_secs
+    );
+    println!("| process RSS before / peak during the task (server and load generator together) | {rss_before:.0} MB / {rss_after:.0} MB |");
+}
