@@ -15,5 +15,7 @@ step "cargo clippy (hydrate: frontend, wasm32)"
 cargo clippy -p frontend --target wasm32-unknown-unknown --all-targets -- -D warnings
 step "cargo test"
 cargo test -p app -p server --features app/ssr
+step "cargo test: the log capture, alone"
+cargo test -p server --features app/ssr --test oauth -- --ignored
 step "playwright"
 (cd end2end && npx playwright test)

@@ -105,7 +105,13 @@ async fn a_google_server_keeps_its_secret_encrypted_and_never_returns_it() {
 
     for (path, body) in [
         ("/api/get_mail_server", vec![("id", id.to_string())]),
-        ("/api/list_mail_servers", vec![]),
+        (
+            "/api/list_mail_servers",
+            vec![
+                ("page", "0".to_string()),
+                ("descending", "false".to_string()),
+            ],
+        ),
     ] {
         let b: Vec<(&str, &str)> = body.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let text = app

@@ -596,3 +596,88 @@ async fn fifty_concurrent_uses_of_an_expiring_account_make_exactly_one_refresh_c
     assert!(works_at_provider(&s, seen.iter().next().unwrap()).await);
     assert_eq!(s.status().await.0, "linked");
 }
+
+/// Collects every log line the server writes on this thread (a current-thread runtime runs the
+/// server's tasks here too).
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Run on its own (`scripts/test.sh` does): a thread-local log capture sees nothing of what
+/// other tests' threads log, but their first use of a log line can leave it switched off here.
+#[tokio::test]
+#[ignore = "run alone: cargo test --test oauth -- --ignored"]
+async fn no_token_code_or_secret_is_ever_logged() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    // Callsites first hit by other tests (no subscriber there) cached "not interested".
+    tracing::callsite::rebuild_interest_cache();
+
+    let s = linked(&[("ROTATE_REFRESH", "1")]).await;
+    app::ssr::refresh::refresh(&s.app.state, s.account, 0, true)
+        .await
+        .unwrap();
+    let (access, refresh, _) = tokens(&s).await;
+    let secret: Vec<u8> = sqlx::query_scalar("SELECT client_secret_enc FROM mail_servers")
+        .fetch_one(&s.app.state.pool)
+        .await
+        .unwrap();
+    let secret = s
+        .app
+        .state
+        .secrets
+        .open_str(&secret, "mail_servers.client_secret")
+        .unwrap();
+    // A failing exchange too: its error path must not log the code either.
+    let auth_url = s.start(&s.user_cookie).await;
+    let back = s.oidc.consent(&auth_url, &s.redirect_uri).await;
+    let code = url::Url::parse(&back)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    assert_eq!(s.callback(&back, &s.user_cookie).await, "linked");
+    let unlink = s
+        .app
+        .call(
+            "/api/unlink_mail_account",
+            &[("id", &s.account.to_string())],
+            Some(&s.user_cookie),
+        )
+        .await;
+    assert_eq!(unlink.status(), 200);
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("mailbox linked"),
+        "the capture works: {}",
+        logs.len()
+    );
+    for (what, value) in [
+        ("access token", &access),
+        ("refresh token", &refresh),
+        ("client secret", &secret),
+        ("code", &code),
+    ] {
+        assert!(
+            !logs.contains(value.as_str()),
+            "the {what} appears in the logs"
+        );
+    }
+}

@@ -91,6 +91,7 @@ async fn hostile_input_never_causes_a_server_error_and_is_rendered_inert() {
                     ("server_id".into(), v.into()),
                     ("owner_id".into(), v.into()),
                     ("status".into(), v.into()),
+                    ("page".into(), "0".into()),
                 ],
             ),
         ];
@@ -239,7 +240,12 @@ async fn a_thousand_concurrent_requests_from_several_users_all_succeed() {
                         .post(format!("{}/api/list_mail_accounts", app.url))
                         .header("cookie", &cookie)
                         .header("origin", &app.url)
-                        .form(&[("server_id", ""), ("owner_id", ""), ("status", "")])
+                        .form(&[
+                            ("server_id", ""),
+                            ("owner_id", ""),
+                            ("status", ""),
+                            ("page", "0"),
+                        ])
                         .send()
                         .await
                 }

@@ -81,12 +81,22 @@ pub(crate) mod imp {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountPage {
+    pub rows: Vec<MailAccountView>,
+    pub total: i64,
+    /// Zero-based.
+    pub page: i64,
+}
+
+/// One page (of `PAGE_SIZE`) of the mail accounts the caller may see, filtered.
 #[server(prefix = "/api", endpoint = "list_mail_accounts")]
 pub async fn list_mail_accounts(
     server_id: String,
     owner_id: String,
     status: String,
-) -> Result<Vec<MailAccountView>, AppError> {
+    page: i64,
+) -> Result<AccountPage, AppError> {
     use crate::ssr::{auth, internal, respond, state};
     respond(
         async move {
@@ -100,18 +110,32 @@ pub async fn list_mail_accounts(
                 Some(me.id)
             };
             let status = Some(status.trim().to_string()).filter(|s| STATUSES.contains(&s.as_str()));
-            sqlx::query_as(&format!(
-                "{} WHERE (?1 IS NULL OR a.mail_server_id = ?1) AND (?2 IS NULL OR a.owner_id = ?2)
-                   AND (?3 IS NULL OR a.status = ?3)
-                 ORDER BY a.name COLLATE NOCASE, a.id LIMIT 500",
+            let page = page.clamp(0, 1_000_000);
+            let page_size = crate::api::mail_servers::PAGE_SIZE;
+            let filter =
+                "WHERE (?1 IS NULL OR a.mail_server_id = ?1) AND (?2 IS NULL OR a.owner_id = ?2)
+                   AND (?3 IS NULL OR a.status = ?3)";
+            let rows = sqlx::query_as(&format!(
+                "{} {filter} ORDER BY a.name COLLATE NOCASE, a.id LIMIT ?4 OFFSET ?5",
                 imp::SELECT
             ))
             .bind(server)
             .bind(owner)
-            .bind(status)
+            .bind(&status)
+            .bind(page_size)
+            .bind(page * page_size)
             .fetch_all(&st.pool)
             .await
-            .map_err(|e| internal("listing mail accounts", e))
+            .map_err(|e| internal("listing mail accounts", e))?;
+            let total: i64 =
+                sqlx::query_scalar(&format!("SELECT COUNT(*) FROM mail_accounts a {filter}"))
+                    .bind(server)
+                    .bind(owner)
+                    .bind(&status)
+                    .fetch_one(&st.pool)
+                    .await
+                    .map_err(|e| internal("counting mail accounts", e))?;
+            Ok(AccountPage { rows, total, page })
         }
         .await,
     )

@@ -28,21 +28,42 @@ pub struct MailServerEdit {
     pub secret_set: bool,
 }
 
+/// Rows per page of the Mail servers and Mail accounts lists.
+pub const PAGE_SIZE: i64 = 50;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailServerPage {
+    pub rows: Vec<MailServerSummary>,
+    pub total: i64,
+    /// Zero-based.
+    pub page: i64,
+}
+
+/// One page of mail servers, sorted by Subject (`descending` reverses it).
 #[server(prefix = "/api", endpoint = "list_mail_servers")]
-pub async fn list_mail_servers() -> Result<Vec<MailServerSummary>, AppError> {
+pub async fn list_mail_servers(page: i64, descending: bool) -> Result<MailServerPage, AppError> {
     use crate::ssr::{auth, internal, respond, state};
     respond(
         async move {
             auth::require_admin().await?;
             let st = state()?;
-            sqlx::query_as(
+            let page = page.clamp(0, 1_000_000);
+            let order = if descending { "DESC" } else { "ASC" };
+            let rows = sqlx::query_as(&format!(
                 "SELECT s.id, s.subject, s.active, s.auth_method, s.provider, s.imap_host, s.smtp_host,
                         (SELECT COUNT(*) FROM mail_accounts a WHERE a.mail_server_id = s.id) AS linked_accounts
-                 FROM mail_servers s ORDER BY s.subject_key",
-            )
+                 FROM mail_servers s ORDER BY s.subject_key {order} LIMIT ?1 OFFSET ?2"
+            ))
+            .bind(PAGE_SIZE)
+            .bind(page * PAGE_SIZE)
             .fetch_all(&st.pool)
             .await
-            .map_err(|e| internal("listing mail servers", e))
+            .map_err(|e| internal("listing mail servers", e))?;
+            let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mail_servers")
+                .fetch_one(&st.pool)
+                .await
+                .map_err(|e| internal("counting mail servers", e))?;
+            Ok(MailServerPage { rows, total, page })
         }
         .await,
     )

@@ -5,5 +5,6 @@ pub mod copy;
 pub mod field;
 pub mod layout;
 pub mod mail_test;
+pub mod pager;
 pub mod ready;
 pub mod time;

@@ -12,18 +12,22 @@ use crate::domain::{mail_server::label, AppName, CidrList};
 
 #[component]
 pub fn ApplicationsPage() -> impl IntoView {
+    // Created here, outside the admin check's Suspend (see mail_server_form.rs).
+    let save = ServerAction::<SaveApplication>::new();
+    let apps = Resource::new(move || save.version().get(), |_| list_applications());
     view! {
         <Title text="Applications" />
         <AdminOnly>
-            <ApplicationsAdmin />
+            <ApplicationsAdmin save apps />
         </AdminOnly>
     }
 }
 
 #[component]
-fn ApplicationsAdmin() -> impl IntoView {
-    let save = ServerAction::<SaveApplication>::new();
-    let apps = Resource::new(move || save.version().get(), |_| list_applications());
+fn ApplicationsAdmin(
+    save: ServerAction<SaveApplication>,
+    apps: Resource<Result<Vec<ApplicationView>, crate::error::AppError>>,
+) -> impl IntoView {
     view! {
         <h1>"Applications"</h1>
         <p class="muted">

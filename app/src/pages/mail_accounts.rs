@@ -19,6 +19,7 @@ pub fn MailAccountsPage() -> impl IntoView {
     let server_filter = RwSignal::new(String::new());
     let owner_filter = RwSignal::new(String::new());
     let status_filter = RwSignal::new(String::new());
+    let page = RwSignal::new(0i64);
     let choices = Resource::new(|| (), |_| mail_account_choices());
     let accounts = Resource::new(
         move || {
@@ -27,9 +28,10 @@ pub fn MailAccountsPage() -> impl IntoView {
                 server_filter.get(),
                 owner_filter.get(),
                 status_filter.get(),
+                page.get(),
             )
         },
-        |(_, s, o, st)| list_mail_accounts(s, o, st),
+        |(_, s, o, st, p)| list_mail_accounts(s, o, st, p),
     );
     view! {
         <Title text="Mail accounts" />
@@ -37,7 +39,7 @@ pub fn MailAccountsPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match choices.await {
-                    Ok(c) if c.is_admin => view! { <Filters c server_filter owner_filter status_filter /> }.into_any(),
+                    Ok(c) if c.is_admin => view! { <Filters c server_filter owner_filter status_filter page /> }.into_any(),
                     _ => view! { <span></span> }.into_any(),
                 }
             })}
@@ -46,8 +48,14 @@ pub fn MailAccountsPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match accounts.await {
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
-                    Ok(list) if list.is_empty() => view! { <p class="empty">"No mail accounts yet."</p> }.into_any(),
-                    Ok(list) => view! { <AccountTable list /> }.into_any(),
+                    Ok(p) if p.total == 0 => view! { <p class="empty">"No mail accounts yet."</p> }.into_any(),
+                    Ok(p) => {
+                        let total = p.total;
+                        view! {
+                            <AccountTable list=p.rows />
+                            <crate::components::pager::Pager page total id="mail-accounts-pager" />
+                        }.into_any()
+                    }
                 }
             })}
         </Transition>
@@ -68,22 +76,23 @@ fn Filters(
     server_filter: RwSignal<String>,
     owner_filter: RwSignal<String>,
     status_filter: RwSignal<String>,
+    page: RwSignal<i64>,
 ) -> impl IntoView {
     view! {
         <div class="card form filters">
             <Ready>
                 <label for="filter-server">"Filter by mail server"</label>
-                <select id="filter-server" on:change=move |ev| server_filter.set(event_target_value(&ev))>
+                <select id="filter-server" on:change=move |ev| { page.set(0); server_filter.set(event_target_value(&ev)); }>
                     <option value="">"All mail servers"</option>
                     {c.servers.iter().map(|s| view! { <option value=s.id.to_string()>{s.subject.clone()}</option> }).collect_view()}
                 </select>
                 <label for="filter-owner">"Filter by owner"</label>
-                <select id="filter-owner" on:change=move |ev| owner_filter.set(event_target_value(&ev))>
+                <select id="filter-owner" on:change=move |ev| { page.set(0); owner_filter.set(event_target_value(&ev)); }>
                     <option value="">"All owners"</option>
                     {c.users.iter().map(|u| view! { <option value=u.id.to_string()>{u.email.clone()}</option> }).collect_view()}
                 </select>
                 <label for="filter-status">"Filter by status"</label>
-                <select id="filter-status" on:change=move |ev| status_filter.set(event_target_value(&ev))>
+                <select id="filter-status" on:change=move |ev| { page.set(0); status_filter.set(event_target_value(&ev)); }>
                     <option value="">"All statuses"</option>
                     {STATUSES.iter().map(|s| view! { <option value=*s>{*s}</option> }).collect_view()}
                 </select>

@@ -16,36 +16,67 @@ use crate::domain::{Encryption, Host, HttpUrl, MailServerDraft, Port, ProviderKi
 
 #[component]
 pub fn MailServerFormPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok());
+    // One resource for everything the page shows, created at the top of the page, before any
+    // Suspend: a resource created inside a resolved Suspend can be created twice while
+    // hydrating and miss its serialized value.
+    let link = ServerAction::<crate::api::mail_accounts::CreateMailAccount>::new();
+    let data = Resource::new(
+        move || (id(), link.version().get()),
+        |(id, _)| async move {
+            let apps = list_applications().await?;
+            let (existing, accounts) = match id {
+                Some(id) => {
+                    let edit = get_mail_server(id).await?;
+                    let page = crate::api::mail_accounts::list_mail_accounts(
+                        id.to_string(),
+                        String::new(),
+                        String::new(),
+                        0,
+                    )
+                    .await?;
+                    let choices = crate::api::mail_accounts::mail_account_choices().await?;
+                    (Some(edit), Some((page, choices)))
+                }
+                None => (None, None),
+            };
+            Ok::<_, crate::error::AppError>((existing, apps, accounts))
+        },
+    );
     view! {
         <Title text="Mail server" />
         <AdminOnly>
-            <MailServerFormLoader />
+            <MailServerFormLoader data link />
         </AdminOnly>
     }
 }
 
+type FormData = (
+    Option<MailServerEdit>,
+    Vec<ApplicationView>,
+    Option<(
+        crate::api::mail_accounts::AccountPage,
+        crate::api::mail_accounts::AccountChoices,
+    )>,
+);
+
 #[component]
-fn MailServerFormLoader() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok());
-    // One resource for both, so hydration never sees one loaded and the other pending.
-    let data = Resource::new(id, |id| async move {
-        let apps = list_applications().await?;
-        let existing = match id {
-            Some(id) => Some(get_mail_server(id).await?),
-            None => None,
-        };
-        Ok::<_, crate::error::AppError>((existing, apps))
-    });
+fn MailServerFormLoader(
+    data: Resource<Result<FormData, crate::error::AppError>>,
+    link: ServerAction<crate::api::mail_accounts::CreateMailAccount>,
+) -> impl IntoView {
     view! {
         <p><A href="/mail-servers">"← Mail servers"</A></p>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move { match data.await {
-                Ok((edit, apps)) => {
+                Ok((edit, apps, accounts)) => {
                     let server_id = edit.as_ref().map(|e| e.id);
                     view! {
                         <MailServerForm edit apps />
-                        {server_id.map(|id| view! { <crate::pages::server_accounts::ServerAccounts server_id=id /> })}
+                        {server_id.zip(accounts).map(|(id, (page, choices))| view! {
+                            <crate::pages::server_accounts::ServerAccounts server_id=id page choices create=link />
+                        })}
                     }.into_any()
                 }
                 Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),

@@ -8,35 +8,46 @@ use crate::domain::{AuthMethod, ProviderKind};
 
 #[component]
 pub fn MailServersPage() -> impl IntoView {
+    // Created here, outside the admin check's Suspend (see mail_server_form.rs).
+    let delete = ServerAction::<DeleteMailServer>::new();
+    let ascending = RwSignal::new(true);
+    let page = RwSignal::new(0i64);
+    let servers = Resource::new(
+        move || (delete.version().get(), page.get(), ascending.get()),
+        |(_, page, asc)| list_mail_servers(page, !asc),
+    );
     view! {
         <Title text="Mail servers" />
         <AdminOnly>
-            <MailServerList />
+            <MailServerList delete servers ascending page />
         </AdminOnly>
     }
 }
 
 #[component]
-fn MailServerList() -> impl IntoView {
-    let delete = ServerAction::<DeleteMailServer>::new();
-    let servers = Resource::new(move || delete.version().get(), |_| list_mail_servers());
-    let ascending = RwSignal::new(true);
+fn MailServerList(
+    delete: ServerAction<DeleteMailServer>,
+    servers: Resource<Result<crate::api::mail_servers::MailServerPage, crate::error::AppError>>,
+    ascending: RwSignal<bool>,
+    page: RwSignal<i64>,
+) -> impl IntoView {
     let ready = crate::components::ready::use_ready();
     view! {
         <h1>"Mail servers"</h1>
         <p><A href="/mail-servers/new" attr:class="button">"New mail server"</A></p>
         <p class="error" role="alert" id="delete-error">{move || delete.value().get().and_then(|r| r.err()).map(|e| e.to_string())}</p>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || { let asc = ascending.get(); Suspend::new(async move { match servers.await {
+            {move || Suspend::new(async move { match servers.await {
                 Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
-                Ok(list) if list.is_empty() => view! { <p class="empty">"No mail servers yet."</p> }.into_any(),
-                Ok(mut list) => {
-                    if !asc { list.reverse(); }
+                Ok(p) if p.total == 0 => view! { <p class="empty">"No mail servers yet."</p> }.into_any(),
+                Ok(p) => {
+                    let total = p.total;
+                    let list = p.rows;
                     view! {
                         <table id="mail-servers-table">
                             <thead><tr>
                                 <th aria-sort=move || if ascending.get() { "ascending" } else { "descending" }>
-                                    <button type="button" class="sort" disabled=move || !ready.get() on:click=move |_| ascending.update(|a| *a = !*a)>
+                                    <button type="button" class="sort" disabled=move || !ready.get() on:click=move |_| { ascending.update(|a| *a = !*a); page.set(0); }>
                                         "Subject " {move || if ascending.get() { "▲" } else { "▼" }}
                                     </button>
                                 </th>
@@ -44,9 +55,10 @@ fn MailServerList() -> impl IntoView {
                             </tr></thead>
                             <tbody>{list.into_iter().map(|s| view! { <ServerRow s delete /> }).collect_view()}</tbody>
                         </table>
+                        <crate::components::pager::Pager page total id="mail-servers-pager" />
                     }.into_any()
                 }
-            }})}}
+            }})}
         </Transition>
     }
 }

@@ -2,21 +2,21 @@
 
 use leptos::prelude::*;
 
-use crate::api::mail_accounts::{list_mail_accounts, mail_account_choices, CreateMailAccount};
+use crate::api::mail_accounts::{AccountChoices, AccountPage, CreateMailAccount};
 use crate::components::field::{FieldError, FormErrors};
 use crate::components::ready::Ready;
 use crate::domain::mail_account::label;
 use crate::domain::Email;
 use crate::pages::mail_accounts::AccountTable;
 
+/// `page` and `choices` are loaded by the page itself, with the server, in one resource.
 #[component]
-pub fn ServerAccounts(server_id: i64) -> impl IntoView {
-    let create = ServerAction::<CreateMailAccount>::new();
-    let accounts = Resource::new(
-        move || create.version().get(),
-        move |_| list_mail_accounts(server_id.to_string(), String::new(), String::new()),
-    );
-    let choices = Resource::new(|| (), |_| mail_account_choices());
+pub fn ServerAccounts(
+    server_id: i64,
+    page: AccountPage,
+    choices: AccountChoices,
+    create: ServerAction<CreateMailAccount>,
+) -> impl IntoView {
     let user = RwSignal::new(String::new());
     let login = RwSignal::new(String::new());
     let errors = FormErrors::new();
@@ -44,18 +44,22 @@ pub fn ServerAccounts(server_id: i64) -> impl IntoView {
             });
         }
     };
+    let more = (page.total > page.rows.len() as i64).then(|| {
+        format!(
+            "Showing {} of {}: filter the Mail accounts page by this server for the rest.",
+            page.rows.len(),
+            page.total
+        )
+    });
     view! {
         <section class="card" id="linked-accounts">
             <h2>"Linked mail accounts"</h2>
-            <Transition fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match accounts.await {
-                        Ok(list) if list.is_empty() => view! { <p class="empty">"No mail account uses this server yet."</p> }.into_any(),
-                        Ok(list) => view! { <AccountTable list /> }.into_any(),
-                        Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Transition>
+            {if page.total == 0 {
+                view! { <p class="empty">"No mail account uses this server yet."</p> }.into_any()
+            } else {
+                view! { <AccountTable list=page.rows.clone() /> }.into_any()
+            }}
+            <p class="muted">{more}</p>
             <form class="form" id="link-user" on:submit=on_submit novalidate>
                 <Ready>
                     <h3>"Link a user"</h3>
@@ -64,11 +68,7 @@ pub fn ServerAccounts(server_id: i64) -> impl IntoView {
                     <select id="link-user-owner" prop:value=move || user.get()
                         on:change=move |ev| { errors.set(label::OWNER, None); user.set(event_target_value(&ev)); }>
                         <option value="">"Choose a user…"</option>
-                        <Suspense>
-                            {move || Suspend::new(async move {
-                                choices.await.map(|c| c.users.into_iter().map(|u| view! { <option value=u.id.to_string()>{u.email}</option> }).collect_view()).ok()
-                            })}
-                        </Suspense>
+                        {choices.users.into_iter().map(|u| view! { <option value=u.id.to_string()>{u.email}</option> }).collect_view()}
                     </select>
                     <FieldError id="link-user-owner-error" message=errors.message(label::OWNER) />
                     <label for="link-user-login">"Login"</label>

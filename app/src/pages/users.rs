@@ -13,19 +13,22 @@ use crate::error::AppError;
 
 #[component]
 pub fn UsersPage() -> impl IntoView {
+    // Created here, outside the admin check's Suspend (see mail_server_form.rs).
+    let create = ServerAction::<CreateUser>::new();
+    let users = Resource::new(move || create.version().get(), |_| list_users());
     view! {
         <Title text="Users" />
         <AdminOnly>
-            <UsersAdmin />
+            <UsersAdmin create users />
         </AdminOnly>
     }
 }
 
 #[component]
-fn UsersAdmin() -> impl IntoView {
-    let create = ServerAction::<CreateUser>::new();
-    let users = Resource::new(move || create.version().get(), |_| list_users());
-
+fn UsersAdmin(
+    create: ServerAction<CreateUser>,
+    users: Resource<Result<Vec<crate::api::users::UserRow>, crate::error::AppError>>,
+) -> impl IntoView {
     view! {
         <h1>"Users"</h1>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
