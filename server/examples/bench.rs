@@ -275,7 +275,8 @@ fn main() {
     }
     println!();
     println!(
-        "(the Mail accounts list shows its first 500 rows; the Mail servers list all {servers})"
+        "(both lists show their first page of {} rows)",
+        app::api::mail_servers::PAGE_SIZE
     );
 
     // Start-up on the seeded database: state (migrations, key check) to the first healthy answer.
