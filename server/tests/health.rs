@@ -115,3 +115,19 @@ fn migrate_succeeds_with_good_settings() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn check_names_an_unknown_account_and_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(["check", "--account", "4242"])
+        .env(
+            "MAILBRIDGE_DATABASE_URL",
+            format!("sqlite://{}/c.db", dir.path().display()),
+        )
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("mail account was not found"), "{err}");
+}
