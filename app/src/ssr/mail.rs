@@ -420,6 +420,41 @@ async fn imap_inner(
     }
 }
 
+/// The login failure with the server's challenge (base64-decoded JSON), if it sent one.
+fn refused(text: &str, challenge: &Option<String>) -> String {
+    let said = challenge
+        .as_ref()
+        .map(|c| format!(" — server said: {c}"))
+        .unwrap_or_default();
+    format!("the server refused the token: {}{said}", clean(text))
+}
+
+/// AUTHENTICATE OAUTHBEARER (RFC 7628) as one checklist step.
+async fn imap_oauthbearer<T>(
+    client: async_imap::Client<T>,
+    target: &Target,
+    token: &str,
+    list: &mut Checklist,
+) -> Result<async_imap::Session<T>, String>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + std::fmt::Debug + Send,
+{
+    let login = &target.login;
+    let mut sasl = Sasl {
+        first: Some(oauthbearer(login, &target.host, target.port, token).into_bytes()),
+        challenge: None,
+        oauthbearer: true,
+    };
+    list.step("authenticate (OAUTHBEARER)", async {
+        client
+            .authenticate("OAUTHBEARER", &mut sasl)
+            .await
+            .map(|s| (s, format!("signed in as {login} with OAUTHBEARER")))
+            .map_err(|(e, _)| refused(&e.to_string(), &sasl.challenge))
+    })
+    .await
+}
+
 async fn imap_session<T>(
     client: async_imap::Client<T>,
     target: &Target,
@@ -450,30 +485,7 @@ where
             r?
         }
         Credential::Bearer(token) if target.mechanism == Mechanism::OAuthBearer => {
-            let mut sasl = Sasl {
-                first: Some(oauthbearer(&login, &target.host, target.port, token).into_bytes()),
-                challenge: None,
-                oauthbearer: true,
-            };
-            let r = list
-                .step("authenticate (OAUTHBEARER)", async {
-                    client
-                        .authenticate("OAUTHBEARER", &mut sasl)
-                        .await
-                        .map(|s| (s, format!("signed in as {login} with OAUTHBEARER")))
-                        .map_err(|(e, _)| {
-                            let challenge = sasl
-                                .challenge
-                                .clone()
-                                .map(|c| format!(" — server said: {c}"))
-                                .unwrap_or_default();
-                            format!(
-                                "the server refused the token: {}{challenge}",
-                                clean(&e.to_string())
-                            )
-                        })
-                })
-                .await;
+            let r = imap_oauthbearer(client, target, token, list).await;
             if r.is_err() {
                 *auth_failed = true;
             }
@@ -500,12 +512,7 @@ where
                                     format!("XOAUTH2 not supported ({text}); trying OAUTHBEARER"),
                                 ))
                             } else {
-                                let challenge = sasl
-                                    .challenge
-                                    .clone()
-                                    .map(|c| format!(" — server said: {c}"))
-                                    .unwrap_or_default();
-                                Err(format!("the server refused the token: {text}{challenge}"))
+                                Err(refused(&text, &sasl.challenge))
                             }
                         }
                     }
@@ -513,33 +520,7 @@ where
                 .await;
             let r = match r {
                 Ok(Ok(s)) => Ok(s),
-                Ok(Err(client)) => {
-                    let mut sasl = Sasl {
-                        first: Some(
-                            oauthbearer(&login, &target.host, target.port, token).into_bytes(),
-                        ),
-                        challenge: None,
-                        oauthbearer: true,
-                    };
-                    list.step("authenticate (OAUTHBEARER)", async {
-                        client
-                            .authenticate("OAUTHBEARER", &mut sasl)
-                            .await
-                            .map(|s| (s, format!("signed in as {login} with OAUTHBEARER")))
-                            .map_err(|(e, _)| {
-                                let challenge = sasl
-                                    .challenge
-                                    .clone()
-                                    .map(|c| format!(" — server said: {c}"))
-                                    .unwrap_or_default();
-                                format!(
-                                    "the server refused the token: {}{challenge}",
-                                    clean(&e.to_string())
-                                )
-                            })
-                    })
-                    .await
-                }
+                Ok(Err(client)) => imap_oauthbearer(client, target, token, list).await,
                 Err(e) => Err(e),
             };
             if r.is_err() {
