@@ -411,3 +411,126 @@ async fn a_wrong_or_missing_secret_key_stops_start_up_instead_of_losing_secrets(
         "no new key may replace the lost one"
     );
 }
+
+#[tokio::test]
+async fn mail_account_lists_filter_for_admins_and_show_users_only_their_own() {
+    let app = common::spawn().await;
+    let cookie = admin(&app).await;
+    let app_id = app.create_application(&cookie, "Web").await;
+    let mut servers = vec![];
+    for subject in ["One", "Two"] {
+        let d = google_draft(subject, "id", "secret", app_id);
+        servers.push(
+            app.call("/api/save_mail_server", &pairs(&d), Some(&cookie))
+                .await
+                .json::<i64>()
+                .await
+                .unwrap(),
+        );
+    }
+    let ann = app.add_user("ann@example.test", Role::User).await;
+    let ben = app.add_user("ben@example.test", Role::User).await;
+    for (owner, server, login) in [
+        (ann, servers[0], "a1@example.test"),
+        (ann, servers[1], "a2@example.test"),
+        (ben, servers[1], "b1@example.test"),
+    ] {
+        let res = app
+            .call(
+                "/api/create_mail_account",
+                &[
+                    ("name", ""),
+                    ("mail_server_id", &server.to_string()),
+                    ("login", login),
+                    ("owner_id", &owner.to_string()),
+                    ("password", ""),
+                ],
+                Some(&cookie),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+    }
+    sqlx::query("UPDATE mail_accounts SET status = 'needs_reauth' WHERE login = 'a2@example.test'")
+        .execute(&app.state.pool)
+        .await
+        .unwrap();
+    let list = |cookie: String, server: String, owner: String, status: &'static str| {
+        let app = &app;
+        async move {
+            let res = app
+                .call(
+                    "/api/list_mail_accounts",
+                    &[
+                        ("server_id", &server),
+                        ("owner_id", &owner),
+                        ("status", status),
+                        ("page", "0"),
+                    ],
+                    Some(&cookie),
+                )
+                .await;
+            let page: serde_json::Value = res.json().await.unwrap();
+            let mut logins: Vec<String> = page["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["login"].as_str().unwrap().to_string())
+                .collect();
+            logins.sort();
+            (logins, page["total"].as_i64().unwrap())
+        }
+    };
+    assert_eq!(
+        list(cookie.clone(), String::new(), String::new(), "")
+            .await
+            .1,
+        3
+    );
+    assert_eq!(
+        list(cookie.clone(), servers[1].to_string(), String::new(), "")
+            .await
+            .0,
+        ["a2@example.test", "b1@example.test"]
+    );
+    assert_eq!(
+        list(cookie.clone(), String::new(), ann.to_string(), "")
+            .await
+            .0,
+        ["a1@example.test", "a2@example.test"]
+    );
+    assert_eq!(
+        list(cookie.clone(), String::new(), String::new(), "needs_reauth")
+            .await
+            .0,
+        ["a2@example.test"]
+    );
+    // Ben sees his own only, whatever owner he asks for.
+    let ben_cookie = app.session_for(ben).await;
+    assert_eq!(
+        list(ben_cookie.clone(), String::new(), String::new(), "")
+            .await
+            .0,
+        ["b1@example.test"]
+    );
+    assert_eq!(
+        list(ben_cookie.clone(), String::new(), ann.to_string(), "")
+            .await
+            .0,
+        ["b1@example.test"]
+    );
+    // And he cannot create one for Ann.
+    let res = app
+        .call(
+            "/api/create_mail_account",
+            &[
+                ("name", ""),
+                ("mail_server_id", &servers[0].to_string()),
+                ("login", "x@example.test"),
+                ("owner_id", &ann.to_string()),
+                ("password", ""),
+            ],
+            Some(&ben_cookie),
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+}

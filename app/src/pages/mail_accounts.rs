@@ -81,17 +81,17 @@ fn Filters(
     view! {
         <div class="card form filters">
             <Ready>
-                <label for="filter-server">"Filter by mail server"</label>
+                <label for="filter-server">"Restrict to server"</label>
                 <select id="filter-server" on:change=move |ev| { page.set(0); server_filter.set(event_target_value(&ev)); }>
                     <option value="">"All mail servers"</option>
                     {c.servers.iter().map(|s| view! { <option value=s.id.to_string()>{s.subject.clone()}</option> }).collect_view()}
                 </select>
-                <label for="filter-owner">"Filter by owner"</label>
+                <label for="filter-owner">"Belonging to"</label>
                 <select id="filter-owner" on:change=move |ev| { page.set(0); owner_filter.set(event_target_value(&ev)); }>
                     <option value="">"All owners"</option>
                     {c.users.iter().map(|u| view! { <option value=u.id.to_string()>{u.email.clone()}</option> }).collect_view()}
                 </select>
-                <label for="filter-status">"Filter by status"</label>
+                <label for="filter-status">"With status"</label>
                 <select id="filter-status" on:change=move |ev| { page.set(0); status_filter.set(event_target_value(&ev)); }>
                     <option value="">"All statuses"</option>
                     {STATUSES.iter().map(|s| view! { <option value=*s>{*s}</option> }).collect_view()}
