@@ -3,7 +3,7 @@
 // afterwards — also when tests fail or the run is interrupted.
 import { spawnSync } from "node:child_process";
 import type { FullConfig } from "@playwright/test";
-import { adminEnv, repoRoot, startServer, stopServer, targetDir } from "./server";
+import { adminEnv, assertLogClean, repoRoot, startServer, stopServer, targetDir } from "./server";
 
 export default async function globalSetup(_config: FullConfig) {
   if (process.env.MAILBRIDGE_E2E_SKIP_BUILD !== "1") {
@@ -22,5 +22,6 @@ export default async function globalSetup(_config: FullConfig) {
   process.once("SIGTERM", stop);
   return async () => {
     await stopServer(server);
+    assertLogClean(server);
   };
 }

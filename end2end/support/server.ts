@@ -88,3 +88,12 @@ export async function stopServer(server: RunningServer, signal: NodeJS.Signals =
   await exited;
   clearTimeout(timer);
 }
+
+/** Fails when a server's log holds a secret: the tests' client secrets start with GOCSPX-, and
+ *  no token field may ever be written out. */
+export function assertLogClean(server: RunningServer, secrets: string[] = []) {
+  const log = fs.readFileSync(server.logFile, "utf8");
+  for (const needle of ["GOCSPX-", "access_token", "refresh_token", "client_secret=", ...secrets]) {
+    if (needle && log.includes(needle)) throw new Error(`the server log contains "${needle}"`);
+  }
+}

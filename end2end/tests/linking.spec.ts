@@ -1,6 +1,6 @@
 import { type Page } from "@playwright/test";
 import { test, expect } from "../support/fixtures";
-import { startServer, stopServer, type RunningServer } from "../support/server";
+import { assertLogClean, startServer, stopServer, type RunningServer } from "../support/server";
 import { startOidc, type Oidc } from "../support/peers";
 import { uniq } from "../support/helpers";
 
@@ -27,8 +27,12 @@ test.beforeAll(async () => {
   });
 });
 
+const secrets: string[] = [];
+
 test.afterAll(async () => {
   await stopServer(server);
+  // Nothing the provider issued or the admin pasted may be in the log of the whole run.
+  assertLogClean(server, secrets);
   await google.stop();
   await consenting.stop();
 });
@@ -79,6 +83,7 @@ test("an admin links a user, who authorises the mailbox at the provider and come
   const redirectUri = await createApplication(page, appName);
   // Register the OAuth client at the provider with exactly the URI shown, as in Google Cloud.
   const client = await google.register(redirectUri);
+  secrets.push(client.client_secret);
   await newServer(page, subject, appName, client.client_id, client.client_secret, "Google");
   await page.getByRole("button", { name: "Save" }).click();
   await page.waitForURL(/\/mail-servers$/);
@@ -124,6 +129,7 @@ test("denying consent at the provider ends on a clear page and stores no tokens"
   await signIn(page, admin.email, admin.password);
   const redirectUri = await createApplication(page, appName);
   const client = await consenting.register(redirectUri);
+  secrets.push(client.client_secret);
   await newServer(page, subject, appName, client.client_id, client.client_secret, "Generic OAuth2");
   await page.getByLabel("Issuer URL").fill(consenting.issuer);
   await page.getByLabel("Scopes").fill("openid email offline_access https://mail.google.com/");

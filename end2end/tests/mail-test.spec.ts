@@ -1,6 +1,6 @@
 import { type Page } from "@playwright/test";
 import { test, expect } from "../support/fixtures";
-import { startServer, stopServer, type RunningServer } from "../support/server";
+import { assertLogClean, startServer, stopServer, type RunningServer } from "../support/server";
 import { startKit, type Kit } from "../support/peers";
 import { uniq } from "../support/helpers";
 
@@ -27,8 +27,12 @@ test.beforeAll(async () => {
   });
 });
 
+const secrets: string[] = [];
+
 test.afterAll(async () => {
   await stopServer(server);
+  // Nothing the provider issued or the admin pasted may be in the log of the whole run.
+  assertLogClean(server, secrets);
   kit.stop();
 });
 
@@ -58,6 +62,7 @@ test("after linking, Run test shows IMAP and SMTP passing; after revocation, the
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ redirect_uris: [redirectUri] }),
   })).json();
+  secrets.push(reg.client_secret);
 
   await page.goto(server.url + "/mail-servers/new");
   await ready(page);
