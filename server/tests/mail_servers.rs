@@ -534,3 +534,50 @@ async fn mail_account_lists_filter_for_admins_and_show_users_only_their_own() {
         .await;
     assert_eq!(res.status(), 403);
 }
+
+#[tokio::test]
+async fn the_server_list_sorts_by_subject_both_ways_and_pages_by_fifty() {
+    let app = common::spawn().await;
+    let cookie = admin(&app).await;
+    let app_id = app.create_application(&cookie, "Web").await;
+    for i in 0..53 {
+        let d = google_draft(&format!("Server {i:02}"), "id", "secret", app_id);
+        assert_eq!(
+            app.call("/api/save_mail_server", &pairs(&d), Some(&cookie))
+                .await
+                .status(),
+            200
+        );
+    }
+    let subjects = |page: &'static str, descending: &'static str| {
+        let app = &app;
+        let cookie = cookie.clone();
+        async move {
+            let p: serde_json::Value = app
+                .call(
+                    "/api/list_mail_servers",
+                    &[("page", page), ("descending", descending)],
+                    Some(&cookie),
+                )
+                .await
+                .json()
+                .await
+                .unwrap();
+            let rows: Vec<String> = p["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["subject"].as_str().unwrap().to_string())
+                .collect();
+            (rows, p["total"].as_i64().unwrap())
+        }
+    };
+    let (first, total) = subjects("0", "false").await;
+    assert_eq!(total, 53);
+    assert_eq!(first.len(), 50);
+    assert_eq!(first[0], "Server 00");
+    let (second, _) = subjects("1", "false").await;
+    assert_eq!(second, ["Server 50", "Server 51", "Server 52"]);
+    let (desc, _) = subjects("0", "true").await;
+    assert_eq!(desc[0], "Server 52");
+}
