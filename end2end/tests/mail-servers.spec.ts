@@ -115,6 +115,8 @@ test("invalid input shows the message beside the field and saves nothing", async
   await page.getByLabel("Redirect URI").selectOption({ index: 1 });
   await page.getByRole("button", { name: "Save" }).click();
   await page.waitForURL(/\/mail-servers$/);
+  // Count only once the list (loaded after the client-side navigation) shows the new server.
+  await expect(page.locator(`#mail-servers-table tr[data-subject="${subject}"]`)).toBeVisible();
   const before = await page.locator("#mail-servers-table tbody tr").count();
 
   await openNewServer(page);
