@@ -69,7 +69,7 @@ fn is_public(path: &str) -> bool {
 /// Server functions check their callers themselves (401/403), so they pass through here.
 pub async fn require_session(
     State(state): State<AppState>,
-    req: Request<Body>,
+    mut req: Request<Body>,
     next: Next,
 ) -> Response {
     let path = req.uri().path();
@@ -77,7 +77,11 @@ pub async fn require_session(
         return next.run(req).await;
     }
     match auth::user_from_headers(&state, req.headers()).await {
-        Ok(Some(_)) => next.run(req).await,
+        // Handed on so the page does not look the session up a second time.
+        Ok(Some(user)) => {
+            req.extensions_mut().insert(user);
+            next.run(req).await
+        }
         Ok(None) => {
             let target = req
                 .uri()

@@ -12,8 +12,7 @@ pub type Me = Resource<Result<Option<SessionUser>, AppError>>;
 pub fn Layout() -> impl IntoView {
     // Effects run only in the browser, so this marks the moment hydration finished; the
     // end-to-end tests wait for it before they click.
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
+    let hydrated = super::ready::use_ready();
 
     let me: Me = Resource::new(|| (), |_| current_user());
     provide_context(me);

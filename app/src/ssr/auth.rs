@@ -178,8 +178,12 @@ fn request_parts() -> Result<Parts, AppError> {
 
 /// The signed-in caller of this server function or page, if any.
 pub async fn current_user() -> Result<Option<SessionUser>, AppError> {
-    let st = state()?;
     let parts = request_parts()?;
+    // Pages: the session guard already found the user for this very request.
+    if let Some(user) = parts.extensions.get::<SessionUser>() {
+        return Ok(Some(user.clone()));
+    }
+    let st = state()?;
     user_from_headers(&st, &parts.headers).await
 }
 

@@ -19,7 +19,6 @@ use crate::error::AppError;
 #[derive(Debug, Default, Clone)]
 pub struct ExtraCa {
     pub certs: Vec<CertificateDer<'static>>,
-    pub pem_blocks: Vec<Vec<u8>>,
 }
 
 impl ExtraCa {
@@ -33,20 +32,7 @@ impl ExtraCa {
         if certs.is_empty() {
             return Err(format!("{} holds no certificate", path.display()));
         }
-        let text = String::from_utf8_lossy(&bytes);
-        let mut pem_blocks = vec![];
-        let mut current = String::new();
-        for line in text.lines() {
-            if line.starts_with("-----BEGIN CERTIFICATE") {
-                current.clear();
-            }
-            current.push_str(line);
-            current.push('\n');
-            if line.starts_with("-----END CERTIFICATE") {
-                pem_blocks.push(current.clone().into_bytes());
-            }
-        }
-        Ok(ExtraCa { certs, pem_blocks })
+        Ok(ExtraCa { certs })
     }
 }
 
@@ -575,24 +561,16 @@ async fn smtp_inner(
     let hello = ClientId::Domain("mailbridge.localhost".into());
     let mut params = TlsParameters::builder(target.host.clone())
         .dangerous_accept_invalid_certs(!target.validate_certificate);
-    for pem in &extra.pem_blocks {
-        let cert = Certificate::from_pem(pem).map_err(|e| format!("MAILBRIDGE_CA_FILE: {e}"))?;
+    for der in &extra.certs {
+        let cert =
+            Certificate::from_der(der.to_vec()).map_err(|e| format!("MAILBRIDGE_CA_FILE: {e}"))?;
         params = params.add_root_certificate(cert);
     }
     let params = params
         .build_rustls()
         .map_err(|e| format!("TLS settings: {e}"))?;
     let addr = (target.host.clone(), target.port);
-    let smtp_err = |e: lettre::transport::smtp::Error| {
-        let mut parts = vec![e.to_string()];
-        let mut src = std::error::Error::source(&e);
-        while let Some(s) = src {
-            parts.push(s.to_string());
-            src = s.source();
-        }
-        parts.dedup();
-        clean(&parts.join(": "))
-    };
+    let smtp_err = |e: lettre::transport::smtp::Error| clean(&super::error_chain(&e).join(": "));
     let mut conn = match target.encryption {
         Encryption::SslTls => {
             list.step("connect, TLS and EHLO", async {

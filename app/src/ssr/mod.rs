@@ -33,6 +33,19 @@ pub fn internal(context: &str, err: impl std::fmt::Display) -> AppError {
     AppError::Internal
 }
 
+/// An error and its causes, outermost first ("error sending request: connection refused"):
+/// many crates' Display shows only the outer layer, which tells an admin nothing.
+pub fn error_chain(e: &dyn std::error::Error) -> Vec<String> {
+    let mut parts = vec![e.to_string()];
+    let mut src = e.source();
+    while let Some(s) = src {
+        parts.push(s.to_string());
+        src = s.source();
+    }
+    parts.dedup();
+    parts
+}
+
 /// The shared state, taken from the request's Leptos context.
 pub fn state() -> Result<AppState, AppError> {
     leptos::prelude::use_context::<AppState>()

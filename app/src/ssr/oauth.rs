@@ -560,12 +560,7 @@ pub fn describe_token_error<RE: std::error::Error + 'static>(
             )
         }
         RequestTokenError::Request(err) => {
-            let mut parts = vec![err.to_string()];
-            let mut src = std::error::Error::source(err);
-            while let Some(s) = src {
-                parts.push(s.to_string());
-                src = s.source();
-            }
+            let parts = super::error_chain(err);
             (
                 Outcome::ProviderUnreachable,
                 format!(

@@ -194,20 +194,14 @@ pub async fn discover(http: &oauth2::reqwest::Client, issuer: &str) -> Result<En
 
 /// reqwest's Display hides the cause ("error sending request"); the chain says what happened.
 pub fn describe_reqwest(e: &oauth2::reqwest::Error) -> String {
-    use std::error::Error;
-    let mut parts = vec![];
+    let mut parts = super::error_chain(e);
+    // The causes say more than the outer "error sending request for url (...)".
+    if parts.len() > 1 {
+        parts.remove(0);
+    }
     if e.is_timeout() {
-        parts.push("timed out".to_string());
+        parts.insert(0, "timed out".to_string());
     }
-    let mut src: Option<&dyn Error> = e.source();
-    while let Some(s) = src {
-        parts.push(s.to_string());
-        src = s.source();
-    }
-    if parts.is_empty() {
-        parts.push(e.to_string());
-    }
-    parts.dedup();
     parts.join(": ")
 }
 

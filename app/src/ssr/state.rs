@@ -16,14 +16,6 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn new(public_url: impl Into<String>) -> Self {
-        Settings {
-            public_url: public_url.into(),
-            session_idle_secs: 12 * 3600,
-            login: LoginLimits::default(),
-        }
-    }
-
     /// Cookies get `Secure` when the app is served over https.
     pub fn secure_cookies(&self) -> bool {
         self.public_url.starts_with("https://")
@@ -74,8 +66,8 @@ pub fn provider_http_client(
     extra: &super::mail::ExtraCa,
 ) -> Result<oauth2::reqwest::Client, String> {
     let mut builder = oauth2::reqwest::Client::builder();
-    for pem in &extra.pem_blocks {
-        let cert = oauth2::reqwest::Certificate::from_pem(pem)
+    for der in &extra.certs {
+        let cert = oauth2::reqwest::Certificate::from_der(der)
             .map_err(|e| format!("MAILBRIDGE_CA_FILE: {e}"))?;
         builder = builder.add_root_certificate(cert);
     }
