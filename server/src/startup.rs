@@ -139,7 +139,8 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     .with_graceful_shutdown(shutdown_signal())
     .await
     .map_err(StartError::Serve)?;
-    worker.abort();
+    // Refreshes already sent are awaited and saved; none is started any more.
+    worker.stop().await;
     tracing::info!("Mailbridge stopped");
     Ok(())
 }

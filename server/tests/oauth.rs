@@ -478,7 +478,7 @@ async fn the_background_task_refreshes_short_lived_tokens() {
     };
     let worker = app::ssr::refresh::spawn(s.app.state.clone(), settings);
     tokio::time::sleep(std::time::Duration::from_millis(4500)).await;
-    worker.abort();
+    worker.stop().await;
     let (now_token, _, expires) = tokens(&s).await;
     assert_ne!(now_token, first, "the access token was refreshed");
     assert!(expires > app::ssr::db::now(), "and is valid now");

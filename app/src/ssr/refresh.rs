@@ -248,6 +248,17 @@ pub async fn due_accounts(state: &AppState, before_secs: i64) -> Result<Vec<i64>
 /// One pass: refreshes every due account, at most `concurrency` at once. Returns how many were
 /// attempted. One slow or failing account does not hold up the others.
 pub async fn run_once(state: &AppState, settings: &RefreshSettings) -> usize {
+    let (_keep, never) = tokio::sync::watch::channel(false);
+    run_pass(state, settings, never).await
+}
+
+/// A pass that starts no new refresh once `stop` turns true, but lets the ones already sent
+/// finish and save: with a rotating provider an answer dropped on the floor is a lost grant.
+async fn run_pass(
+    state: &AppState,
+    settings: &RefreshSettings,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> usize {
     let due = match due_accounts(state, settings.before_secs).await {
         Ok(d) => d,
         Err(e) => {
@@ -255,35 +266,64 @@ pub async fn run_once(state: &AppState, settings: &RefreshSettings) -> usize {
             return 0;
         }
     };
-    let n = due.len();
     let sem = Arc::new(tokio::sync::Semaphore::new(settings.concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
+    let mut started = 0;
     for id in due {
-        let Ok(permit) = sem.clone().acquire_owned().await else {
-            break;
+        let permit = tokio::select! {
+            biased;
+            _ = stop.wait_for(|s| *s) => break,
+            p = sem.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
         };
+        if *stop.borrow() {
+            break;
+        }
         let state = state.clone();
         let before = settings.before_secs;
+        started += 1;
         tasks.spawn(async move {
             let _permit = permit;
             let _ = refresh(&state, id, before, false).await;
         });
     }
     while tasks.join_next().await.is_some() {}
-    n
+    started
 }
 
-/// The background task: a pass every `interval_secs`, until the process ends.
-pub fn spawn(state: AppState, settings: RefreshSettings) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
+/// The background task: a pass every `interval_secs` until [`Worker::stop`].
+pub struct Worker {
+    stop: tokio::sync::watch::Sender<bool>,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl Worker {
+    /// Asks the task to stop and waits for the refreshes already sent to be saved.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.handle.await;
+    }
+}
+
+pub fn spawn(state: AppState, settings: RefreshSettings) -> Worker {
+    let (tx, mut rx) = tokio::sync::watch::channel(false);
+    let pass_stop = rx.clone();
+    let handle = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(settings.interval_secs.max(1)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
-            let n = run_once(&state, &settings).await;
+            tokio::select! {
+                biased;
+                _ = rx.wait_for(|s| *s) => return,
+                _ = tick.tick() => {}
+            }
+            let n = run_pass(&state, &settings, pass_stop.clone()).await;
             if n > 0 {
                 tracing::debug!(accounts = n, "refresh pass done");
             }
         }
-    })
+    });
+    Worker { stop: tx, handle }
 }

@@ -174,3 +174,67 @@ pub async fn consent(issuer: &str, auth_url: &str, redirect_uri: &str) -> String
         panic!("too many redirects at the provider");
     }
 }
+
+/// One user's grant, made through the provider's authorization-code flow.
+pub struct Grant {
+    pub login: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+impl Oidc {
+    /// `n` grants for `crashN@example.test`, each through the real code flow (AUTO_APPROVE=1
+    /// with a login_hint) and the token endpoint, 16 at a time.
+    pub async fn grants(&self, cid: &str, secret: &str, redirect: &str, n: usize) -> Vec<Grant> {
+        let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(16));
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..n {
+            let (issuer, cid, secret, redirect, sem) = (
+                self.issuer.clone(),
+                cid.to_string(),
+                secret.to_string(),
+                redirect.to_string(),
+                sem.clone(),
+            );
+            tasks.spawn(async move {
+                let _permit = sem.acquire_owned().await.expect("semaphore");
+                let login = format!("crash{i}@example.test");
+                let auth = format!(
+                    "{issuer}/auth?response_type=code&client_id={cid}&redirect_uri={}&scope=openid%20email&state=s{i}&login_hint={login}",
+                    url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>()
+                );
+                let back = consent(&issuer, &auth, &redirect).await;
+                let code = url::Url::parse(&back)
+                    .expect("callback URL")
+                    .query_pairs()
+                    .find(|(k, _)| k == "code")
+                    .map(|(_, v)| v.into_owned())
+                    .expect("code");
+                let tok: serde_json::Value = reqwest::Client::new()
+                    .post(format!("{issuer}/token"))
+                    .basic_auth(&cid, Some(&secret))
+                    .form(&[
+                        ("grant_type", "authorization_code"),
+                        ("code", code.as_str()),
+                        ("redirect_uri", redirect.as_str()),
+                    ])
+                    .send()
+                    .await
+                    .expect("token request")
+                    .json()
+                    .await
+                    .expect("token JSON");
+                Grant {
+                    login,
+                    access: tok["access_token"].as_str().expect("access").to_string(),
+                    refresh: tok["refresh_token"].as_str().expect("refresh").to_string(),
+                }
+            });
+        }
+        let mut out = Vec::with_capacity(n);
+        while let Some(g) = tasks.join_next().await {
+            out.push(g.expect("grant task"));
+        }
+        out
+    }
+}
