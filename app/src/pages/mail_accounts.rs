@@ -8,10 +8,18 @@ use crate::api::mail_accounts::{
 };
 use crate::components::account::{needs_authorization, AuthorizeButton, StatusBadge};
 use crate::components::field::{FieldError, FormErrors};
+use crate::components::layout::Me;
 use crate::components::ready::Ready;
 use crate::components::time::format_opt;
 use crate::domain::mail_account::{expiry_text, label};
 use crate::domain::{AccountName, Email};
+use crate::error::AppError;
+
+/// The servers and owners a new account can use, and the admin's filter options. With a
+/// thousand servers these are most of the page's weight, so they are not rendered on the
+/// server: the browser fetches them once the page is live, and the controls that need them
+/// stay disabled until then.
+type Choices = RwSignal<Option<Result<AccountChoices, AppError>>>;
 
 #[component]
 pub fn MailAccountsPage() -> impl IntoView {
@@ -20,7 +28,14 @@ pub fn MailAccountsPage() -> impl IntoView {
     let owner_filter = RwSignal::new(String::new());
     let status_filter = RwSignal::new(String::new());
     let page = RwSignal::new(0i64);
-    let choices = Resource::new(|| (), |_| mail_account_choices());
+    let me = expect_context::<Me>();
+    let choices: Choices = RwSignal::new(None);
+    // Effects run only in the browser.
+    Effect::new(move |_| {
+        leptos::task::spawn_local(async move {
+            choices.set(Some(mail_account_choices().await));
+        });
+    });
     let accounts = Resource::new(
         move || {
             (
@@ -38,8 +53,8 @@ pub fn MailAccountsPage() -> impl IntoView {
         <h1>"Mail accounts"</h1>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match choices.await {
-                    Ok(c) if c.is_admin => view! { <Filters c server_filter owner_filter status_filter page /> }.into_any(),
+                match me.await {
+                    Ok(Some(u)) if u.is_admin() => view! { <Filters choices server_filter owner_filter status_filter page /> }.into_any(),
                     _ => view! { <span></span> }.into_any(),
                 }
             })}
@@ -61,8 +76,9 @@ pub fn MailAccountsPage() -> impl IntoView {
         </Transition>
         <Suspense>
             {move || Suspend::new(async move {
-                match choices.await {
-                    Ok(c) => view! { <NewAccountForm c create /> }.into_any(),
+                match me.await {
+                    Ok(Some(u)) => view! { <NewAccountForm me=u.id is_admin=u.is_admin() choices create /> }.into_any(),
+                    Ok(None) => view! { <span></span> }.into_any(),
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                 }
             })}
@@ -70,9 +86,14 @@ pub fn MailAccountsPage() -> impl IntoView {
     }
 }
 
+/// The loaded choices, or nothing while they load or when loading failed.
+fn loaded(choices: Choices) -> Option<AccountChoices> {
+    choices.get().and_then(Result::ok)
+}
+
 #[component]
 fn Filters(
-    c: AccountChoices,
+    choices: Choices,
     server_filter: RwSignal<String>,
     owner_filter: RwSignal<String>,
     status_filter: RwSignal<String>,
@@ -81,21 +102,23 @@ fn Filters(
     view! {
         <div class="card form filters">
             <Ready>
-                <label for="filter-server">"Restrict to server"</label>
-                <select id="filter-server" on:change=move |ev| { page.set(0); server_filter.set(event_target_value(&ev)); }>
-                    <option value="">"All mail servers"</option>
-                    {c.servers.iter().map(|s| view! { <option value=s.id.to_string()>{s.subject.clone()}</option> }).collect_view()}
-                </select>
-                <label for="filter-owner">"Belonging to"</label>
-                <select id="filter-owner" on:change=move |ev| { page.set(0); owner_filter.set(event_target_value(&ev)); }>
-                    <option value="">"All owners"</option>
-                    {c.users.iter().map(|u| view! { <option value=u.id.to_string()>{u.email.clone()}</option> }).collect_view()}
-                </select>
-                <label for="filter-status">"With status"</label>
-                <select id="filter-status" on:change=move |ev| { page.set(0); status_filter.set(event_target_value(&ev)); }>
-                    <option value="">"All statuses"</option>
-                    {STATUSES.iter().map(|s| view! { <option value=*s>{*s}</option> }).collect_view()}
-                </select>
+                <fieldset class="plain" disabled=move || choices.get().is_none()>
+                    <label for="filter-server">"Restrict to server"</label>
+                    <select id="filter-server" on:change=move |ev| { page.set(0); server_filter.set(event_target_value(&ev)); }>
+                        <option value="">"All mail servers"</option>
+                        {move || loaded(choices).map(|c| c.servers.into_iter().map(|s| view! { <option value=s.id.to_string()>{s.subject}</option> }).collect_view())}
+                    </select>
+                    <label for="filter-owner">"Belonging to"</label>
+                    <select id="filter-owner" on:change=move |ev| { page.set(0); owner_filter.set(event_target_value(&ev)); }>
+                        <option value="">"All owners"</option>
+                        {move || loaded(choices).map(|c| c.users.into_iter().map(|u| view! { <option value=u.id.to_string()>{u.email}</option> }).collect_view())}
+                    </select>
+                    <label for="filter-status">"With status"</label>
+                    <select id="filter-status" on:change=move |ev| { page.set(0); status_filter.set(event_target_value(&ev)); }>
+                        <option value="">"All statuses"</option>
+                        {STATUSES.iter().map(|s| view! { <option value=*s>{*s}</option> }).collect_view()}
+                    </select>
+                </fieldset>
             </Ready>
         </div>
     }
@@ -155,24 +178,35 @@ pub fn test_summary(a: &MailAccountView) -> String {
 }
 
 #[component]
-fn NewAccountForm(c: AccountChoices, create: ServerAction<CreateMailAccount>) -> impl IntoView {
+fn NewAccountForm(
+    me: i64,
+    is_admin: bool,
+    choices: Choices,
+    create: ServerAction<CreateMailAccount>,
+) -> impl IntoView {
     let name = RwSignal::new(String::new());
-    let server = RwSignal::new(
-        c.servers
-            .first()
-            .map(|s| s.id.to_string())
-            .unwrap_or_default(),
-    );
+    let server = RwSignal::new(String::new());
     let login = RwSignal::new(String::new());
-    let owner = RwSignal::new(c.me.to_string());
+    let owner = RwSignal::new(me.to_string());
     let password = RwSignal::new(String::new());
     let errors = FormErrors::new();
-    let servers = c.servers.clone();
+    // The first server is preselected once the list arrives, as a plain select would.
+    Effect::new(move |_| {
+        if let Some(first) = loaded(choices).and_then(|c| c.servers.first().map(|s| s.id)) {
+            if server.get_untracked().is_empty() {
+                server.set(first.to_string());
+            }
+        }
+    });
     let is_password = Signal::derive(move || {
         let sel = server.get();
-        servers
-            .iter()
-            .any(|s| s.id.to_string() == sel && s.auth_method == "password")
+        choices.with(|c| {
+            c.as_ref().and_then(|r| r.as_ref().ok()).is_some_and(|c| {
+                c.servers
+                    .iter()
+                    .any(|s| s.id.to_string() == sel && s.auth_method == "password")
+            })
+        })
     });
     Effect::new(move |_| match create.value().get() {
         Some(Ok(_)) => {
@@ -200,40 +234,55 @@ fn NewAccountForm(c: AccountChoices, create: ServerAction<CreateMailAccount>) ->
             });
         }
     };
-    let no_servers = c.servers.is_empty();
+    let load_error = move || match choices.get() {
+        Some(Err(e)) => Some(e.to_string()),
+        Some(Ok(c)) if c.servers.is_empty() => {
+            Some("No mail server is available to you yet.".into())
+        }
+        _ => None,
+    };
     view! {
         <form class="card form" id="new-mail-account" on:submit=on_submit novalidate>
             <Ready>
                 <h2>"Add mail account"</h2>
-                {no_servers.then(|| view! { <p class="error">"No mail server is available to you yet."</p> })}
-                <label for="account-name">"Name"</label>
-                <input id="account-name" placeholder="e.g. Sales inbox (default: the login)" prop:value=move || name.get()
-                    on:input=move |ev| { let v = event_target_value(&ev); errors.set(label::NAME, if v.trim().is_empty() { None } else { AccountName::parse(&v).err() }); name.set(v); } />
-                <FieldError id="account-name-error" message=errors.message(label::NAME) />
-                <label for="account-server">"Mail server"</label>
-                <select id="account-server" prop:value=move || server.get() on:change=move |ev| server.set(event_target_value(&ev))>
-                    {c.servers.iter().map(|s| view! { <option value=s.id.to_string()>{s.subject.clone()}</option> }).collect_view()}
-                </select>
-                <FieldError id="account-server-error" message=errors.message(label::SERVER) />
-                <label for="account-login">"Login"</label>
-                <input id="account-login" type="email" placeholder="the mailbox address" prop:value=move || login.get()
-                    on:input=move |ev| { let v = event_target_value(&ev); errors.set(label::LOGIN, Email::parse(&v).err()); login.set(v); } />
-                <FieldError id="account-login-error" message=errors.message(label::LOGIN) />
-                {c.is_admin.then(|| view! {
-                    <label for="account-owner">"Owner"</label>
-                    <select id="account-owner" prop:value=move || owner.get() on:change=move |ev| owner.set(event_target_value(&ev))>
-                        {c.users.iter().map(|u| view! { <option value=u.id.to_string() selected=u.id == c.me>{u.email.clone()}</option> }).collect_view()}
+                {move || load_error().map(|m| view! { <p class="error">{m}</p> })}
+                <fieldset class="plain" disabled=move || choices.get().is_none()>
+                    <label for="account-name">"Name"</label>
+                    <input id="account-name" placeholder="e.g. Sales inbox (default: the login)" prop:value=move || name.get()
+                        on:input=move |ev| { let v = event_target_value(&ev); errors.set(label::NAME, if v.trim().is_empty() { None } else { AccountName::parse(&v).err() }); name.set(v); } />
+                    <FieldError id="account-name-error" message=errors.message(label::NAME) />
+                    <label for="account-server">"Mail server"</label>
+                    <select id="account-server" on:change=move |ev| server.set(event_target_value(&ev))>
+                        {move || loaded(choices).map(|c| c.servers.into_iter().map(|s| {
+                            let id = s.id.to_string();
+                            let selected = server.get_untracked() == id;
+                            view! { <option value=id selected=selected>{s.subject}</option> }
+                        }).collect_view())}
                     </select>
-                    <FieldError id="account-owner-error" message=errors.message(label::OWNER) />
-                })}
-                <Show when=move || is_password.get()>
-                    <label for="account-password">"Mailbox password"</label>
-                    <input id="account-password" type="password" autocomplete="off" prop:value=move || password.get()
-                        on:input=move |ev| password.set(event_target_value(&ev)) />
-                    <FieldError id="account-password-error" message=errors.message(label::PASSWORD) />
-                </Show>
-                <p class="error" role="alert">{move || errors.general().get()}</p>
-                <button type="submit" disabled=move || create.pending().get()>"Add mail account"</button>
+                    <FieldError id="account-server-error" message=errors.message(label::SERVER) />
+                    <label for="account-login">"Login"</label>
+                    <input id="account-login" type="email" placeholder="the mailbox address" prop:value=move || login.get()
+                        on:input=move |ev| { let v = event_target_value(&ev); errors.set(label::LOGIN, Email::parse(&v).err()); login.set(v); } />
+                    <FieldError id="account-login-error" message=errors.message(label::LOGIN) />
+                    {is_admin.then(|| view! {
+                        <label for="account-owner">"Owner"</label>
+                        <select id="account-owner" on:change=move |ev| owner.set(event_target_value(&ev))>
+                            {move || loaded(choices).map(|c| c.users.into_iter().map(|u| {
+                                let selected = u.id == me;
+                                view! { <option value=u.id.to_string() selected=selected>{u.email}</option> }
+                            }).collect_view())}
+                        </select>
+                        <FieldError id="account-owner-error" message=errors.message(label::OWNER) />
+                    })}
+                    <Show when=move || is_password.get()>
+                        <label for="account-password">"Mailbox password"</label>
+                        <input id="account-password" type="password" autocomplete="off" prop:value=move || password.get()
+                            on:input=move |ev| password.set(event_target_value(&ev)) />
+                        <FieldError id="account-password-error" message=errors.message(label::PASSWORD) />
+                    </Show>
+                    <p class="error" role="alert">{move || errors.general().get()}</p>
+                    <button type="submit" disabled=move || create.pending().get()>"Add mail account"</button>
+                </fieldset>
                 <Show when=move || matches!(create.value().get(), Some(Ok(_)))>
                     <p class="ok" role="status">"Mail account added."</p>
                 </Show>
