@@ -82,22 +82,6 @@ async fn load(url: String, cookie: String, duration: Duration) -> Load {
     }
 }
 
-fn rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmRSS:")).map(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .unwrap_or("0")
-                    .parse::<f64>()
-                    .unwrap_or(0.0)
-            })
-        })
-        .unwrap_or(0.0)
-        / 1024.0
-}
-
 async fn seed(state: &app::ssr::AppState, servers: usize, accounts: usize) -> String {
     let pool = &state.pool;
     let admin = app::ssr::auth::insert_user(
@@ -186,7 +170,7 @@ fn main() {
     let secs = env_num("BENCH_SECS", 10);
     let servers = env_num("BENCH_SERVERS", 1000) as usize;
     let accounts = env_num("BENCH_ACCOUNTS", 10_000) as usize;
-    let refresh_n = env_num("BENCH_REFRESH_ACCOUNTS", 1000) as usize;
+    let refresh_n = env_num("BENCH_REFRESH_ACCOUNTS", 10_000) as usize;
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("site")).unwrap();
 
@@ -304,13 +288,52 @@ fn main() {
     println!("|---|---:|");
 
     if refresh_n > 0 {
-        refresh_bench(&server_rt, &state, refresh_n);
+        refresh_bench(&server_rt, &state, dir.path(), refresh_n);
     }
 }
 
-/// Links `n` accounts through the real provider's code flow, expires them, and times the
-/// refresh task against direct refresh calls at the same concurrency.
-fn refresh_bench(rt: &tokio::runtime::Runtime, state: &app::ssr::AppState, n: usize) {
+/// CPU time (user + system) process `pid` has used so far, in seconds.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit(") ").next().unwrap_or_default();
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// A memory field of `/proc/{pid}/status` (e.g. `VmHWM:`, the peak resident set), in MB.
+fn proc_mb(pid: u32, field: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+/// Links `n` accounts through the real provider's code flow, expires them, starts the release
+/// server binary as its own process on that database and times its refresh task bringing them
+/// all back to `linked`; then times direct refresh calls at the same concurrency.
+fn refresh_bench(
+    rt: &tokio::runtime::Runtime,
+    state: &app::ssr::AppState,
+    dir: &std::path::Path,
+    n: usize,
+) {
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    let bin = std::env::var("BENCH_SERVER_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::path::Path::new(&target).join("release/server"));
+    if !bin.exists() {
+        println!("\n(refresh benchmark skipped: no server binary at {}; run scripts/bench.sh or set BENCH_SERVER_BIN)", bin.display());
+        return;
+    }
     let kit = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../end2end/peers/oauth");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -326,6 +349,7 @@ fn refresh_bench(rt: &tokio::runtime::Runtime, state: &app::ssr::AppState, n: us
         .spawn()
         .expect("node");
     let issuer = format!("http://127.0.0.1:{port}");
+    let provider_pid = child.id();
     let result = rt.block_on(async {
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         for _ in 0..200 {
@@ -420,67 +444,126 @@ fn refresh_bench(rt: &tokio::runtime::Runtime, state: &app::ssr::AppState, n: us
         }
         tx.commit().await.unwrap();
 
-        let settings = app::ssr::refresh::RefreshSettings { before_secs: 60, interval_secs: 60, concurrency: 8 };
-        let rss_before = rss_mb();
-        let peak = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let sampler = {
-            let peak = peak.clone();
-            tokio::spawn(async move {
-                loop {
-                    peak.fetch_max(rss_mb() as u64, std::sync::atomic::Ordering::Relaxed);
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            })
-        };
-        let started = Instant::now();
-        let attempted = app::ssr::refresh::run_once(state, &settings).await;
-        let task_secs = started.elapsed().as_secs_f64();
-        sampler.abort();
-        let linked: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mail_accounts WHERE mail_server_id = ?1 AND status = 'linked' AND access_expires_at > ?2")
-            .bind(sid)
-            .bind(app::ssr::db::now())
-            .fetch_one(&state.pool)
-            .await
-            .unwrap();
-        let rss_after = peak.load(std::sync::atomic::Ordering::Relaxed) as f64;
+        let mut rows = vec![];
+        for pinned in [false, true] {
+            // Two runs on the same grants (this provider does not rotate refresh tokens): the
+            // cores shared by everyone, then the provider alone on core 0 and Mailbridge (or the
+            // minimal client) on core 1, so that neither side slows the other down.
+            let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+            let pinned = pinned && cpus >= 2;
+            let all = format!("0-{}", cpus - 1);
+            let pin = |pid: u32, cores: &str| {
+                let _ = std::process::Command::new("taskset")
+                    .args(["-a", "-p", "-c", cores, &pid.to_string()])
+                    .stdout(std::process::Stdio::null())
+                    .status();
+            };
+            pin(provider_pid, if pinned { "0" } else { &all });
+            pin(std::process::id(), if pinned { "1" } else { &all });
+            sqlx::query("UPDATE mail_accounts SET access_expires_at = ?1, status = 'linked' WHERE mail_server_id = ?2")
+                .bind(t - 1)
+                .bind(sid)
+                .execute(&state.pool)
+                .await
+                .unwrap();
+            let since = app::ssr::db::now();
 
-        // The same number of refresh calls from a minimal client, same concurrency.
-        let sem = Arc::new(tokio::sync::Semaphore::new(8));
-        let started = Instant::now();
-        let mut tasks = tokio::task::JoinSet::new();
-        for (_, _, refresh) in grants {
-            let (http, issuer, cid, secret, sem) = (http.clone(), issuer.clone(), cid.clone(), secret.clone(), sem.clone());
-            tasks.spawn(async move {
-                let _p = sem.acquire_owned().await.unwrap();
-                http.post(format!("{issuer}/token"))
-                    .basic_auth(&cid, Some(&secret))
-                    .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh.as_str())])
-                    .send()
+            // The server as its own process; its refresh task's first pass starts at once.
+            let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let provider_cpu_before = cpu_secs(provider_pid);
+            let started = Instant::now();
+            let mut cmd = std::process::Command::new("taskset");
+            cmd.args(["-c", if pinned { "1" } else { &all }]).arg(&bin);
+            let mut server = cmd
+                .arg("serve")
+                .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+                .env("LEPTOS_SITE_ROOT", dir.join("site"))
+                .env("MAILBRIDGE_DATABASE_URL", format!("sqlite://{}", dir.join("bench.db").display()))
+                .env("MAILBRIDGE_REFRESH_INTERVAL_SECS", "3600")
+                .env("MAILBRIDGE_REFRESH_BEFORE_SECS", "60")
+                .env("MAILBRIDGE_REFRESH_CONCURRENCY", "8")
+                .env("RUST_LOG", "warn")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("server binary");
+            let pid = server.id();
+            let mut linked = 0;
+            while started.elapsed() < Duration::from_secs(600) {
+                linked = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM mail_accounts WHERE mail_server_id = ?1 AND status = 'linked' AND access_expires_at > ?2")
+                    .bind(sid)
+                    .bind(since)
+                    .fetch_one(&state.pool)
                     .await
-                    .map(|r| r.status().is_success())
-                    .unwrap_or(false)
-            });
+                    .unwrap();
+                if linked as usize >= n {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            let task_secs = started.elapsed().as_secs_f64();
+            let rss_peak = proc_mb(pid, "VmHWM:");
+            let server_cpu = cpu_secs(pid);
+            let provider_task_cpu = cpu_secs(provider_pid) - provider_cpu_before;
+            // A graceful stop (SIGTERM), as a deployment would do.
+            let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+            let _ = server.wait();
+
+            // The same number of refresh calls from a minimal client, same concurrency.
+            let sem = Arc::new(tokio::sync::Semaphore::new(8));
+            let provider_cpu_before = cpu_secs(provider_pid);
+            let started = Instant::now();
+            let mut tasks = tokio::task::JoinSet::new();
+            for (_, _, refresh) in grants.iter().cloned() {
+                let (http, issuer, cid, secret, sem) = (http.clone(), issuer.clone(), cid.clone(), secret.clone(), sem.clone());
+                tasks.spawn(async move {
+                    let _p = sem.acquire_owned().await.unwrap();
+                    http.post(format!("{issuer}/token"))
+                        .basic_auth(&cid, Some(&secret))
+                        .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh.as_str())])
+                        .send()
+                        .await
+                        .map(|r| r.status().is_success())
+                        .unwrap_or(false)
+                });
+            }
+            let mut ok = 0;
+            while let Some(r) = tasks.join_next().await {
+                ok += r.unwrap() as usize;
+            }
+            let direct_secs = started.elapsed().as_secs_f64();
+            let provider_direct_cpu = cpu_secs(provider_pid) - provider_cpu_before;
+            pin(provider_pid, &all);
+            pin(std::process::id(), &all);
+            rows.push(RefreshRun { pinned, linked, task_secs, ok, direct_secs, rss_peak, server_cpu, provider_task_cpu, provider_direct_cpu });
         }
-        let mut ok = 0;
-        while let Some(r) = tasks.join_next().await {
-            ok += r.unwrap() as usize;
-        }
-        let direct_secs = started.elapsed().as_secs_f64();
-        (link_secs, attempted, linked, task_secs, ok, direct_secs, rss_before, rss_after)
+        (link_secs, rows)
     });
     let _ = child.kill();
     let _ = child.wait();
-    let (link_secs, attempted, linked, task_secs, ok, direct_secs, rss_before, rss_after) = result;
+    let (link_secs, rows) = result;
     println!();
-    println!("| refresh at scale ({n} accounts, concurrency 8) | |");
-    println!("|---|---:|");
-    println!("| grants made through the provider's code flow | {n} in {link_secs:.1} s |");
-    println!("| refresh task: attempted / back to linked | {attempted} / {linked} |");
-    println!("| refresh task time | {task_secs:.2} s |");
-    println!("| direct refresh calls (minimal client), ok | {ok} in {direct_secs:.2} s |");
-    println!(
-        "| **ratio task ÷ direct** | **{:.2}** |",
-        task_secs / direct_secs
-    );
-    println!("| process RSS before / peak during the task (server and load generator together) | {rss_before:.0} MB / {rss_after:.0} MB |");
+    println!("| refresh at scale ({n} accounts, concurrency 8; grants through the provider's code flow in {link_secs:.1} s) | cores shared | provider on core 0, the rest on core 1 |");
+    println!("|---|---:|---:|");
+    let cell = |f: &dyn Fn(&RefreshRun) -> String| rows.iter().map(f).collect::<Vec<_>>().join(" | ");
+    println!("| refresh task (release server process, timed from its start): back to linked | {} |", cell(&|r| format!("{} of {n} in {:.2} s", r.linked, r.task_secs)));
+    println!("| direct refresh calls (minimal client): ok | {} |", cell(&|r| format!("{} in {:.2} s", r.ok, r.direct_secs)));
+    println!("| **ratio task ÷ direct** | {} |", cell(&|r| format!("**{:.2}**", r.task_secs / r.direct_secs)));
+    println!("| server process peak RSS (VmHWM) | {} |", cell(&|r| format!("{:.0} MB", r.rss_peak)));
+    println!("| CPU used: server during the task / provider during the task / provider during the direct calls | {} |", cell(&|r| format!("{:.2} s / {:.2} s / {:.2} s", r.server_cpu, r.provider_task_cpu, r.provider_direct_cpu)));
+    if rows.iter().any(|r| !r.pinned) && rows.len() == 2 && !rows[1].pinned {
+        println!("(one core only: the second run was not pinned either)");
+    }
+}
+
+struct RefreshRun {
+    pinned: bool,
+    linked: i64,
+    task_secs: f64,
+    ok: usize,
+    direct_secs: f64,
+    rss_peak: f64,
+    server_cpu: f64,
+    provider_task_cpu: f64,
+    provider_direct_cpu: f64,
 }

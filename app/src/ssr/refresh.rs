@@ -11,7 +11,7 @@ use oauth2::{RefreshToken, RequestTokenError, TokenResponse};
 
 use super::{
     db::now,
-    oauth::{describe_token_error, load_server, Outcome, AAD_ACCESS, AAD_REFRESH},
+    oauth::{describe_token_error, load_server, Outcome, ProviderClient, AAD_ACCESS, AAD_REFRESH},
     AppState,
 };
 
@@ -107,6 +107,38 @@ pub async fn ensure_fresh(
         .map_err(|_| RefreshError::Other("a stored token could not be decrypted".into()))
 }
 
+/// OAuth clients by mail server, built once per refresh pass: a pass over thousands of accounts
+/// on a few servers would otherwise read and decrypt the same server row for every account. A
+/// server edited during a pass is picked up by the next one.
+#[derive(Default)]
+struct ClientCache {
+    clients: tokio::sync::Mutex<HashMap<i64, Arc<ProviderClient>>>,
+}
+
+impl ClientCache {
+    async fn get(
+        &self,
+        state: &AppState,
+        server_id: i64,
+    ) -> Result<Arc<ProviderClient>, RefreshError> {
+        let mut map = self.clients.lock().await;
+        if let Some(c) = map.get(&server_id) {
+            return Ok(c.clone());
+        }
+        let client = Arc::new(build_client(state, server_id).await?);
+        map.insert(server_id, client.clone());
+        Ok(client)
+    }
+}
+
+async fn build_client(state: &AppState, server_id: i64) -> Result<ProviderClient, RefreshError> {
+    load_server(state, server_id)
+        .await
+        .map_err(|e| RefreshError::Other(e.to_string()))?
+        .client()
+        .map_err(RefreshError::Other)
+}
+
 /// Refreshes `account_id` unless (once its lock is held) the token is already good for more
 /// than `margin_secs`, or `force` is set.
 pub async fn refresh(
@@ -114,6 +146,16 @@ pub async fn refresh(
     account_id: i64,
     margin_secs: i64,
     force: bool,
+) -> Result<(), RefreshError> {
+    refresh_using(state, account_id, margin_secs, force, None).await
+}
+
+async fn refresh_using(
+    state: &AppState,
+    account_id: i64,
+    margin_secs: i64,
+    force: bool,
+    clients: Option<&ClientCache>,
 ) -> Result<(), RefreshError> {
     let lock = state.refresher.lock_for(account_id);
     let _guard = lock.lock().await;
@@ -133,10 +175,10 @@ pub async fn refresh(
         .secrets
         .open_str(&refresh_blob, AAD_REFRESH)
         .map_err(|_| RefreshError::Other("a stored token could not be decrypted".into()))?;
-    let server = load_server(state, row.mail_server_id)
-        .await
-        .map_err(|e| RefreshError::Other(e.to_string()))?;
-    let client = server.client().map_err(RefreshError::Other)?;
+    let client = match clients {
+        Some(cache) => cache.get(state, row.mail_server_id).await?,
+        None => Arc::new(build_client(state, row.mail_server_id).await?),
+    };
 
     state.refresher.calls.fetch_add(1, Ordering::Relaxed);
     let result = client
@@ -269,6 +311,7 @@ async fn run_pass(
     let sem = Arc::new(tokio::sync::Semaphore::new(settings.concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     let mut started = 0;
+    let clients = Arc::new(ClientCache::default());
     for id in due {
         let permit = tokio::select! {
             biased;
@@ -283,10 +326,11 @@ async fn run_pass(
         }
         let state = state.clone();
         let before = settings.before_secs;
+        let clients = clients.clone();
         started += 1;
         tasks.spawn(async move {
             let _permit = permit;
-            let _ = refresh(&state, id, before, false).await;
+            let _ = refresh_using(&state, id, before, false, Some(&clients)).await;
         });
     }
     while tasks.join_next().await.is_some() {}
