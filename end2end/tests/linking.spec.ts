@@ -100,10 +100,13 @@ test("an admin links a user, who authorises the mailbox at the provider and come
   await page.goto(server.url + "/mail-servers");
   await ready(page);
   await page.locator(`#mail-servers-table tr[data-subject="${subject}"]`).getByRole("link", { name: "Edit" }).click();
+  // An edit in the server form, not yet saved, survives linking a user below it.
+  await page.getByLabel("IMAP port").fill("1993");
   await page.locator("#link-user-owner").selectOption({ label: userEmail });
   await page.locator("#link-user-login").fill(mailbox);
   await page.getByRole("button", { name: "Link a user" }).click();
   await expect(page.locator(`#linked-accounts tr[data-login="${mailbox}"]`)).toContainText("pending");
+  await expect(page.getByLabel("IMAP port")).toHaveValue("1993");
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.waitForURL(/\/login/);
 

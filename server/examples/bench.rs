@@ -514,8 +514,8 @@ fn refresh_bench(
             let provider_cpu_before = cpu_secs(provider_pid);
             let started = Instant::now();
             let mut tasks = tokio::task::JoinSet::new();
-            for (_, _, refresh) in grants.iter().cloned() {
-                let (http, issuer, cid, secret, sem) = (http.clone(), issuer.clone(), cid.clone(), secret.clone(), sem.clone());
+            for (_, _, refresh) in grants.iter() {
+                let (http, issuer, cid, secret, sem, refresh) = (http.clone(), issuer.clone(), cid.clone(), secret.clone(), sem.clone(), refresh.clone());
                 tasks.spawn(async move {
                     let _p = sem.acquire_owned().await.unwrap();
                     http.post(format!("{issuer}/token"))
@@ -545,11 +545,24 @@ fn refresh_bench(
     println!();
     println!("| refresh at scale ({n} accounts, concurrency 8; grants through the provider's code flow in {link_secs:.1} s) | cores shared | provider on core 0, the rest on core 1 |");
     println!("|---|---:|---:|");
-    let cell = |f: &dyn Fn(&RefreshRun) -> String| rows.iter().map(f).collect::<Vec<_>>().join(" | ");
-    println!("| refresh task (release server process, timed from its start): back to linked | {} |", cell(&|r| format!("{} of {n} in {:.2} s", r.linked, r.task_secs)));
-    println!("| direct refresh calls (minimal client): ok | {} |", cell(&|r| format!("{} in {:.2} s", r.ok, r.direct_secs)));
-    println!("| **ratio task ÷ direct** | {} |", cell(&|r| format!("**{:.2}**", r.task_secs / r.direct_secs)));
-    println!("| server process peak RSS (VmHWM) | {} |", cell(&|r| format!("{:.0} MB", r.rss_peak)));
+    let cell =
+        |f: &dyn Fn(&RefreshRun) -> String| rows.iter().map(f).collect::<Vec<_>>().join(" | ");
+    println!(
+        "| refresh task (release server process, timed from its start): back to linked | {} |",
+        cell(&|r| format!("{} of {n} in {:.2} s", r.linked, r.task_secs))
+    );
+    println!(
+        "| direct refresh calls (minimal client): ok | {} |",
+        cell(&|r| format!("{} in {:.2} s", r.ok, r.direct_secs))
+    );
+    println!(
+        "| **ratio task ÷ direct** | {} |",
+        cell(&|r| format!("**{:.2}**", r.task_secs / r.direct_secs))
+    );
+    println!(
+        "| server process peak RSS (VmHWM) | {} |",
+        cell(&|r| format!("{:.0} MB", r.rss_peak))
+    );
     println!("| CPU used: server during the task / provider during the task / provider during the direct calls | {} |", cell(&|r| format!("{:.2} s / {:.2} s / {:.2} s", r.server_cpu, r.provider_task_cpu, r.provider_direct_cpu)));
     if rows.iter().any(|r| !r.pinned) && rows.len() == 2 && !rows[1].pinned {
         println!("(one core only: the second run was not pinned either)");

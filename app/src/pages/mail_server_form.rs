@@ -22,13 +22,21 @@ pub fn MailServerFormPage() -> impl IntoView {
     // Suspend: a resource created inside a resolved Suspend can be created twice while
     // hydrating and miss its serialized value.
     let link = ServerAction::<crate::api::mail_accounts::CreateMailAccount>::new();
-    let data = Resource::new(
+    let data = Resource::new(id, |id| async move {
+        let apps = list_applications().await?;
+        let existing = match id {
+            Some(id) => Some(get_mail_server(id).await?),
+            None => None,
+        };
+        Ok::<_, crate::error::AppError>((existing, apps))
+    });
+    // The linked accounts reload after "Link a user" on their own, so that unsaved edits in
+    // the server form above are not thrown away.
+    let accounts = Resource::new(
         move || (id(), link.version().get()),
         |(id, _)| async move {
-            let apps = list_applications().await?;
-            let (existing, accounts) = match id {
+            match id {
                 Some(id) => {
-                    let edit = get_mail_server(id).await?;
                     let page = crate::api::mail_accounts::list_mail_accounts(
                         id.to_string(),
                         String::new(),
@@ -37,51 +45,65 @@ pub fn MailServerFormPage() -> impl IntoView {
                     )
                     .await?;
                     let choices = crate::api::mail_accounts::mail_account_choices().await?;
-                    (Some(edit), Some((page, choices)))
+                    Ok(Some((id, page, choices)))
                 }
-                None => (None, None),
-            };
-            Ok::<_, crate::error::AppError>((existing, apps, accounts))
+                None => Ok(None),
+            }
         },
     );
     view! {
         <Title text="Mail server" />
         <AdminOnly>
-            <MailServerFormLoader data link />
+            <MailServerFormLoader data accounts link />
         </AdminOnly>
     }
 }
 
-type FormData = (
-    Option<MailServerEdit>,
-    Vec<ApplicationView>,
-    Option<(
-        crate::api::mail_accounts::AccountPage,
-        crate::api::mail_accounts::AccountChoices,
-    )>,
-);
+type FormData = (Option<MailServerEdit>, Vec<ApplicationView>);
+type LinkedAccounts = Option<(
+    i64,
+    crate::api::mail_accounts::AccountPage,
+    crate::api::mail_accounts::AccountChoices,
+)>;
 
 #[component]
 fn MailServerFormLoader(
     data: Resource<Result<FormData, crate::error::AppError>>,
+    accounts: Resource<Result<LinkedAccounts, crate::error::AppError>>,
     link: ServerAction<crate::api::mail_accounts::CreateMailAccount>,
 ) -> impl IntoView {
     view! {
         <p><A href="/mail-servers">"← Mail servers"</A></p>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move { match data.await {
-                Ok((edit, apps, accounts)) => {
-                    let server_id = edit.as_ref().map(|e| e.id);
+                Ok((edit, apps)) => {
+                    let existing = edit.is_some();
                     view! {
                         <MailServerForm edit apps />
-                        {server_id.zip(accounts).map(|(id, (page, choices))| view! {
-                            <crate::pages::server_accounts::ServerAccounts server_id=id page choices create=link />
-                        })}
+                        {existing.then(|| view! { <LinkedAccountsSection accounts link /> })}
                     }.into_any()
                 }
                 Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
             }})}
         </Suspense>
+    }
+}
+
+#[component]
+fn LinkedAccountsSection(
+    accounts: Resource<Result<LinkedAccounts, crate::error::AppError>>,
+    link: ServerAction<crate::api::mail_accounts::CreateMailAccount>,
+) -> impl IntoView {
+    view! {
+        <Transition>
+            {move || Suspend::new(async move { match accounts.await {
+                Ok(Some((server_id, page, choices))) => view! {
+                    <crate::pages::server_accounts::ServerAccounts server_id page choices create=link />
+                }.into_any(),
+                Ok(None) => view! { <span></span> }.into_any(),
+                Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+            }})}
+        </Transition>
     }
 }
 
