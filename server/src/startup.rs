@@ -117,8 +117,52 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             guard::same_origin,
         ))
+        .layer(middleware::from_fn(read_body_within_limit))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(middleware::map_response(explain_too_large))
         .with_state(state)
+}
+
+/// A body sent without Content-Length (chunked) passes the limit layer's up-front check and
+/// would fail half-way through a server function as a 500; reading it here, at most
+/// `MAX_BODY_BYTES`, turns that into the same 413.
+async fn read_body_within_limit(
+    req: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if req.method() != http::Method::POST {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => {
+            next.run(axum::extract::Request::from_parts(parts, bytes.into()))
+                .await
+        }
+        // Over the limit, or the client went away mid-body: either way nothing was done.
+        Err(_) => http::StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+    }
+}
+
+/// The body limit answers 413 with plain text; a server function's caller decodes errors as an
+/// `AppError`, so the page can say what happened instead of "something went wrong".
+async fn explain_too_large(res: axum::response::Response) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if res.status() != http::StatusCode::PAYLOAD_TOO_LARGE {
+        return res;
+    }
+    let error = app::error::AppError::Refused(format!(
+        "The form is too large to send (over {} KB). Shorten the longest field and try again.",
+        MAX_BODY_BYTES / 1024
+    ));
+    let body = serde_json::to_string(&error).unwrap_or_default();
+    (
+        http::StatusCode::PAYLOAD_TOO_LARGE,
+        [(http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }
 
 /// Binds, logs the address and serves until SIGINT or SIGTERM, finishing in-flight requests.

@@ -60,6 +60,53 @@ async fn oversized_bodies_are_refused_with_413() {
         .await
         .unwrap();
     assert_eq!(res.status(), 413);
+    // In the form the browser decodes, so the page shows what happened.
+    let error: app::error::AppError = res.json().await.expect("an AppError as JSON");
+    assert!(error.to_string().contains("too large to send"), "{error}");
+}
+
+/// A body without Content-Length (chunked), far over the limit: the server answers 413 after
+/// reading about the limit, not the whole upload.
+#[tokio::test]
+async fn an_endless_chunked_body_is_cut_off_at_the_limit() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = common::spawn().await;
+    let addr = app.url.trim_start_matches("http://").to_string();
+    let stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let (mut rd, mut wr) = stream.into_split();
+    let head = format!(
+        "POST /api/set_organisation_name HTTP/1.1\r\nHost: {addr}\r\nOrigin: {}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n",
+        app.origin()
+    );
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let total = 64 * 1024 * 1024;
+    let writer = {
+        let sent = sent.clone();
+        tokio::spawn(async move {
+            let chunk = format!("{:x}\r\n{}\r\n", 64 * 1024, "x".repeat(64 * 1024));
+            wr.write_all(head.as_bytes()).await?;
+            wr.write_all(b"5\r\nname=\r\n").await?;
+            while sent.load(std::sync::atomic::Ordering::SeqCst) < total {
+                wr.write_all(chunk.as_bytes()).await?;
+                sent.fetch_add(64 * 1024, std::sync::atomic::Ordering::SeqCst);
+            }
+            Ok::<(), std::io::Error>(())
+        })
+    };
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(30), rd.read(&mut answer))
+        .await
+        .expect("an answer before the upload ends")
+        .unwrap();
+    let at_answer = sent.load(std::sync::atomic::Ordering::SeqCst);
+    writer.abort();
+    let text = String::from_utf8_lossy(&answer[..n]);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(
+        at_answer < total / 4,
+        "the answer came only after {at_answer} bytes were sent"
+    );
 }
 
 fn run_binary(vars: &[(&str, &str)]) -> std::process::Output {
