@@ -193,7 +193,7 @@ fn main() {
     server_rt.spawn(async move {
         let app = startup::router(state_for_server)
             .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        axum::serve(listener, app).await.unwrap();
+        axum::serve(startup::no_delay(listener), app).await.unwrap();
     });
     let base = format!("http://{addr}");
     let gen = tokio::runtime::Builder::new_multi_thread()
@@ -270,7 +270,11 @@ fn main() {
         let a = l.local_addr().unwrap();
         let cfg = config_for(dir.path(), &a.to_string(), &[]);
         let st = startup::build_state(&cfg).await.unwrap();
-        tokio::spawn(async move { axum::serve(l, startup::router(st)).await.unwrap() });
+        tokio::spawn(async move {
+            axum::serve(startup::no_delay(l), startup::router(st))
+                .await
+                .unwrap()
+        });
         loop {
             if let Ok(r) = reqwest::get(format!("http://{a}/healthz")).await {
                 if r.status().is_success() {

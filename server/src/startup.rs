@@ -123,6 +123,20 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Accepted connections with Nagle's algorithm off: a response written as headers then body
+/// would otherwise wait for the client's delayed ACK (40 ms on Linux) before its last bytes.
+pub fn no_delay(
+    listener: tokio::net::TcpListener,
+) -> axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)> {
+    use axum::serve::ListenerExt;
+    fn set(tcp: &mut tokio::net::TcpStream) {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
+    }
+    listener.tap_io(set as fn(&mut tokio::net::TcpStream))
+}
+
 /// A body sent without Content-Length (chunked) passes the limit layer's up-front check and
 /// would fail half-way through a server function as a 500; reading it here, at most
 /// `MAX_BODY_BYTES`, turns that into the same 413.
@@ -177,7 +191,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     tracing::info!(addr = %config.site_addr, public_url = %config.public_url, "Mailbridge listening");
     let worker = app::ssr::refresh::spawn(state.clone(), state.refresh.clone());
     axum::serve(
-        listener,
+        no_delay(listener),
         router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())

@@ -55,6 +55,9 @@ pub async fn open(url: &str) -> Result<SqlitePool, DbError> {
     }
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
+        // A ping before every query is a round trip to the connection's thread for nothing: a
+        // SQLite connection is a local file, and a broken one fails its query just the same.
+        .test_before_acquire(false)
         .connect_with(opts)
         .await
         .map_err(DbError::Open)?;

@@ -41,7 +41,7 @@ pub async fn spawn_on(dir: tempfile::TempDir, db: &str, extra: &[(&str, &str)]) 
     let app = startup::router(state.clone())
         .into_make_service_with_connect_info::<std::net::SocketAddr>();
     tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
+        let _ = axum::serve(startup::no_delay(listener), app).await;
     });
     TestApp {
         url: format!("http://{addr}"),
