@@ -55,6 +55,8 @@ pub fn new_client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .cookie_store(true)
+        // A request that never gets an answer fails the test at that line instead of hanging.
+        .timeout(std::time::Duration::from_secs(30))
         .build()
         .expect("client")
 }
