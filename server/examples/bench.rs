@@ -16,6 +16,10 @@ use server::{config::Config, startup};
 
 const CONCURRENCY: usize = 32;
 
+// The same allocator as the server binary: this process is the server under test.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -178,6 +182,7 @@ fn main() {
     let server_rt = Arc::new(
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
+            .thread_name("server")
             .enable_all()
             .build()
             .unwrap(),
@@ -198,6 +203,7 @@ fn main() {
     let base = format!("http://{addr}");
     let gen = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .thread_name("load-generator")
         .enable_all()
         .build()
         .unwrap();

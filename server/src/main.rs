@@ -1,6 +1,9 @@
 use std::{io::Read, path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use server::{config::Config, startup, telemetry};
 
 /// Mailbridge: the admin console for OAuth2 mailboxes.

@@ -576,8 +576,13 @@ async fn the_server_list_sorts_by_subject_both_ways_and_pages_by_fifty() {
     assert_eq!(total, 53);
     assert_eq!(first.len(), 50);
     assert_eq!(first[0], "Server 00");
-    let (second, _) = subjects("1", "false").await;
+    let (second, second_total) = subjects("1", "false").await;
     assert_eq!(second, ["Server 50", "Server 51", "Server 52"]);
+    assert_eq!(second_total, 53);
+    // Past the end: no rows, and still the right total.
+    let (past, past_total) = subjects("7", "false").await;
+    assert!(past.is_empty());
+    assert_eq!(past_total, 53);
     let (desc, _) = subjects("0", "true").await;
     assert_eq!(desc[0], "Server 52");
 }

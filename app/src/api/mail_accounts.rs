@@ -59,10 +59,22 @@ pub(crate) mod imp {
     use crate::api::auth::SessionUser;
     use crate::ssr::{internal, AppState};
 
-    pub const SELECT: &str = "SELECT a.id, a.name, a.login, a.mail_server_id, s.subject AS server_subject, s.auth_method,
+    macro_rules! columns {
+        () => {
+            "SELECT a.id, a.name, a.login, a.mail_server_id, s.subject AS server_subject, s.auth_method,
             a.owner_id, u.email AS owner_email, a.status, a.access_expires_at, a.last_refresh_at, a.last_error,
-            a.last_login_at, a.test_at, a.test_imap_ok, a.test_smtp_ok, a.test_message, a.created_at
-         FROM mail_accounts a JOIN mail_servers s ON s.id = a.mail_server_id JOIN users u ON u.id = a.owner_id";
+            a.last_login_at, a.test_at, a.test_imap_ok, a.test_smtp_ok, a.test_message, a.created_at"
+        };
+    }
+    macro_rules! from {
+        () => {
+            " FROM mail_accounts a JOIN mail_servers s ON s.id = a.mail_server_id JOIN users u ON u.id = a.owner_id"
+        };
+    }
+    /// The columns of a [`MailAccountView`], and where they come from.
+    pub const COLUMNS: &str = columns!();
+    pub const FROM: &str = from!();
+    pub const SELECT: &str = concat!(columns!(), from!());
 
     /// The account, if the caller owns it or is an admin; otherwise 404 (not 403: its existence
     /// is none of a stranger's business).
@@ -115,9 +127,11 @@ pub async fn list_mail_accounts(
             let filter =
                 "WHERE (?1 IS NULL OR a.mail_server_id = ?1) AND (?2 IS NULL OR a.owner_id = ?2)
                    AND (?3 IS NULL OR a.status = ?3)";
-            let rows = sqlx::query_as(&format!(
-                "{} {filter} ORDER BY a.name COLLATE NOCASE, a.id LIMIT ?4 OFFSET ?5",
-                imp::SELECT
+            let counted: Vec<crate::ssr::db::Counted<MailAccountView>> = sqlx::query_as(&format!(
+                "{}, (SELECT COUNT(*) FROM mail_accounts a {filter}) AS total {} {filter}
+                 ORDER BY a.name COLLATE NOCASE, a.id LIMIT ?4 OFFSET ?5",
+                imp::COLUMNS,
+                imp::FROM
             ))
             .bind(server)
             .bind(owner)
@@ -127,14 +141,19 @@ pub async fn list_mail_accounts(
             .fetch_all(&st.pool)
             .await
             .map_err(|e| internal("listing mail accounts", e))?;
-            let total: i64 =
-                sqlx::query_scalar(&format!("SELECT COUNT(*) FROM mail_accounts a {filter}"))
-                    .bind(server)
-                    .bind(owner)
-                    .bind(&status)
-                    .fetch_one(&st.pool)
-                    .await
-                    .map_err(|e| internal("counting mail accounts", e))?;
+            let (rows, total) = match crate::ssr::db::split_counted(counted) {
+                Some(found) => found,
+                None => (
+                    vec![],
+                    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM mail_accounts a {filter}"))
+                        .bind(server)
+                        .bind(owner)
+                        .bind(&status)
+                        .fetch_one(&st.pool)
+                        .await
+                        .map_err(|e| internal("counting mail accounts", e))?,
+                ),
+            };
             Ok(AccountPage { rows, total, page })
         }
         .await,

@@ -49,9 +49,10 @@ pub async fn list_mail_servers(page: i64, descending: bool) -> Result<MailServer
             let st = state()?;
             let page = page.clamp(0, 1_000_000);
             let order = if descending { "DESC" } else { "ASC" };
-            let rows = sqlx::query_as(&format!(
+            let counted: Vec<crate::ssr::db::Counted<MailServerSummary>> = sqlx::query_as(&format!(
                 "SELECT s.id, s.subject, s.active, s.auth_method, s.provider, s.imap_host, s.smtp_host,
-                        (SELECT COUNT(*) FROM mail_accounts a WHERE a.mail_server_id = s.id) AS linked_accounts
+                        (SELECT COUNT(*) FROM mail_accounts a WHERE a.mail_server_id = s.id) AS linked_accounts,
+                        (SELECT COUNT(*) FROM mail_servers) AS total
                  FROM mail_servers s ORDER BY s.subject_key {order} LIMIT ?1 OFFSET ?2"
             ))
             .bind(PAGE_SIZE)
@@ -59,10 +60,16 @@ pub async fn list_mail_servers(page: i64, descending: bool) -> Result<MailServer
             .fetch_all(&st.pool)
             .await
             .map_err(|e| internal("listing mail servers", e))?;
-            let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mail_servers")
-                .fetch_one(&st.pool)
-                .await
-                .map_err(|e| internal("counting mail servers", e))?;
+            let (rows, total) = match crate::ssr::db::split_counted(counted) {
+                Some(found) => found,
+                None => (
+                    vec![],
+                    sqlx::query_scalar("SELECT COUNT(*) FROM mail_servers")
+                        .fetch_one(&st.pool)
+                        .await
+                        .map_err(|e| internal("counting mail servers", e))?,
+                ),
+            };
             Ok(MailServerPage { rows, total, page })
         }
         .await,

@@ -69,6 +69,22 @@ fn is_memory(file: &Path) -> bool {
     file.as_os_str() == ":memory:"
 }
 
+/// A row of one page of a list, with the size of the whole list computed by the same query
+/// (`(SELECT COUNT(*) ...) AS total`): one trip to the database's thread instead of two.
+#[derive(sqlx::FromRow)]
+pub struct Counted<T> {
+    #[sqlx(flatten)]
+    pub row: T,
+    pub total: i64,
+}
+
+/// Splits counted rows into the rows and the total; `None` when the page is empty (past the
+/// end, or nothing matches), since then no row carried the total.
+pub fn split_counted<T>(rows: Vec<Counted<T>>) -> Option<(Vec<T>, i64)> {
+    let total = rows.first()?.total;
+    Some((rows.into_iter().map(|c| c.row).collect(), total))
+}
+
 /// Current time as Unix seconds, the unit every timestamp column uses.
 pub fn now() -> i64 {
     std::time::SystemTime::now()
