@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks (not part of the test command): prints Markdown tables.
 #   BENCH_SECS (10) per load run · BENCH_SERVERS (1000) · BENCH_ACCOUNTS (10000)
-#   BENCH_REFRESH_ACCOUNTS (1000; 0 skips the refresh benchmark)
+#   BENCH_REFRESH_ACCOUNTS (10000; 0 skips the refresh benchmark) · BENCH_SERVER_BIN
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh >/dev/null
