@@ -269,37 +269,65 @@ fn main() {
         app::api::mail_servers::PAGE_SIZE
     );
 
-    // Start-up on the seeded database: state (migrations, key check) to the first healthy answer.
-    let started = Instant::now();
-    let healthy = gen.block_on(async {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let a = l.local_addr().unwrap();
-        let cfg = config_for(dir.path(), &a.to_string(), &[]);
-        let st = startup::build_state(&cfg).await.unwrap();
-        tokio::spawn(async move {
-            axum::serve(startup::no_delay(l), startup::router(st))
-                .await
-                .unwrap()
-        });
-        loop {
-            if let Ok(r) = reqwest::get(format!("http://{a}/healthz")).await {
-                if r.status().is_success() {
-                    return started.elapsed();
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-    });
+    // Start-up on the seeded database: the release binary, from spawning the process to the
+    // first healthy answer (migrations checked, key loaded, listening).
     println!();
-    println!(
-        "| start-up to /healthz ok ({accounts} accounts) | {:.0} ms |",
-        healthy.as_secs_f64() * 1000.0
-    );
+    match server_binary() {
+        Some(bin) => {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let started = Instant::now();
+            let mut child = std::process::Command::new(&bin)
+                .arg("serve")
+                .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+                .env("LEPTOS_SITE_ROOT", dir.path().join("site"))
+                .env(
+                    "MAILBRIDGE_DATABASE_URL",
+                    format!("sqlite://{}", dir.path().join("bench.db").display()),
+                )
+                .env("MAILBRIDGE_REFRESH_INTERVAL_SECS", "3600")
+                .env("RUST_LOG", "warn")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("server binary");
+            let healthy = gen.block_on(async {
+                let client = reqwest::Client::new();
+                loop {
+                    if let Ok(r) = client.get(format!("http://127.0.0.1:{port}/healthz")).send().await {
+                        if r.status().is_success() {
+                            return started.elapsed();
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            });
+            let _ = child.kill();
+            let _ = child.wait();
+            println!(
+                "| start-up of the release binary to /healthz ok ({accounts} accounts) | {:.0} ms |",
+                healthy.as_secs_f64() * 1000.0
+            );
+        }
+        None => println!("| start-up | skipped: no release server binary (run scripts/bench.sh or set BENCH_SERVER_BIN) |"),
+    }
     println!("|---|---:|");
 
     if refresh_n > 0 {
         refresh_bench(&server_rt, &state, dir.path(), refresh_n);
     }
+}
+
+/// The release `server` binary (`BENCH_SERVER_BIN`, else `$CARGO_TARGET_DIR/release/server`).
+fn server_binary() -> Option<std::path::PathBuf> {
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    let bin = std::env::var("BENCH_SERVER_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::path::Path::new(&target).join("release/server"));
+    bin.exists().then_some(bin)
 }
 
 /// CPU time (user + system) process `pid` has used so far, in seconds.
@@ -336,14 +364,10 @@ fn refresh_bench(
     dir: &std::path::Path,
     n: usize,
 ) {
-    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    let bin = std::env::var("BENCH_SERVER_BIN")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| std::path::Path::new(&target).join("release/server"));
-    if !bin.exists() {
-        println!("\n(refresh benchmark skipped: no server binary at {}; run scripts/bench.sh or set BENCH_SERVER_BIN)", bin.display());
+    let Some(bin) = server_binary() else {
+        println!("\n(refresh benchmark skipped: no release server binary; run scripts/bench.sh or set BENCH_SERVER_BIN)");
         return;
-    }
+    };
     let kit = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../end2end/peers/oauth");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -337,7 +337,8 @@ async fn run_pass(
     started
 }
 
-/// The background task: a pass every `interval_secs` until [`Worker::stop`].
+/// The background task: a pass every `interval_secs` until [`Worker::stop`] — or until the
+/// `Worker` is dropped, which also lets the refreshes already sent finish but does not wait.
 pub struct Worker {
     stop: tokio::sync::watch::Sender<bool>,
     handle: tokio::task::JoinHandle<()>,
