@@ -109,6 +109,8 @@ pub fn router(state: AppState) -> Router {
             AppState,
             _,
         >(ctx, shell))
+        // Innermost: a POST's body is read only once the guards below (outer) let it through.
+        .layer(middleware::from_fn(read_body_within_limit))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             guard::require_session,
@@ -117,7 +119,6 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             guard::same_origin,
         ))
-        .layer(middleware::from_fn(read_body_within_limit))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(middleware::map_response(explain_too_large))
         .with_state(state)
@@ -154,9 +155,25 @@ async fn read_body_within_limit(
             next.run(axum::extract::Request::from_parts(parts, bytes.into()))
                 .await
         }
-        // Over the limit, or the client went away mid-body: either way nothing was done.
-        Err(_) => http::StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+        Err(e) if is_length_limit(&e) => http::StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+        // A broken body (bad chunking, the client went away): nothing was done.
+        Err(_) => (
+            http::StatusCode::BAD_REQUEST,
+            "The request body could not be read.",
+        )
+            .into_response(),
     }
+}
+
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 /// The body limit answers 413 with plain text; a server function's caller decodes errors as an
@@ -190,15 +207,21 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         })?;
     tracing::info!(addr = %config.site_addr, public_url = %config.public_url, "Mailbridge listening");
     let worker = app::ssr::refresh::spawn(state.clone(), state.refresh.clone());
-    axum::serve(
+    let stop_refreshing = worker.stop_signal();
+    let served = axum::serve(
         no_delay(listener),
         router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(StartError::Serve)?;
-    // Refreshes already sent are awaited and saved; none is started any more.
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        // No new refresh from the moment the signal arrives, while requests drain: the sooner
+        // the process is done, the less a supervisor's SIGKILL deadline can catch mid-refresh.
+        stop_refreshing.send();
+    })
+    .await;
+    // Refreshes already sent are awaited and saved, whether serving ended well or not.
     worker.stop().await;
+    served.map_err(StartError::Serve)?;
     tracing::info!("Mailbridge stopped");
     Ok(())
 }

@@ -86,9 +86,16 @@ pub fn MailAccountsPage() -> impl IntoView {
     }
 }
 
-/// The loaded choices, or nothing while they load or when loading failed.
-fn loaded(choices: Choices) -> Option<AccountChoices> {
-    choices.get().and_then(Result::ok)
+/// Options built from the loaded choices (nothing while they load or when loading failed),
+/// without copying the whole lists.
+fn options<T>(choices: Choices, f: impl FnOnce(&AccountChoices) -> T) -> Option<T> {
+    choices.with(|c| c.as_ref().and_then(|r| r.as_ref().ok()).map(f))
+}
+
+/// True until the choices have arrived: the controls that need them stay disabled, also when
+/// loading them failed (the error is shown instead).
+fn not_loaded(choices: Choices) -> bool {
+    choices.with(|c| !matches!(c, Some(Ok(_))))
 }
 
 #[component]
@@ -102,16 +109,16 @@ fn Filters(
     view! {
         <div class="card form filters">
             <Ready>
-                <fieldset class="plain" disabled=move || choices.get().is_none()>
+                <fieldset class="plain" disabled=move || not_loaded(choices)>
                     <label for="filter-server">"Restrict to server"</label>
                     <select id="filter-server" on:change=move |ev| { page.set(0); server_filter.set(event_target_value(&ev)); }>
                         <option value="">"All mail servers"</option>
-                        {move || loaded(choices).map(|c| c.servers.into_iter().map(|s| view! { <option value=s.id.to_string()>{s.subject}</option> }).collect_view())}
+                        {move || options(choices, |c| c.servers.iter().map(|s| view! { <option value=s.id.to_string()>{s.subject.clone()}</option> }).collect_view())}
                     </select>
                     <label for="filter-owner">"Belonging to"</label>
                     <select id="filter-owner" on:change=move |ev| { page.set(0); owner_filter.set(event_target_value(&ev)); }>
                         <option value="">"All owners"</option>
-                        {move || loaded(choices).map(|c| c.users.into_iter().map(|u| view! { <option value=u.id.to_string()>{u.email}</option> }).collect_view())}
+                        {move || options(choices, |c| c.users.iter().map(|u| view! { <option value=u.id.to_string()>{u.email.clone()}</option> }).collect_view())}
                     </select>
                     <label for="filter-status">"With status"</label>
                     <select id="filter-status" on:change=move |ev| { page.set(0); status_filter.set(event_target_value(&ev)); }>
@@ -192,7 +199,7 @@ fn NewAccountForm(
     let errors = FormErrors::new();
     // The first server is preselected once the list arrives, as a plain select would.
     Effect::new(move |_| {
-        if let Some(first) = loaded(choices).and_then(|c| c.servers.first().map(|s| s.id)) {
+        if let Some(first) = options(choices, |c| c.servers.first().map(|s| s.id)).flatten() {
             if server.get_untracked().is_empty() {
                 server.set(first.to_string());
             }
@@ -200,13 +207,12 @@ fn NewAccountForm(
     });
     let is_password = Signal::derive(move || {
         let sel = server.get();
-        choices.with(|c| {
-            c.as_ref().and_then(|r| r.as_ref().ok()).is_some_and(|c| {
-                c.servers
-                    .iter()
-                    .any(|s| s.id.to_string() == sel && s.auth_method == "password")
-            })
+        options(choices, |c| {
+            c.servers
+                .iter()
+                .any(|s| s.id.to_string() == sel && s.auth_method == "password")
         })
+        .unwrap_or(false)
     });
     Effect::new(move |_| match create.value().get() {
         Some(Ok(_)) => {
@@ -234,29 +240,31 @@ fn NewAccountForm(
             });
         }
     };
-    let load_error = move || match choices.get() {
-        Some(Err(e)) => Some(e.to_string()),
-        Some(Ok(c)) if c.servers.is_empty() => {
-            Some("No mail server is available to you yet.".into())
-        }
-        _ => None,
+    let load_error = move || {
+        choices.with(|c| match c {
+            Some(Err(e)) => Some(e.to_string()),
+            Some(Ok(c)) if c.servers.is_empty() => {
+                Some("No mail server is available to you yet.".to_string())
+            }
+            _ => None,
+        })
     };
     view! {
         <form class="card form" id="new-mail-account" on:submit=on_submit novalidate>
             <Ready>
                 <h2>"Add mail account"</h2>
                 {move || load_error().map(|m| view! { <p class="error">{m}</p> })}
-                <fieldset class="plain" disabled=move || choices.get().is_none()>
+                <fieldset class="plain" disabled=move || not_loaded(choices)>
                     <label for="account-name">"Name"</label>
                     <input id="account-name" placeholder="e.g. Sales inbox (default: the login)" prop:value=move || name.get()
                         on:input=move |ev| { let v = event_target_value(&ev); errors.set(label::NAME, if v.trim().is_empty() { None } else { AccountName::parse(&v).err() }); name.set(v); } />
                     <FieldError id="account-name-error" message=errors.message(label::NAME) />
                     <label for="account-server">"Mail server"</label>
                     <select id="account-server" on:change=move |ev| server.set(event_target_value(&ev))>
-                        {move || loaded(choices).map(|c| c.servers.into_iter().map(|s| {
+                        {move || options(choices, |c| c.servers.iter().map(|s| {
                             let id = s.id.to_string();
                             let selected = server.get_untracked() == id;
-                            view! { <option value=id selected=selected>{s.subject}</option> }
+                            view! { <option value=id selected=selected>{s.subject.clone()}</option> }
                         }).collect_view())}
                     </select>
                     <FieldError id="account-server-error" message=errors.message(label::SERVER) />
@@ -267,9 +275,9 @@ fn NewAccountForm(
                     {is_admin.then(|| view! {
                         <label for="account-owner">"Owner"</label>
                         <select id="account-owner" on:change=move |ev| owner.set(event_target_value(&ev))>
-                            {move || loaded(choices).map(|c| c.users.into_iter().map(|u| {
+                            {move || options(choices, |c| c.users.iter().map(|u| {
                                 let selected = u.id == me;
-                                view! { <option value=u.id.to_string() selected=selected>{u.email}</option> }
+                                view! { <option value=u.id.to_string() selected=selected>{u.email.clone()}</option> }
                             }).collect_view())}
                         </select>
                         <FieldError id="account-owner-error" message=errors.message(label::OWNER) />

@@ -339,12 +339,27 @@ async fn run_pass(
 
 /// The background task: a pass every `interval_secs` until [`Worker::stop`] — or until the
 /// `Worker` is dropped, which also lets the refreshes already sent finish but does not wait.
+#[must_use = "dropping the Worker stops the refresh task"]
 pub struct Worker {
-    stop: tokio::sync::watch::Sender<bool>,
+    stop: Arc<tokio::sync::watch::Sender<bool>>,
     handle: tokio::task::JoinHandle<()>,
 }
 
+/// Tells a [`Worker`] to start no more refreshes, from wherever the shutdown is noticed.
+#[derive(Clone)]
+pub struct StopSignal(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl StopSignal {
+    pub fn send(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
 impl Worker {
+    pub fn stop_signal(&self) -> StopSignal {
+        StopSignal(self.stop.clone())
+    }
+
     /// Asks the task to stop and waits for the refreshes already sent to be saved.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
@@ -370,5 +385,8 @@ pub fn spawn(state: AppState, settings: RefreshSettings) -> Worker {
             }
         }
     });
-    Worker { stop: tx, handle }
+    Worker {
+        stop: Arc::new(tx),
+        handle,
+    }
 }
