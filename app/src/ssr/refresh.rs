@@ -211,7 +211,7 @@ async fn refresh_using(
             .execute(&state.pool)
             .await
             .map_err(|e| RefreshError::Other(format!("saving refreshed tokens: {e}")))?;
-            tracing::info!(
+            tracing::debug!(
                 account_id,
                 rotated = token.refresh_token().is_some(),
                 "access token refreshed"
@@ -311,6 +311,7 @@ async fn run_pass(
     let sem = Arc::new(tokio::sync::Semaphore::new(settings.concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     let mut started = 0;
+    let mut tally = Tally::default();
     let clients = Arc::new(ClientCache::default());
     for id in due {
         let permit = tokio::select! {
@@ -330,11 +331,45 @@ async fn run_pass(
         started += 1;
         tasks.spawn(async move {
             let _permit = permit;
-            let _ = refresh_using(&state, id, before, false, Some(&clients)).await;
+            refresh_using(&state, id, before, false, Some(&clients)).await
         });
+        // Finished ones are counted as we go, so a long pass does not hold them all.
+        while let Some(done) = tasks.try_join_next() {
+            tally.count(done);
+        }
     }
-    while tasks.join_next().await.is_some() {}
+    while let Some(done) = tasks.join_next().await {
+        tally.count(done);
+    }
+    if started > 0 {
+        // One line per pass: with thousands of mailboxes a line per refresh would drown the log.
+        tracing::info!(
+            due = started,
+            refreshed = tally.refreshed,
+            needs_reauth = tally.refused,
+            failed = tally.failed,
+            "refresh pass done"
+        );
+    }
     started
+}
+
+/// Outcomes of one refresh pass.
+#[derive(Default)]
+struct Tally {
+    refreshed: usize,
+    refused: usize,
+    failed: usize,
+}
+
+impl Tally {
+    fn count(&mut self, done: Result<Result<(), RefreshError>, tokio::task::JoinError>) {
+        match done {
+            Ok(Ok(())) => self.refreshed += 1,
+            Ok(Err(RefreshError::Refused(_) | RefreshError::NotLinked(_))) => self.refused += 1,
+            Ok(Err(_)) | Err(_) => self.failed += 1,
+        }
+    }
 }
 
 /// The background task: a pass every `interval_secs` until [`Worker::stop`] — or until the
@@ -379,10 +414,7 @@ pub fn spawn(state: AppState, settings: RefreshSettings) -> Worker {
                 _ = rx.wait_for(|s| *s) => return,
                 _ = tick.tick() => {}
             }
-            let n = run_pass(&state, &settings, pass_stop.clone()).await;
-            if n > 0 {
-                tracing::debug!(accounts = n, "refresh pass done");
-            }
+            run_pass(&state, &settings, pass_stop.clone()).await;
         }
     });
     Worker {
