@@ -16,6 +16,11 @@ use server::{config::Config, startup};
 
 const CONCURRENCY: usize = 32;
 
+// The tests' handle on the kit's OAuth server: start, client registration, grants.
+#[allow(dead_code)]
+#[path = "../tests/common/oidc.rs"]
+mod oidc;
+
 // The same allocator as the server binary: this process is the server under test.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -368,109 +373,34 @@ fn refresh_bench(
         println!("\n(refresh benchmark skipped: no release server binary; run scripts/bench.sh or set BENCH_SERVER_BIN)");
         return;
     };
-    let kit = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../end2end/peers/oauth");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = std::process::Command::new("node")
-        .arg("oidc.mjs")
-        .current_dir(&kit)
-        .env("PEERS_OIDC_PORT", port.to_string())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("node");
-    let issuer = format!("http://127.0.0.1:{port}");
-    let provider_pid = child.id();
     let result = rt.block_on(async {
+        let oidc = oidc::Oidc::start(&[]).await;
+        let provider_pid = oidc.pid();
+        let issuer = oidc.issuer.clone();
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        for _ in 0..200 {
-            if http.get(format!("{issuer}/.well-known/openid-configuration")).send().await.is_ok() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
         let redirect = "http://127.0.0.1:1/oauth/callback/bench";
-        let reg: serde_json::Value = http
-            .post(format!("{issuer}/reg"))
-            .json(&serde_json::json!({"redirect_uris": [redirect], "token_endpoint_auth_method": "client_secret_basic"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let (cid, secret) = (reg["client_id"].as_str().unwrap().to_string(), reg["client_secret"].as_str().unwrap().to_string());
+        let (cid, secret) = oidc
+            .register_with(serde_json::json!({"redirect_uris": [redirect], "token_endpoint_auth_method": "client_secret_basic"}))
+            .await;
         // A generic server at this provider, for the refresh task.
         let t = app::ssr::db::now();
-        let sid: i64 = sqlx::query_scalar(
-            "INSERT INTO mail_servers (subject, subject_key, auth_method, provider, client_id, client_secret_enc, application_id,
-                auth_url, token_url, imap_host, imap_port, imap_encryption, smtp_host, smtp_port, smtp_encryption, scopes, created_at, updated_at)
-             VALUES ('Refresh bench', 'refresh bench', 'oauth2', 'generic', ?1, ?2, 1, ?3, ?4, '127.0.0.1', 993, 'ssl', '127.0.0.1', 465, 'ssl',
-                     'openid email', ?5, ?5) RETURNING id",
-        )
-        .bind(&cid)
-        .bind(state.secrets.seal_str(&secret, "mail_servers.client_secret"))
-        .bind(format!("{issuer}/auth"))
-        .bind(format!("{issuer}/token"))
-        .bind(t)
-        .fetch_one(&state.pool)
-        .await
-        .unwrap();
+        let sid = oidc.insert_generic_server(&state.pool, &state.secrets, "Refresh bench", &cid, &secret).await;
         // Grants through the provider's own flow (authorization code with auto-approval).
         let link_started = Instant::now();
-        let sem = Arc::new(tokio::sync::Semaphore::new(16));
-        let mut tasks = tokio::task::JoinSet::new();
-        for i in 0..n {
-            let (http, issuer, cid, secret, sem) = (http.clone(), issuer.clone(), cid.clone(), secret.clone(), sem.clone());
-            tasks.spawn(async move {
-                let _p = sem.acquire_owned().await.unwrap();
-                let jar = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().unwrap();
-                let login = format!("refresh{i}@example.test");
-                let mut url = format!(
-                    "{issuer}/auth?response_type=code&client_id={cid}&redirect_uri={}&scope=openid%20email&state=s{i}&login_hint={login}",
-                    url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>()
-                );
-                let code = loop {
-                    let r = jar.get(&url).send().await.unwrap();
-                    let loc = r.headers()["location"].to_str().unwrap().to_string();
-                    if loc.starts_with(redirect) {
-                        break url::Url::parse(&loc).unwrap().query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
-                    }
-                    url = if loc.starts_with("http") { loc } else { format!("{issuer}{loc}") };
-                };
-                let tok: serde_json::Value = http
-                    .post(format!("{issuer}/token"))
-                    .basic_auth(&cid, Some(&secret))
-                    .form(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", redirect)])
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                (login, tok["access_token"].as_str().unwrap().to_string(), tok["refresh_token"].as_str().unwrap().to_string())
-            });
-        }
-        let mut grants = vec![];
-        while let Some(r) = tasks.join_next().await {
-            grants.push(r.unwrap());
-        }
+        let grants = oidc.grants(&cid, &secret, redirect, n).await;
         let link_secs = link_started.elapsed().as_secs_f64();
         // Store them as linked but expired.
         sqlx::query("UPDATE mail_accounts SET status = 'pending', access_expires_at = NULL").execute(&state.pool).await.unwrap();
         let mut tx = state.pool.begin().await.unwrap();
-        for (login, access, refresh) in &grants {
+        for g in &grants {
             sqlx::query(
                 "INSERT INTO mail_accounts (mail_server_id, owner_id, name, login, login_key, status, access_token_enc, refresh_token_enc,
                     access_expires_at, created_at, updated_at) VALUES (?1, 1, ?2, ?2, ?2, 'linked', ?3, ?4, ?5, ?5, ?5)",
             )
             .bind(sid)
-            .bind(login)
-            .bind(state.secrets.seal_str(access, app::ssr::oauth::AAD_ACCESS))
-            .bind(state.secrets.seal_str(refresh, app::ssr::oauth::AAD_REFRESH))
+            .bind(&g.login)
+            .bind(state.secrets.seal_str(&g.access, app::ssr::oauth::AAD_ACCESS))
+            .bind(state.secrets.seal_str(&g.refresh, app::ssr::oauth::AAD_REFRESH))
             .bind(t - 1)
             .execute(&mut *tx)
             .await
@@ -548,8 +478,8 @@ fn refresh_bench(
             let provider_cpu_before = cpu_secs(provider_pid);
             let started = Instant::now();
             let mut tasks = tokio::task::JoinSet::new();
-            for (_, _, refresh) in grants.iter() {
-                let (http, issuer, cid, secret, sem, refresh) = (http.clone(), issuer.clone(), cid.clone(), secret.clone(), sem.clone(), refresh.clone());
+            for g in grants.iter() {
+                let (http, issuer, cid, secret, sem, refresh) = (http.clone(), issuer.clone(), cid.clone(), secret.clone(), sem.clone(), g.refresh.clone());
                 tasks.spawn(async move {
                     let _p = sem.acquire_owned().await.unwrap();
                     http.post(format!("{issuer}/token"))
@@ -573,8 +503,6 @@ fn refresh_bench(
         }
         (link_secs, rows)
     });
-    let _ = child.kill();
-    let _ = child.wait();
     let (link_secs, rows) = result;
     println!();
     println!("| refresh at scale ({n} accounts, concurrency 8; grants through the provider's code flow in {link_secs:.1} s) | cores shared | provider on core 0, the rest on core 1 |");

@@ -157,20 +157,9 @@ async fn stop_mid_refresh_and_restart(how: Stop, grace: &str) -> (usize, usize) 
         .execute(&mut *tx)
         .await
         .expect("application");
-    let server_id: i64 = sqlx::query_scalar(
-        "INSERT INTO mail_servers (subject, subject_key, auth_method, provider, client_id, client_secret_enc, application_id,
-            auth_url, token_url, imap_host, imap_port, imap_encryption, smtp_host, smtp_port, smtp_encryption, scopes, created_at, updated_at)
-         VALUES ('Rotating', 'rotating', 'oauth2', 'generic', ?1, ?2, 1, ?3, ?4, '127.0.0.1', 993, 'ssl', '127.0.0.1', 465, 'ssl',
-                 'openid email', ?5, ?5) RETURNING id",
-    )
-    .bind(&cid)
-    .bind(state.secrets.seal_str(&secret, "mail_servers.client_secret"))
-    .bind(format!("{}/auth", oidc.issuer))
-    .bind(format!("{}/token", oidc.issuer))
-    .bind(t0)
-    .fetch_one(&mut *tx)
-    .await
-    .expect("mail server");
+    let server_id = oidc
+        .insert_generic_server(&mut *tx, &state.secrets, "Rotating", &cid, &secret)
+        .await;
     for g in &grants {
         // Linked, with an access token that has already expired: every account is due.
         sqlx::query(

@@ -44,8 +44,11 @@ pub fn MailServerFormPage() -> impl IntoView {
                         0,
                     )
                     .await?;
-                    let choices = crate::api::mail_accounts::mail_account_choices().await?;
-                    Ok(Some((id, page, choices)))
+                    // Only the users: the page does not need (nor carry) every mail server.
+                    let users = crate::api::mail_accounts::mail_account_choices()
+                        .await?
+                        .users;
+                    Ok(Some((id, page, users)))
                 }
                 None => Ok(None),
             }
@@ -63,7 +66,7 @@ type FormData = (Option<MailServerEdit>, Vec<ApplicationView>);
 type LinkedAccounts = Option<(
     i64,
     crate::api::mail_accounts::AccountPage,
-    crate::api::mail_accounts::AccountChoices,
+    Vec<crate::api::mail_accounts::UserChoice>,
 )>;
 
 #[component]
@@ -97,8 +100,8 @@ fn LinkedAccountsSection(
     view! {
         <Transition>
             {move || Suspend::new(async move { match accounts.await {
-                Ok(Some((server_id, page, choices))) => view! {
-                    <crate::pages::server_accounts::ServerAccounts server_id page choices create=link />
+                Ok(Some((server_id, page, users))) => view! {
+                    <crate::pages::server_accounts::ServerAccounts server_id page users create=link />
                 }.into_any(),
                 Ok(None) => view! { <span></span> }.into_any(),
                 Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),

@@ -2,19 +2,20 @@
 
 use leptos::prelude::*;
 
-use crate::api::mail_accounts::{AccountChoices, AccountPage, CreateMailAccount};
+use crate::api::mail_accounts::{AccountPage, CreateMailAccount, UserChoice};
 use crate::components::field::{FieldError, FormErrors};
 use crate::components::ready::Ready;
 use crate::domain::mail_account::label;
 use crate::domain::Email;
 use crate::pages::mail_accounts::AccountTable;
 
-/// `page` and `choices` are loaded by the page itself, with the server, in one resource.
+/// `page` and `users` are loaded by the mail server's page, in a resource of their own that
+/// reloads after "Link a user".
 #[component]
 pub fn ServerAccounts(
     server_id: i64,
     page: AccountPage,
-    choices: AccountChoices,
+    users: Vec<UserChoice>,
     create: ServerAction<CreateMailAccount>,
 ) -> impl IntoView {
     let user = RwSignal::new(String::new());
@@ -68,7 +69,7 @@ pub fn ServerAccounts(
                     <select id="link-user-owner" prop:value=move || user.get()
                         on:change=move |ev| { errors.set(label::OWNER, None); user.set(event_target_value(&ev)); }>
                         <option value="">"Choose a user…"</option>
-                        {choices.users.into_iter().map(|u| view! { <option value=u.id.to_string()>{u.email}</option> }).collect_view()}
+                        {users.into_iter().map(|u| view! { <option value=u.id.to_string()>{u.email}</option> }).collect_view()}
                     </select>
                     <FieldError id="link-user-owner-error" message=errors.message(label::OWNER) />
                     <label for="link-user-login">"Login"</label>

@@ -287,15 +287,10 @@ pub async fn due_accounts(state: &AppState, before_secs: i64) -> Result<Vec<i64>
     .await
 }
 
-/// One pass: refreshes every due account, at most `concurrency` at once. Returns how many were
-/// attempted. One slow or failing account does not hold up the others.
-pub async fn run_once(state: &AppState, settings: &RefreshSettings) -> usize {
-    let (_keep, never) = tokio::sync::watch::channel(false);
-    run_pass(state, settings, never).await
-}
-
-/// A pass that starts no new refresh once `stop` turns true, but lets the ones already sent
-/// finish and save: with a rotating provider an answer dropped on the floor is a lost grant.
+/// One pass: refreshes every due account, at most `concurrency` at once, so one slow or failing
+/// account does not hold up the others. Returns how many were started. Once `stop` turns true
+/// no new refresh starts, but the ones already sent finish and save: with a rotating provider an
+/// answer dropped on the floor is a lost grant.
 async fn run_pass(
     state: &AppState,
     settings: &RefreshSettings,
@@ -322,9 +317,6 @@ async fn run_pass(
                 Err(_) => break,
             },
         };
-        if *stop.borrow() {
-            break;
-        }
         let state = state.clone();
         let before = settings.before_secs;
         let clients = clients.clone();

@@ -1,5 +1,6 @@
 //! The real OAuth2/OIDC server of the project's peers kit (`end2end/peers/oauth/oidc.mjs`,
-//! panva/oidc-provider), started on a free port for one test and stopped with it.
+//! panva/oidc-provider), started on a free port for one test and stopped with it. The benchmark
+//! (`server/examples/bench.rs`) includes this file too.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -101,6 +102,38 @@ impl Oidc {
 }
 
 impl Oidc {
+    /// The provider's process id (the benchmark reads its CPU time).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// A generic OAuth2 mail server at this provider for client `cid`, inserted directly (the
+    /// application with id 1 must exist); returns its id.
+    pub async fn insert_generic_server<'e>(
+        &self,
+        db: impl sqlx::SqliteExecutor<'e>,
+        secrets: &app::ssr::crypto::SecretBox,
+        subject: &str,
+        cid: &str,
+        secret: &str,
+    ) -> i64 {
+        sqlx::query_scalar(
+            "INSERT INTO mail_servers (subject, subject_key, auth_method, provider, client_id, client_secret_enc, application_id,
+                auth_url, token_url, imap_host, imap_port, imap_encryption, smtp_host, smtp_port, smtp_encryption, scopes, created_at, updated_at)
+             VALUES (?1, lower(?1), 'oauth2', 'generic', ?2, ?3, 1, ?4, ?5, '127.0.0.1', 993, 'ssl', '127.0.0.1', 465, 'ssl',
+                     'openid email', ?6, ?6) RETURNING id",
+        )
+        .bind(subject)
+        .bind(cid)
+        .bind(secrets.seal_str(secret, "mail_servers.client_secret"))
+        .bind(format!("{}/auth", self.issuer))
+        .bind(format!("{}/token", self.issuer))
+        .bind(app::ssr::db::now())
+        .fetch_one(db)
+        .await
+        .expect("mail server")
+    }
+
     pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -183,7 +216,7 @@ pub struct Grant {
 }
 
 impl Oidc {
-    /// `n` grants for `crashN@example.test`, each through the real code flow (AUTO_APPROVE=1
+    /// `n` grants for `mailboxN@example.test`, each through the real code flow (AUTO_APPROVE=1
     /// with a login_hint) and the token endpoint, 16 at a time.
     pub async fn grants(&self, cid: &str, secret: &str, redirect: &str, n: usize) -> Vec<Grant> {
         let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(16));
@@ -198,7 +231,7 @@ impl Oidc {
             );
             tasks.spawn(async move {
                 let _permit = sem.acquire_owned().await.expect("semaphore");
-                let login = format!("crash{i}@example.test");
+                let login = format!("mailbox{i}@example.test");
                 let auth = format!(
                     "{issuer}/auth?response_type=code&client_id={cid}&redirect_uri={}&scope=openid%20email&state=s{i}&login_hint={login}",
                     url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>()
