@@ -19,7 +19,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 tmp=$(mktemp -d)
 LEPTOS_SITE_ADDR=127.0.0.1:$port MAILBRIDGE_DATABASE_URL=sqlite://$tmp/b.db LEPTOS_SITE_ROOT=target/site \
   MAILBRIDGE_ADMIN_EMAIL=bench@example.test MAILBRIDGE_ADMIN_PASSWORD='bench password 1' RUST_LOG=warn \
-  "$CARGO_TARGET_DIR/release/server" & pid=$!
+  "$CARGO_TARGET_DIR/release/mailbridge" & pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
 until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do sleep 0.1; done
 (cd end2end && node bench/hydration.mjs "http://127.0.0.1:$port" bench@example.test 'bench password 1')

@@ -10,4 +10,4 @@ cargo leptos build "$@"
 profile=debug
 for a in "$@"; do [ "$a" = "--release" ] && profile=release; done
 export LEPTOS_SITE_ROOT="${LEPTOS_SITE_ROOT:-target/site}"
-exec "$CARGO_TARGET_DIR/$profile/server" serve
+exec "$CARGO_TARGET_DIR/$profile/mailbridge" serve

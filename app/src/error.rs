@@ -1,5 +1,5 @@
 //! The one error type every server function returns. It crosses the wire as JSON so that the
-//! browser can put a field's message next to that field.
+//! browser can put each field's message next to that field.
 
 use leptos::server_fn::{
     codec::JsonEncoding,
@@ -7,15 +7,22 @@ use leptos::server_fn::{
 };
 use serde::{Deserialize, Serialize};
 
+/// What is wrong with one form field: `field` is the field's label as the page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum AppError {
     #[error("Please sign in to continue.")]
     Unauthorized,
     #[error("You do not have permission to do that.")]
     Forbidden,
-    /// Bad input: `field` is the form field's label, `message` says what is wrong with it.
-    #[error("{field}: {message}")]
-    Field { field: String, message: String },
+    /// Bad input: every mistake of the form at once, so the page can mark them all.
+    #[error("{}", describe(.0))]
+    Invalid(Vec<FieldError>),
     /// Credentials were wrong; the message says no more than that.
     #[error("{0}")]
     Denied(String),
@@ -34,20 +41,60 @@ pub enum AppError {
     Transport(String),
 }
 
+fn describe(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 impl AppError {
+    /// One field's mistake.
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
-        AppError::Field {
+        AppError::Invalid(vec![FieldError {
             field: field.into(),
             message: message.into(),
-        }
+        }])
+    }
+
+    /// Several fields' mistakes, as `(label, message)` pairs from a form's parse.
+    pub fn fields<L: Into<String>, M: Into<String>>(
+        errors: impl IntoIterator<Item = (L, M)>,
+    ) -> Self {
+        AppError::Invalid(
+            errors
+                .into_iter()
+                .map(|(f, m)| FieldError {
+                    field: f.into(),
+                    message: m.into(),
+                })
+                .collect(),
+        )
     }
 
     /// The message for one form field, if this error is about it.
     pub fn for_field(&self, name: &str) -> Option<String> {
         match self {
-            AppError::Field { field, message } if field == name => Some(message.clone()),
+            AppError::Invalid(errors) => errors
+                .iter()
+                .find(|e| e.field == name)
+                .map(|e| e.message.clone()),
             _ => None,
         }
+    }
+
+    /// The labels of the fields this error is about, in form order.
+    pub fn field_names(&self) -> Vec<&str> {
+        match self {
+            AppError::Invalid(errors) => errors.iter().map(|e| e.field.as_str()).collect(),
+            _ => vec![],
+        }
+    }
+
+    /// Whether this is about form fields (shown beside them) rather than the whole request.
+    pub fn is_invalid(&self) -> bool {
+        matches!(self, AppError::Invalid(_))
     }
 
     /// The HTTP status this error is answered with.
@@ -55,7 +102,7 @@ impl AppError {
         match self {
             AppError::Unauthorized => 401,
             AppError::Forbidden => 403,
-            AppError::Field { .. } => 422,
+            AppError::Invalid(_) => 422,
             AppError::Denied(_) => 401,
             AppError::Refused(_) => 409,
             AppError::RateLimited(_) => 429,
@@ -80,3 +127,21 @@ impl FromServerFnError for AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_field_of_a_form_is_carried() {
+        let e = AppError::fields([("Subject", "is required"), ("IMAP port", "must be 1-65535")]);
+        assert_eq!(e.for_field("IMAP port").as_deref(), Some("must be 1-65535"));
+        assert_eq!(e.field_names(), vec!["Subject", "IMAP port"]);
+        assert_eq!(
+            e.to_string(),
+            "Subject: is required; IMAP port: must be 1-65535"
+        );
+        assert_eq!(e.status(), 422);
+        assert!(AppError::Forbidden.for_field("Subject").is_none());
+    }
+}

@@ -47,16 +47,19 @@ export async function startOidc(knobs: Record<string, string> = {}): Promise<Oid
         await done;
       }
     },
-    register: async (redirectUri: string) => {
-      const r = await fetch(`${issuer}/reg`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ redirect_uris: [redirectUri] }),
-      });
-      if (!r.ok) throw new Error(`registration failed: ${r.status} ${await r.text()}`);
-      return (await r.json()) as { client_id: string; client_secret: string };
-    },
+    register: (redirectUri: string) => registerClient(issuer, redirectUri),
   };
+}
+
+/** Registers an OAuth client for `redirectUri` at the provider `issuer` (dynamic registration). */
+export async function registerClient(issuer: string, redirectUri: string): Promise<{ client_id: string; client_secret: string }> {
+  const r = await fetch(`${issuer}/reg`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ redirect_uris: [redirectUri] }),
+  });
+  if (!r.ok) throw new Error(`registration failed: ${r.status} ${await r.text()}`);
+  return (await r.json()) as { client_id: string; client_secret: string };
 }
 
 // The whole kit (oidc-provider + Dovecot + Postfix) with its own state folder and free ports.

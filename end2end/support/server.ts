@@ -9,14 +9,25 @@ import * as path from "node:path";
 export const repoRoot = path.resolve(__dirname, "..", "..");
 export const targetDir =
   process.env.CARGO_TARGET_DIR ?? path.join(os.homedir(), ".cache", "mailbridge", "target");
-export const serverBin = path.join(targetDir, "debug", "server");
+export const serverBin = path.join(targetDir, "debug", "mailbridge");
 
 // The first admin of every test server, created at start on its empty database.
 export const admin = { email: "admin@mailbridge.test", password: "e2e admin password" };
-export const adminEnv = {
-  MAILBRIDGE_ADMIN_EMAIL: admin.email,
-  MAILBRIDGE_ADMIN_PASSWORD: admin.password,
-};
+/** The environment that makes `who` the first admin of a server started on an empty database. */
+export function adminEnvOf(who: { email: string; password: string }): Record<string, string> {
+  return { MAILBRIDGE_ADMIN_EMAIL: who.email, MAILBRIDGE_ADMIN_PASSWORD: who.password };
+}
+export const adminEnv = adminEnvOf(admin);
+
+/** Points the built-in Google provider at another OAuth server (as MAILBRIDGE_GOOGLE_*_URL allow). */
+export function googleEnv(issuer: string): Record<string, string> {
+  return {
+    MAILBRIDGE_GOOGLE_AUTH_URL: `${issuer}/auth`,
+    MAILBRIDGE_GOOGLE_TOKEN_URL: `${issuer}/token`,
+    MAILBRIDGE_GOOGLE_USERINFO_URL: `${issuer}/me`,
+    MAILBRIDGE_GOOGLE_REVOKE_URL: `${issuer}/token/revocation`,
+  };
+}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

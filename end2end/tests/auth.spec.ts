@@ -1,13 +1,14 @@
 import { test, expect } from "../support/fixtures";
 import { admin, base, hydrated, signIn, signOut, uniq } from "../support/helpers";
-import { startServer, stopServer } from "../support/server";
+import { visit } from "../support/pages";
+import { adminEnvOf, startServer, stopServer } from "../support/server";
 
 test("admin creates a user; the user cannot open Users, changes their password and signs in with it", async ({ page }) => {
   const email = `user-${uniq()}@example.test`;
   const first = "first password 123";
   const second = "second password 456";
 
-  await signIn(page, admin.email, admin.password, "/users");
+  await signIn(page, admin.email, admin.password, { next: "/users" });
   await page.locator("#new-user-email").fill(email);
   await page.locator("#new-user-name").fill("Test User");
   await page.locator("#new-user-role").selectOption("user");
@@ -24,8 +25,7 @@ test("admin creates a user; the user cannot open Users, changes their password a
   await expect(page.getByRole("heading", { level: 1 })).toHaveText("403 — Forbidden");
   await expect(page.getByText("You do not have permission")).toBeVisible();
 
-  await page.goto(base() + "/profile");
-  await hydrated(page);
+  await visit(page, "/profile");
   await page.getByLabel("Current password").fill(first);
   await page.getByLabel("New password").fill(second);
   await page.getByRole("button", { name: "Change password" }).click();
@@ -64,13 +64,9 @@ test("a signed-out visitor is sent to sign in and then back where they were", as
 test("a session survives a server restart", async ({ page }) => {
   const email = "restart@example.test";
   const password = "restart password 1";
-  let server = await startServer({ env: { MAILBRIDGE_ADMIN_EMAIL: email, MAILBRIDGE_ADMIN_PASSWORD: password } });
+  let server = await startServer({ env: adminEnvOf({ email, password }) });
   try {
-    await page.goto(server.url + "/login");
-    await page.getByLabel("Email").fill(email);
-    await page.getByLabel("Password").fill(password);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.waitForURL(server.url + "/");
+    await signIn(page, email, password, { origin: server.url });
     await stopServer(server);
     server = await startServer({ port: server.port, dataDir: server.dataDir, env: server.env });
     await page.goto(server.url + "/users");

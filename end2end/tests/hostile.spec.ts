@@ -1,5 +1,6 @@
 import { test, expect } from "../support/fixtures";
-import { admin, base, hydrated, signIn, uniq } from "../support/helpers";
+import { admin, hydrated, signIn, uniq } from "../support/helpers";
+import { visit } from "../support/pages";
 
 // What a person could type into a text field: markup that would run if it were rendered as HTML,
 // and far more text than a field takes.
@@ -11,8 +12,7 @@ test("markup typed into a name is shown as text, in the browser and after a relo
     await d.dismiss();
   });
   await signIn(page, admin.email, admin.password);
-  await page.goto(base() + "/applications");
-  await hydrated(page);
+  await visit(page, "/applications");
   // Names are at most 50 characters: a short payload.
   const name = `<img src=x onerror=alert(1)>${uniq()}`;
   await page.getByLabel("Name", { exact: true }).fill(name);
@@ -32,8 +32,7 @@ test("markup typed into a name is shown as text, in the browser and after a relo
 
 test("a name far over its limit is refused beside the field and nothing is saved", async ({ page }) => {
   await signIn(page, admin.email, admin.password);
-  await page.goto(base() + "/applications");
-  await hydrated(page);
+  await visit(page, "/applications");
   const before = await page.locator("#applications-table tbody tr").count();
   const huge = "x".repeat(300 * 1024);
   await page.getByLabel("Name", { exact: true }).fill(huge);

@@ -1,8 +1,8 @@
-import { type Page } from "@playwright/test";
 import { test, expect } from "../support/fixtures";
-import { assertLogClean, startServer, stopServer, type RunningServer } from "../support/server";
+import { adminEnvOf, assertLogClean, googleEnv, startServer, stopServer, type RunningServer } from "../support/server";
 import { startOidc, type Oidc } from "../support/peers";
-import { uniq } from "../support/helpers";
+import { signIn, signOut, uniq, type At } from "../support/helpers";
+import { addMailAccount, createApplication, newServer, visit } from "../support/pages";
 
 // Its own Mailbridge, whose built-in Google provider points at a local oidc-provider (as
 // MAILBRIDGE_GOOGLE_*_URL allow for private clouds), plus a second provider that asks for
@@ -15,16 +15,7 @@ const admin = { email: "link-admin@example.test", password: "link admin password
 test.beforeAll(async () => {
   google = await startOidc();
   consenting = await startOidc({ AUTO_APPROVE: "0" });
-  server = await startServer({
-    env: {
-      MAILBRIDGE_ADMIN_EMAIL: admin.email,
-      MAILBRIDGE_ADMIN_PASSWORD: admin.password,
-      MAILBRIDGE_GOOGLE_AUTH_URL: `${google.issuer}/auth`,
-      MAILBRIDGE_GOOGLE_TOKEN_URL: `${google.issuer}/token`,
-      MAILBRIDGE_GOOGLE_USERINFO_URL: `${google.issuer}/me`,
-      MAILBRIDGE_GOOGLE_REVOKE_URL: `${google.issuer}/token/revocation`,
-    },
-  });
+  server = await startServer({ env: { ...adminEnvOf(admin), ...googleEnv(google.issuer) } });
 });
 
 const secrets: string[] = [];
@@ -37,40 +28,8 @@ test.afterAll(async () => {
   await consenting.stop();
 });
 
-async function ready(page: Page) {
-  await expect(page.locator('[data-hydrated="true"]').first()).toBeVisible();
-}
-
-async function signIn(page: Page, email: string, password: string) {
-  await page.goto(server.url + "/login");
-  await ready(page);
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL(server.url + "/");
-  await ready(page);
-}
-
-async function createApplication(page: Page, name: string): Promise<string> {
-  await page.goto(server.url + "/applications");
-  await ready(page);
-  await page.getByLabel("Name", { exact: true }).fill(name);
-  await page.getByRole("button", { name: "Save" }).click();
-  const row = page.locator(`#applications-table tr[data-name="${name}"]`);
-  await expect(row).toBeVisible();
-  return row.locator("input.redirect-uri").inputValue();
-}
-
-async function newServer(page: Page, subject: string, appName: string, clientId: string, secret: string, provider: string) {
-  await page.goto(server.url + "/mail-servers/new");
-  await ready(page);
-  await page.getByLabel("Subject").fill(subject);
-  await page.getByLabel("OAuth provider").selectOption(provider);
-  await page.getByLabel("Client ID").fill(clientId);
-  await page.getByLabel("Client secret").fill(secret);
-  const value = await page.locator("#server-redirect-uri option", { hasText: appName }).getAttribute("value");
-  await page.getByLabel("Redirect URI").selectOption(value!);
-}
+// The helpers drive this spec's own server.
+const at = (): At => ({ origin: server.url });
 
 test("an admin links a user, who authorises the mailbox at the provider and comes back linked", async ({ page }) => {
   const appName = `Web ${uniq()}`;
@@ -79,17 +38,16 @@ test("an admin links a user, who authorises the mailbox at the provider and come
   const mailbox = `alice-${uniq()}@example.test`;
   const password = "owner password 1";
 
-  await signIn(page, admin.email, admin.password);
-  const redirectUri = await createApplication(page, appName);
+  await signIn(page, admin.email, admin.password, at());
+  const redirectUri = await createApplication(page, appName, at());
   // Register the OAuth client at the provider with exactly the URI shown, as in Google Cloud.
   const client = await google.register(redirectUri);
   secrets.push(client.client_secret);
-  await newServer(page, subject, appName, client.client_id, client.client_secret, "Google");
+  await newServer(page, { subject, provider: "Google", clientId: client.client_id, clientSecret: client.client_secret, redirect: appName }, at());
   await page.getByRole("button", { name: "Save" }).click();
   await page.waitForURL(/\/mail-servers$/);
 
-  await page.goto(server.url + "/users");
-  await ready(page);
+  await visit(page, "/users", at());
   await page.locator("#new-user-email").fill(userEmail);
   await page.locator("#new-user-name").fill("Mailbox Owner");
   await page.locator("#new-user-password").fill(password);
@@ -97,8 +55,7 @@ test("an admin links a user, who authorises the mailbox at the provider and come
   await expect(page.locator(`#users-table tr[data-email="${userEmail}"]`)).toBeVisible();
 
   // On the server's page: "Link a user".
-  await page.goto(server.url + "/mail-servers");
-  await ready(page);
+  await visit(page, "/mail-servers", at());
   await page.locator(`#mail-servers-table tr[data-subject="${subject}"]`).getByRole("link", { name: "Edit" }).click();
   // An edit in the server form, not yet saved, survives linking a user below it.
   await page.getByLabel("IMAP port").fill("1993");
@@ -107,13 +64,11 @@ test("an admin links a user, who authorises the mailbox at the provider and come
   await page.getByRole("button", { name: "Link a user" }).click();
   await expect(page.locator(`#linked-accounts tr[data-login="${mailbox}"]`)).toContainText("pending");
   await expect(page.getByLabel("IMAP port")).toHaveValue("1993");
-  await page.getByRole("button", { name: "Sign out" }).click();
-  await page.waitForURL(/\/login/);
+  await signOut(page);
 
   // The owner authorises from their own page.
-  await signIn(page, userEmail, password);
-  await page.goto(server.url + "/mail-accounts");
-  await ready(page);
+  await signIn(page, userEmail, password, at());
+  await visit(page, "/mail-accounts", at());
   const row = page.locator(`#mail-accounts-table tr[data-login="${mailbox}"]`);
   await expect(row).toContainText("pending");
   await row.getByRole("button", { name: "Authorize" }).click();
@@ -129,11 +84,11 @@ test("denying consent at the provider ends on a clear page and stores no tokens"
   const appName = `Deny ${uniq()}`;
   const subject = `Consent ${uniq()}`;
   const mailbox = `bob-${uniq()}@example.test`;
-  await signIn(page, admin.email, admin.password);
-  const redirectUri = await createApplication(page, appName);
+  await signIn(page, admin.email, admin.password, at());
+  const redirectUri = await createApplication(page, appName, at());
   const client = await consenting.register(redirectUri);
   secrets.push(client.client_secret);
-  await newServer(page, subject, appName, client.client_id, client.client_secret, "Generic OAuth2");
+  await newServer(page, { subject, provider: "Generic OAuth2", clientId: client.client_id, clientSecret: client.client_secret, redirect: appName }, at());
   await page.getByLabel("Issuer URL").fill(consenting.issuer);
   await page.getByLabel("Scopes").fill("openid email offline_access https://mail.google.com/");
   await page.getByLabel("IMAP host").fill("127.0.0.1");
@@ -143,11 +98,7 @@ test("denying consent at the provider ends on a clear page and stores no tokens"
   await page.getByRole("button", { name: "Save" }).click();
   await page.waitForURL(/\/mail-servers$/);
 
-  await page.goto(server.url + "/mail-accounts");
-  await ready(page);
-  await page.getByLabel("Mail server", { exact: true }).selectOption({ label: subject });
-  await page.getByLabel("Login").fill(mailbox);
-  await page.getByRole("button", { name: "Add mail account" }).click();
+  await addMailAccount(page, subject, mailbox, at());
   const row = page.locator(`#mail-accounts-table tr[data-login="${mailbox}"]`);
   await row.getByRole("button", { name: "Authorize" }).click();
 

@@ -1,22 +1,7 @@
-import { type Page } from "@playwright/test";
 import { test, expect } from "../support/fixtures";
-import { admin, base, hydrated, signIn, uniq } from "../support/helpers";
+import { admin, base, signIn, uniq } from "../support/helpers";
+import { createApplication, newServer, openNewServer, visit } from "../support/pages";
 import { startOidc } from "../support/peers";
-
-async function createApplication(page: Page, name: string): Promise<string> {
-  await page.goto(base() + "/applications");
-  await hydrated(page);
-  await page.getByLabel("Name", { exact: true }).fill(name);
-  await page.getByRole("button", { name: "Save" }).click();
-  const row = page.locator(`#applications-table tr[data-name="${name}"]`);
-  await expect(row).toBeVisible();
-  return (await row.locator("input.redirect-uri").inputValue())!;
-}
-
-async function openNewServer(page: Page) {
-  await page.goto(base() + "/mail-servers/new");
-  await hydrated(page);
-}
 
 test("admin creates an application, copies its Redirect URI, and creates a Google mail server with it", async ({ page, context }) => {
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base() });
@@ -69,8 +54,7 @@ test("admin creates an application, copies its Redirect URI, and creates a Googl
   await page.getByLabel("IMAP port").fill("1993");
   await page.getByRole("button", { name: "Save" }).click();
   await page.waitForURL(/\/mail-servers$/);
-  await page.goto(`${base()}/mail-servers/${id}`);
-  await hydrated(page);
+  await visit(page, `/mail-servers/${id}`);
   await expect(page.getByLabel("IMAP port")).toHaveValue("1993");
   await page.reload();
   await expect(page.getByLabel("IMAP port")).toHaveValue("1993");
@@ -107,23 +91,14 @@ test("invalid input shows the message beside the field and saves nothing", async
 
   // A valid server to collide with.
   const subject = `Taken ${uniq()}`;
-  await openNewServer(page);
-  await page.getByLabel("Subject").fill(subject);
-  await page.getByLabel("OAuth provider").selectOption("Google");
-  await page.getByLabel("Client ID").fill("id");
-  await page.getByLabel("Client secret").fill("secret");
-  await page.getByLabel("Redirect URI").selectOption({ index: 1 });
+  await newServer(page, { subject, provider: "Google", clientId: "id", clientSecret: "secret", redirect: { index: 1 } });
   await page.getByRole("button", { name: "Save" }).click();
   await page.waitForURL(/\/mail-servers$/);
   // Count only once the list (loaded after the client-side navigation) shows the new server.
   await expect(page.locator(`#mail-servers-table tr[data-subject="${subject}"]`)).toBeVisible();
   const before = await page.locator("#mail-servers-table tbody tr").count();
 
-  await openNewServer(page);
-  await page.getByLabel("OAuth provider").selectOption("Google");
-  await page.getByLabel("Client ID").fill("id");
-  await page.getByLabel("Client secret").fill("secret");
-  await page.getByLabel("Redirect URI").selectOption({ index: 1 });
+  await newServer(page, { provider: "Google", clientId: "id", clientSecret: "secret", redirect: { index: 1 } });
   // Empty subject: refused in the browser, next to the field.
   await page.getByRole("button", { name: "Save" }).click();
   await expect(page.locator("#server-subject-error")).toHaveText("is required");
@@ -148,13 +123,7 @@ test("a generic provider is saved from a real discovery document; an unreachable
     const appName = `Generic ${uniq()}`;
     await createApplication(page, appName);
     const subject = `Generic ${uniq()}`;
-    await openNewServer(page);
-    await page.getByLabel("Subject").fill(subject);
-    await page.getByLabel("OAuth provider").selectOption("Generic OAuth2");
-    await page.getByLabel("Client ID").fill("client");
-    await page.getByLabel("Client secret").fill("secret");
-    const value = await page.locator("#server-redirect-uri option", { hasText: appName }).getAttribute("value");
-    await page.getByLabel("Redirect URI").selectOption(value!);
+    await newServer(page, { subject, provider: "Generic OAuth2", clientId: "client", clientSecret: "secret", redirect: appName });
     await page.getByLabel("Issuer URL").fill("http://127.0.0.1:1");
     await page.getByLabel("Scopes").fill("openid email offline_access");
     await page.getByLabel("IMAP host").fill("127.0.0.1");

@@ -326,12 +326,12 @@ fn main() {
     }
 }
 
-/// The release `server` binary (`BENCH_SERVER_BIN`, else `$CARGO_TARGET_DIR/release/server`).
+/// The release `mailbridge` binary (`BENCH_SERVER_BIN`, else `$CARGO_TARGET_DIR/release/mailbridge`).
 fn server_binary() -> Option<std::path::PathBuf> {
     let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
     let bin = std::env::var("BENCH_SERVER_BIN")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| std::path::Path::new(&target).join("release/server"));
+        .unwrap_or_else(|_| std::path::Path::new(&target).join("release/mailbridge"));
     bin.exists().then_some(bin)
 }
 

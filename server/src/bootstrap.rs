@@ -21,7 +21,8 @@ pub async fn first_admin(pool: &SqlitePool, config: &Config) -> Result<(), Start
     let password =
         Password::parse(password).map_err(|m| StartError::Admin(format!("the password {m}")))?;
     let name = DisplayName::parse("Administrator").map_err(StartError::Admin)?;
-    app::ssr::auth::insert_user(pool, &email, &name, Role::Admin, &password)
+    let now = app::ssr::clock::Clock::default().now();
+    app::ssr::service::users::create(pool, now, &email, &name, Role::Admin, &password)
         .await
         .map_err(|e| StartError::Admin(e.to_string()))?;
     // The address is logged so the operator knows who can sign in; the password never is.

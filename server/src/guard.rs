@@ -9,7 +9,7 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 
-use app::ssr::{auth, AppState};
+use app::ssr::{sessions, AppState};
 
 /// A state-changing request whose `Origin` (or, without one, `Referer`) is another site is
 /// refused, so a hostile page cannot act with a signed-in admin's cookie. Requests with neither
@@ -76,9 +76,10 @@ pub async fn require_session(
     if is_public(path) || !matches!(*req.method(), Method::GET | Method::HEAD) {
         return next.run(req).await;
     }
-    match auth::user_from_headers(&state, req.headers()).await {
+    match sessions::user_from_headers(&state, req.headers()).await {
         // Handed on so the page does not look the session up a second time.
         Ok(Some(user)) => {
+            tracing::Span::current().record("user_id", user.id);
             req.extensions_mut().insert(user);
             next.run(req).await
         }

@@ -104,7 +104,8 @@ async fn create_user(
     let pool = app::ssr::db::open(&config.database_url)
         .await
         .map_err(|e| format!("MAILBRIDGE_DATABASE_URL: {e}"))?;
-    let id = app::ssr::auth::insert_user(&pool, &email, &name, role, &password)
+    let now = app::ssr::clock::Clock::default().now();
+    let id = app::ssr::service::users::create(&pool, now, &email, &name, role, &password)
         .await
         .map_err(|e| e.to_string())?;
     println!(
@@ -116,12 +117,12 @@ async fn create_user(
 }
 
 async fn check(config: Config, account: i64) -> Result<(), String> {
-    use app::ssr::mail::{run_account_test, Protocol};
+    use app::{domain::Protocol, ssr::mail::run_account_test};
     let state = startup::build_state(&config)
         .await
         .map_err(|e| e.to_string())?;
     let mut failed = false;
-    for protocol in [Protocol::Imap, Protocol::Smtp] {
+    for protocol in Protocol::ALL {
         let r = run_account_test(&state, account, protocol)
             .await
             .map_err(|e| e.to_string())?;

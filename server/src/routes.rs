@@ -40,7 +40,7 @@ pub async fn oauth_callback(
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip());
-    let user = match app::ssr::auth::user_from_headers(&state, req.headers()).await {
+    let user = match app::ssr::sessions::user_from_headers(&state, req.headers()).await {
         Ok(Some(u)) => u,
         // The session guard sends signed-out visitors to /login first; this is a race with expiry.
         Ok(None) => return Redirect::to("/login").into_response(),

@@ -55,8 +55,8 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
     let providers = app::ssr::providers::BuiltIn::from_overrides(&config.provider_overrides)
         .map_err(StartError::Providers)?;
     let extra_ca = match &config.ca_file {
-        Some(path) => app::ssr::mail::ExtraCa::load(path).map_err(StartError::Ca)?,
-        None => app::ssr::mail::ExtraCa::default(),
+        Some(path) => app::ssr::mail::tls::ExtraCa::load(path).map_err(StartError::Ca)?,
+        None => app::ssr::mail::tls::ExtraCa::default(),
     };
     let http = app::ssr::state::provider_http_client(&extra_ca).map_err(StartError::Http)?;
     bootstrap::first_admin(&pool, config).await?;
@@ -69,6 +69,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
     Ok(AppState {
         leptos_options,
         pool,
+        clock: app::ssr::clock::Clock::default(),
         settings: Arc::new(Settings {
             public_url: config.public_url.clone(),
             session_idle_secs: config.session_idle_minutes * 60,
@@ -121,6 +122,8 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(middleware::map_response(explain_too_large))
+        // Outermost: the span covers the guards too, and the status the client finally gets.
+        .layer(middleware::from_fn(crate::telemetry::request_span))
         .with_state(state)
 }
 

@@ -272,7 +272,7 @@ fn create_user_cli_reads_the_password_from_stdin() {
     use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}/cli.db", dir.path().display());
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mailbridge"))
         .args([
             "create-user",
             "--email",
@@ -302,7 +302,7 @@ fn create_user_cli_reads_the_password_from_stdin() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("cli@example.test"));
     // Too short a password is refused with the reason.
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mailbridge"))
         .args([
             "create-user",
             "--email",

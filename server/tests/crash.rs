@@ -38,7 +38,7 @@ impl Server {
         let port = common::oidc::free_port();
         let log = std::fs::File::create(dir.join(format!("server-{run}.log"))).expect("log");
         let err = log.try_clone().expect("log");
-        let child = Command::new(env!("CARGO_BIN_EXE_server"))
+        let child = Command::new(env!("CARGO_BIN_EXE_mailbridge"))
             .arg("serve")
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())

@@ -111,7 +111,7 @@ async fn an_endless_chunked_body_is_cut_off_at_the_limit() {
 
 fn run_binary(vars: &[(&str, &str)]) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_server"));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mailbridge"));
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env(
@@ -166,7 +166,7 @@ fn migrate_succeeds_with_good_settings() {
 #[test]
 fn check_names_an_unknown_account_and_exits_non_zero() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_server"))
+    let out = Command::new(env!("CARGO_BIN_EXE_mailbridge"))
         .args(["check", "--account", "4242"])
         .env(
             "MAILBRIDGE_DATABASE_URL",

@@ -3,19 +3,17 @@
 use leptos::prelude::*;
 
 use crate::api::mail_accounts::StartAuthorization;
+use crate::domain::AccountStatus;
 
 /// The status as a badge with words a person understands.
 #[component]
-pub fn StatusBadge(#[prop(into)] status: String) -> impl IntoView {
-    let (class, text) = match status.as_str() {
-        "linked" => ("badge on", "linked"),
-        "pending" => ("badge", "pending"),
-        "needs_reauth" => ("badge off", "needs re-authorisation"),
-        "error" => ("badge off", "error"),
-        "disabled" => ("badge", "disabled"),
-        _ => ("badge", "unknown"),
+pub fn StatusBadge(status: AccountStatus) -> impl IntoView {
+    let class = match status {
+        AccountStatus::Linked => "badge on",
+        AccountStatus::NeedsReauth | AccountStatus::Error => "badge off",
+        AccountStatus::Pending | AccountStatus::Disabled => "badge",
     };
-    view! { <span class=class data-status=status.clone()>{text}</span> }
+    view! { <span class=class data-status=status.code()>{status.label()}</span> }
 }
 
 /// "Authorize" / "Authorize again": starts the flow on the server and sends the browser to the
@@ -35,16 +33,5 @@ pub fn AuthorizeButton(account_id: i64, #[prop(into)] label: String) -> impl Int
             {label}
         </button>
         <span class="error" role="alert">{move || start.value().get().and_then(|r| r.err()).map(|e| e.to_string())}</span>
-    }
-}
-
-pub fn needs_authorization(status: &str, auth_method: &str) -> Option<&'static str> {
-    if auth_method != "oauth2" {
-        return None;
-    }
-    match status {
-        "pending" => Some("Authorize"),
-        "needs_reauth" | "error" => Some("Authorize again"),
-        _ => None,
     }
 }

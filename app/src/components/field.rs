@@ -83,7 +83,7 @@ impl FormErrors {
         Signal::derive(move || {
             this.server
                 .get()
-                .filter(|e| !matches!(e, AppError::Field { .. }))
+                .filter(|e| !e.is_invalid())
                 .map(|e| e.to_string())
         })
     }

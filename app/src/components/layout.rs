@@ -1,7 +1,8 @@
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, A};
 
-use crate::api::auth::{current_user, Logout, SessionUser};
+use crate::api::auth::{current_user, Logout};
+use crate::domain::SessionUser;
 use crate::error::AppError;
 
 /// The signed-in user, loaded once per full page load and shared with every page.

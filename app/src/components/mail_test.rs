@@ -2,18 +2,22 @@
 
 use leptos::prelude::*;
 
-use crate::api::mail_test::{ProtocolResult, TestImap, TestSmtp};
+use crate::api::mail_test::TestMailAccount;
+use crate::domain::{Protocol, ProtocolResult};
 
 #[component]
 pub fn RunTest(account_id: i64, oauth: bool) -> impl IntoView {
-    let imap = ServerAction::<TestImap>::new();
-    let smtp = ServerAction::<TestSmtp>::new();
+    let imap = ServerAction::<TestMailAccount>::new();
+    let smtp = ServerAction::<TestMailAccount>::new();
     let ready = super::ready::use_ready();
     // IMAP first; SMTP starts when IMAP has answered, so each result shows as it completes.
     Effect::new(move |prev: Option<usize>| {
         let v = imap.version().get();
         if prev.is_some_and(|p| p != v) && imap.value().get().is_some() {
-            smtp.dispatch(TestSmtp { id: account_id });
+            smtp.dispatch(TestMailAccount {
+                id: account_id,
+                protocol: Protocol::Smtp,
+            });
         }
         v
     });
@@ -22,17 +26,17 @@ pub fn RunTest(account_id: i64, oauth: bool) -> impl IntoView {
         <section class="card run-test" id="run-test">
             <h2>"Connection test"</h2>
             <button type="button" disabled=move || !ready.get() || running()
-                on:click=move |_| { smtp.clear(); imap.dispatch(TestImap { id: account_id }); }>"Run test"</button>
+                on:click=move |_| { smtp.clear(); imap.dispatch(TestMailAccount { id: account_id, protocol: Protocol::Imap }); }>"Run test"</button>
             <div class="checklist" aria-live="polite">
-                <Protocol name="IMAP" account_id oauth pending=Signal::derive(move || imap.pending().get()) result=Signal::derive(move || imap.value().get()) />
-                <Protocol name="SMTP" account_id oauth pending=Signal::derive(move || smtp.pending().get()) result=Signal::derive(move || smtp.value().get()) />
+                <ProtocolPanel name="IMAP" account_id oauth pending=Signal::derive(move || imap.pending().get()) result=Signal::derive(move || imap.value().get()) />
+                <ProtocolPanel name="SMTP" account_id oauth pending=Signal::derive(move || smtp.pending().get()) result=Signal::derive(move || smtp.value().get()) />
             </div>
         </section>
     }
 }
 
 #[component]
-fn Protocol(
+fn ProtocolPanel(
     name: &'static str,
     account_id: i64,
     oauth: bool,

@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use crate::api::mail_servers::PAGE_SIZE;
+use crate::domain::PAGE_SIZE;
 
 /// "51–100 of 10,000" with Previous / Next.
 #[component]

@@ -1,5 +1,8 @@
 //! Fields of a mail account.
 
+use serde::{Deserialize, Serialize};
+
+use super::provider::AuthMethod;
 use super::text::bounded;
 
 pub mod label {
@@ -21,6 +24,127 @@ impl AccountName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Where a mailbox stands. Stored as its [`AccountStatus::code`].
+///
+/// `pending` → (authorised) → `linked`; a refused refresh → `needs_reauth`; a failed refresh
+/// that will be retried → `error` (back to `linked` on success); unlink → `pending`;
+/// `disabled` is set by an admin (kept, never refreshed or tested).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type), sqlx(rename_all = "snake_case"))]
+pub enum AccountStatus {
+    Pending,
+    Linked,
+    NeedsReauth,
+    Error,
+    Disabled,
+}
+
+impl AccountStatus {
+    pub const ALL: [AccountStatus; 5] = [
+        AccountStatus::Pending,
+        AccountStatus::Linked,
+        AccountStatus::NeedsReauth,
+        AccountStatus::Error,
+        AccountStatus::Disabled,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            AccountStatus::Pending => "pending",
+            AccountStatus::Linked => "linked",
+            AccountStatus::NeedsReauth => "needs_reauth",
+            AccountStatus::Error => "error",
+            AccountStatus::Disabled => "disabled",
+        }
+    }
+
+    /// In words a person understands.
+    pub fn label(self) -> &'static str {
+        match self {
+            AccountStatus::NeedsReauth => "needs re-authorisation",
+            other => other.code(),
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        AccountStatus::ALL
+            .into_iter()
+            .find(|s| s.code() == raw.trim())
+            .ok_or_else(|| "must be pending, linked, needs_reauth, error or disabled".into())
+    }
+
+    /// What the owner can do about it: "Authorize" for a new OAuth mailbox, "Authorize again"
+    /// for one whose grant died or keeps failing.
+    pub fn authorize_action(self, method: AuthMethod) -> Option<&'static str> {
+        if method != AuthMethod::OAuth2 {
+            return None;
+        }
+        match self {
+            AccountStatus::Pending => Some("Authorize"),
+            AccountStatus::NeedsReauth | AccountStatus::Error => Some("Authorize again"),
+            AccountStatus::Linked | AccountStatus::Disabled => None,
+        }
+    }
+}
+
+/// A mail account as its pages show it (never a token or password).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct MailAccountView {
+    pub id: i64,
+    pub name: String,
+    pub login: String,
+    pub mail_server_id: i64,
+    pub server_subject: String,
+    pub auth_method: AuthMethod,
+    pub owner_id: i64,
+    pub owner_email: String,
+    pub status: AccountStatus,
+    pub access_expires_at: Option<i64>,
+    pub last_refresh_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub last_login_at: Option<i64>,
+    pub test_at: Option<i64>,
+    pub test_imap_ok: Option<bool>,
+    pub test_smtp_ok: Option<bool>,
+    pub test_message: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct ServerChoice {
+    pub id: i64,
+    pub subject: String,
+    pub auth_method: AuthMethod,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct UserChoice {
+    pub id: i64,
+    pub email: String,
+}
+
+/// What the "Add mail account" form may offer this caller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountChoices {
+    pub me: i64,
+    pub is_admin: bool,
+    pub servers: Vec<ServerChoice>,
+    /// Admins only: every active user.
+    pub users: Vec<UserChoice>,
+}
+
+/// The Mail accounts list's filters; `None` is "any".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AccountFilter {
+    pub server_id: Option<i64>,
+    pub owner_id: Option<i64>,
+    pub status: Option<AccountStatus>,
 }
 
 /// "expires in 42 min", "expired 3 min ago": how long an access token has left.
@@ -50,6 +174,26 @@ pub fn expiry_text(expires_at: Option<i64>, now: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statuses_round_trip_and_say_what_to_do() {
+        for s in AccountStatus::ALL {
+            assert_eq!(AccountStatus::parse(s.code()), Ok(s));
+        }
+        assert!(AccountStatus::parse("linkd").is_err());
+        assert_eq!(
+            AccountStatus::NeedsReauth.authorize_action(AuthMethod::OAuth2),
+            Some("Authorize again")
+        );
+        assert_eq!(
+            AccountStatus::Pending.authorize_action(AuthMethod::Password),
+            None
+        );
+        assert_eq!(
+            AccountStatus::Linked.authorize_action(AuthMethod::OAuth2),
+            None
+        );
+    }
 
     #[test]
     fn expiry_is_said_in_words() {

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::net::{Encryption, Host, HttpUrl, Port};
+use super::provider::{AuthMethod, ProviderKind};
 use super::text::bounded;
 
 pub mod label {
@@ -25,8 +26,6 @@ pub mod label {
     pub const VALIDATE_CERTIFICATE: &str = "Validate certificate";
     pub const ACTIVE: &str = "Active";
     pub const VISIBLE: &str = "Visible to users";
-    pub const NAME: &str = "Name";
-    pub const ALLOWED_IPS: &str = "Allowed IP addresses";
 }
 
 /// A mail server's name, unique case-insensitively.
@@ -45,121 +44,6 @@ impl Subject {
     }
 }
 
-/// An integration application's name, unique case-insensitively.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppName(String);
-
-impl AppName {
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        bounded(raw, 1, 50).map(AppName)
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-    pub fn key(&self) -> String {
-        self.0.to_lowercase()
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum AuthMethod {
-    Password,
-    OAuth2,
-}
-
-impl AuthMethod {
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        match raw.trim() {
-            "password" | "Password" => Ok(AuthMethod::Password),
-            "oauth2" | "OAuth2" => Ok(AuthMethod::OAuth2),
-            _ => Err("must be Password or OAuth2".into()),
-        }
-    }
-    pub fn code(self) -> &'static str {
-        match self {
-            AuthMethod::Password => "password",
-            AuthMethod::OAuth2 => "oauth2",
-        }
-    }
-    pub fn label(self) -> &'static str {
-        match self {
-            AuthMethod::Password => "Password",
-            AuthMethod::OAuth2 => "OAuth2",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ProviderKind {
-    Google,
-    Microsoft,
-    Generic,
-}
-
-impl ProviderKind {
-    pub const ALL: [ProviderKind; 3] = [
-        ProviderKind::Google,
-        ProviderKind::Microsoft,
-        ProviderKind::Generic,
-    ];
-
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        match raw.trim() {
-            "google" | "Google" => Ok(ProviderKind::Google),
-            "microsoft" | "Microsoft 365" => Ok(ProviderKind::Microsoft),
-            "generic" | "Generic OAuth2" => Ok(ProviderKind::Generic),
-            "" => Err("is required".into()),
-            _ => Err("must be Google, Microsoft 365 or Generic OAuth2".into()),
-        }
-    }
-    pub fn code(self) -> &'static str {
-        match self {
-            ProviderKind::Google => "google",
-            ProviderKind::Microsoft => "microsoft",
-            ProviderKind::Generic => "generic",
-        }
-    }
-    pub fn label(self) -> &'static str {
-        match self {
-            ProviderKind::Google => "Google",
-            ProviderKind::Microsoft => "Microsoft 365",
-            ProviderKind::Generic => "Generic OAuth2",
-        }
-    }
-
-    /// IMAP and SMTP settings the provider documents, filled into untouched fields.
-    pub fn preset(self) -> Option<MailPreset> {
-        match self {
-            ProviderKind::Google => Some(MailPreset {
-                imap_host: "imap.gmail.com",
-                imap_port: 993,
-                imap_encryption: Encryption::SslTls,
-                smtp_host: "smtp.gmail.com",
-                smtp_port: 465,
-                smtp_encryption: Encryption::SslTls,
-            }),
-            ProviderKind::Microsoft => Some(MailPreset {
-                imap_host: "outlook.office365.com",
-                imap_port: 993,
-                imap_encryption: Encryption::SslTls,
-                smtp_host: "smtp.office365.com",
-                smtp_port: 587,
-                smtp_encryption: Encryption::StartTls,
-            }),
-            ProviderKind::Generic => None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MailPreset {
-    pub imap_host: &'static str,
-    pub imap_port: u16,
-    pub imap_encryption: Encryption,
-    pub smtp_host: &'static str,
-    pub smtp_port: u16,
-    pub smtp_encryption: Encryption,
-}
 
 /// A Microsoft tenant: `common`, `organizations`, `consumers`, a tenant id (GUID) or a domain.
 pub fn parse_tenant(raw: &str) -> Result<String, String> {
@@ -189,6 +73,29 @@ pub fn parse_scopes(raw: &str) -> Result<String, String> {
         return Err("must be scope names separated by spaces".into());
     }
     Ok(v)
+}
+
+/// A row of the Mail servers list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct MailServerSummary {
+    pub id: i64,
+    pub subject: String,
+    pub active: bool,
+    pub auth_method: AuthMethod,
+    pub provider: Option<ProviderKind>,
+    pub imap_host: String,
+    pub smtp_host: String,
+    pub linked_accounts: i64,
+}
+
+/// The edit form's content. The client secret itself never leaves the server: only whether
+/// one is set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailServerEdit {
+    pub id: i64,
+    pub draft: MailServerDraft,
+    pub secret_set: bool,
 }
 
 /// Everything the mail-server form holds, as typed.

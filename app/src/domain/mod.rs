@@ -1,14 +1,26 @@
-//! Field types that parse, shared by the browser and the server so that both give the same
-//! message for the same input. No server-only dependencies here.
+//! Field types that parse, and the wire types the browser and the server share, so that both
+//! give the same message for the same input. No server-only code here; with `ssr` the enums
+//! also map to their database text (`sqlx::Type`) and the views to rows (`sqlx::FromRow`).
 
+pub mod application;
 pub mod mail_account;
 pub mod mail_server;
+pub mod mail_test;
 pub mod net;
+pub mod paging;
+pub mod provider;
 pub mod text;
 pub mod user;
 
-pub use mail_account::AccountName;
-pub use mail_server::{AppName, AuthMethod, MailServerDraft, ProviderKind, Subject};
+pub use application::{AppName, ApplicationView};
+pub use mail_account::{
+    AccountChoices, AccountFilter, AccountName, AccountStatus, MailAccountView, ServerChoice,
+    UserChoice,
+};
+pub use mail_server::{MailServerDraft, MailServerEdit, MailServerSummary, Subject};
+pub use mail_test::{Protocol, ProtocolResult, TestStep};
 pub use net::{CidrList, Encryption, Host, HttpUrl, Port};
+pub use paging::{Page, PAGE_SIZE};
+pub use provider::{AuthMethod, MailPreset, ProviderKind};
 pub use text::OrganisationName;
-pub use user::{DisplayName, Email, Password, Role};
+pub use user::{DisplayName, Email, Password, Role, SessionUser, UserView};

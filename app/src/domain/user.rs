@@ -110,6 +110,8 @@ impl Password {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type), sqlx(rename_all = "lowercase"))]
 pub enum Role {
     Admin,
     User,
@@ -131,6 +133,69 @@ impl Role {
             Role::Admin => "admin",
             Role::User => "user",
         }
+    }
+}
+
+pub const WRONG_CREDENTIALS: &str = "Wrong email or password.";
+pub const LAST_ADMIN: &str = "cannot demote or deactivate the last active admin";
+
+/// The "New user" form, parsed: every bad field reported at once.
+pub struct NewUserForm {
+    pub email: Email,
+    pub name: DisplayName,
+    pub role: Role,
+    pub password: Password,
+}
+
+impl NewUserForm {
+    pub fn parse(
+        email: &str,
+        name: &str,
+        role: &str,
+        password: &str,
+    ) -> Result<Self, Vec<(&'static str, String)>> {
+        let mut errors = vec![];
+        let email = Email::parse(email).map_err(|m| errors.push((Email::LABEL, m)));
+        let name = DisplayName::parse(name).map_err(|m| errors.push((DisplayName::LABEL, m)));
+        let role = Role::parse(role).map_err(|m| errors.push((Role::LABEL, m)));
+        let password = Password::parse(password).map_err(|m| errors.push((Password::LABEL, m)));
+        match (email, name, role, password) {
+            (Ok(email), Ok(name), Ok(role), Ok(password)) => Ok(NewUserForm {
+                email,
+                name,
+                role,
+                password,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// A user as the Users pages show it (never the password hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct UserView {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub active: bool,
+    pub last_sign_in_at: Option<i64>,
+    pub created_at: i64,
+}
+
+/// The signed-in user as pages and services see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionUser {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+}
+
+impl SessionUser {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
     }
 }
 

@@ -4,11 +4,12 @@ use leptos_meta::Title;
 use crate::components::ready::Ready;
 use leptos_router::components::A;
 
-use crate::api::applications::{list_applications, ApplicationView, SaveApplication};
+use crate::api::applications::{list_applications, SaveApplication};
+use crate::domain::ApplicationView;
 use crate::components::copy::CopyButton;
 use crate::components::field::{FieldError, FormErrors};
 use crate::components::layout::AdminOnly;
-use crate::domain::{mail_server::label, AppName, CidrList};
+use crate::domain::{application::label, AppName, CidrList};
 
 #[component]
 pub fn ApplicationsPage() -> impl IntoView {

@@ -56,7 +56,7 @@ pub fn DashboardPage() -> impl IntoView {
                         <h2>"Mail accounts by status"</h2>
                         <ul class="counts">
                             {rows.into_iter().map(|(status, n)| view! {
-                                <li data-status=status.clone()>{status.replace('_', " ")}": " <strong>{n}</strong></li>
+                                <li data-status=status.code()>{status.code().replace('_', " ")}": " <strong>{n}</strong></li>
                             }).collect_view()}
                         </ul>
                     </section>

@@ -3,7 +3,8 @@ use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_params_map};
 
 use crate::api::mail_accounts::{get_mail_account, DeleteMailAccount, UnlinkMailAccount};
-use crate::components::account::{needs_authorization, AuthorizeButton, StatusBadge};
+use crate::components::account::{AuthorizeButton, StatusBadge};
+use crate::domain::{AccountStatus, AuthMethod};
 use crate::components::time::{format_opt, now};
 use crate::domain::mail_account::expiry_text;
 use crate::pages::mail_accounts::test_summary;
@@ -40,8 +41,8 @@ pub fn MailAccountPage() -> impl IntoView {
                 match account.await {
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                     Ok(a) => {
-                        let action = needs_authorization(&a.status, &a.auth_method);
-                        let linked = a.status == "linked" && a.auth_method == "oauth2";
+                        let action = a.status.authorize_action(a.auth_method);
+                        let linked = a.status == AccountStatus::Linked && a.auth_method == AuthMethod::OAuth2;
                         let id = a.id;
                         view! {
                             <h1>{a.name.clone()}</h1>
@@ -49,7 +50,7 @@ pub fn MailAccountPage() -> impl IntoView {
                                 <dt>"Login"</dt><dd>{a.login.clone()}</dd>
                                 <dt>"Mail server"</dt><dd>{a.server_subject.clone()}</dd>
                                 <dt>"Owner"</dt><dd>{a.owner_email.clone()}</dd>
-                                <dt>"Status"</dt><dd id="account-status"><StatusBadge status=a.status.clone() /></dd>
+                                <dt>"Status"</dt><dd id="account-status"><StatusBadge status=a.status /></dd>
                                 <dt>"Access token"</dt><dd id="account-expiry">{expiry_text(a.access_expires_at, now())}</dd>
                                 <dt>"Last refresh"</dt><dd>{format_opt(a.last_refresh_at)}</dd>
                                 <dt>"Last successful login"</dt><dd>{format_opt(a.last_login_at)}</dd>
@@ -72,7 +73,7 @@ pub fn MailAccountPage() -> impl IntoView {
                                     <button type="button" class="danger" disabled=move || !ready.get() on:click=move |_| confirming_delete.set(true)>"Delete"</button>
                                 </Show>
                             </div>
-                            <crate::components::mail_test::RunTest account_id=id oauth=a.auth_method == "oauth2" />
+                            <crate::components::mail_test::RunTest account_id=id oauth=a.auth_method == AuthMethod::OAuth2 />
                             <p class="muted" role="status">{move || match unlink.value().get() {
                                 Some(Ok(None)) => Some("Unlinked: the tokens were revoked and deleted.".to_string()),
                                 Some(Ok(Some(w))) => Some(w),

@@ -2,17 +2,16 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
-use crate::api::mail_accounts::{
-    list_mail_accounts, mail_account_choices, AccountChoices, CreateMailAccount, MailAccountView,
-    STATUSES,
-};
-use crate::components::account::{needs_authorization, AuthorizeButton, StatusBadge};
+use crate::api::mail_accounts::{list_mail_accounts, mail_account_choices, CreateMailAccount};
+use crate::components::account::{AuthorizeButton, StatusBadge};
 use crate::components::field::{FieldError, FormErrors};
 use crate::components::layout::Me;
 use crate::components::ready::Ready;
 use crate::components::time::format_opt;
 use crate::domain::mail_account::{expiry_text, label};
-use crate::domain::{AccountName, Email};
+use crate::domain::{
+    AccountChoices, AccountName, AccountStatus, AuthMethod, Email, MailAccountView,
+};
 use crate::error::AppError;
 
 /// The servers and owners a new account can use, and the admin's filter options. With a
@@ -123,7 +122,7 @@ fn Filters(
                     <label for="filter-status">"With status"</label>
                     <select id="filter-status" on:change=move |ev| { page.set(0); status_filter.set(event_target_value(&ev)); }>
                         <option value="">"All statuses"</option>
-                        {STATUSES.iter().map(|s| view! { <option value=*s>{*s}</option> }).collect_view()}
+                        {AccountStatus::ALL.iter().map(|s| view! { <option value=s.code()>{s.code()}</option> }).collect_view()}
                     </select>
                 </fieldset>
             </Ready>
@@ -142,16 +141,16 @@ pub fn AccountTable(list: Vec<MailAccountView>) -> impl IntoView {
             </tr></thead>
             <tbody>
                 {list.into_iter().map(|a| {
-                    let action = needs_authorization(&a.status, &a.auth_method);
+                    let action = a.status.authorize_action(a.auth_method);
                     let test = test_summary(&a);
                     let name = a.name.clone();
                     view! {
-                        <tr data-login=a.login.clone() data-status=a.status.clone()>
+                        <tr data-login=a.login.clone() data-status=a.status.code()>
                             <td><A href=format!("/mail-accounts/{}", a.id)>{name}</A></td>
                             <td>{a.login.clone()}</td>
                             <td>{a.server_subject.clone()}</td>
                             <td>{a.owner_email.clone()}</td>
-                            <td><StatusBadge status=a.status.clone() /></td>
+                            <td><StatusBadge status=a.status /></td>
                             <td class="expiry">{expiry_text(a.access_expires_at, now)}</td>
                             <td>{format_opt(a.last_refresh_at)}</td>
                             <td class="test">{test}</td>
@@ -210,7 +209,7 @@ fn NewAccountForm(
         options(choices, |c| {
             c.servers
                 .iter()
-                .any(|s| s.id.to_string() == sel && s.auth_method == "password")
+                .any(|s| s.id.to_string() == sel && s.auth_method == AuthMethod::Password)
         })
         .unwrap_or(false)
     });

@@ -6,8 +6,10 @@ use leptos_meta::Title;
 use crate::components::ready::Ready;
 use leptos_router::{components::A, hooks::use_params_map};
 
-use crate::api::applications::{list_applications, ApplicationView};
-use crate::api::mail_servers::{get_mail_server, MailServerEdit, SaveMailServer};
+use crate::api::applications::list_applications;
+use crate::domain::ApplicationView;
+use crate::api::mail_servers::{get_mail_server, SaveMailServer};
+use crate::domain::MailServerEdit;
 use crate::components::copy::CopyButton;
 use crate::components::field::{FieldError, FormErrors};
 use crate::components::layout::AdminOnly;
@@ -65,8 +67,8 @@ pub fn MailServerFormPage() -> impl IntoView {
 type FormData = (Option<MailServerEdit>, Vec<ApplicationView>);
 type LinkedAccounts = Option<(
     i64,
-    crate::api::mail_accounts::AccountPage,
-    Vec<crate::api::mail_accounts::UserChoice>,
+    crate::domain::Page<crate::domain::MailAccountView>,
+    Vec<crate::domain::UserChoice>,
 )>;
 
 #[component]

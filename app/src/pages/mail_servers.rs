@@ -2,9 +2,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
-use crate::api::mail_servers::{list_mail_servers, DeleteMailServer, MailServerSummary};
+use crate::api::mail_servers::{list_mail_servers, DeleteMailServer};
+use crate::domain::{MailServerSummary, Page};
 use crate::components::layout::AdminOnly;
-use crate::domain::{AuthMethod, ProviderKind};
 
 #[component]
 pub fn MailServersPage() -> impl IntoView {
@@ -27,7 +27,7 @@ pub fn MailServersPage() -> impl IntoView {
 #[component]
 fn MailServerList(
     delete: ServerAction<DeleteMailServer>,
-    servers: Resource<Result<crate::api::mail_servers::MailServerPage, crate::error::AppError>>,
+    servers: Resource<Result<Page<MailServerSummary>, crate::error::AppError>>,
     ascending: RwSignal<bool>,
     page: RwSignal<i64>,
 ) -> impl IntoView {
@@ -70,15 +70,8 @@ fn ServerRow(s: MailServerSummary, delete: ServerAction<DeleteMailServer>) -> im
     let id = s.id;
     let linked = s.linked_accounts;
     let subject = s.subject.clone();
-    let method = AuthMethod::parse(&s.auth_method)
-        .map(|m| m.label())
-        .unwrap_or("?");
-    let provider = s
-        .provider
-        .as_deref()
-        .and_then(|p| ProviderKind::parse(p).ok())
-        .map(|p| p.label())
-        .unwrap_or("—");
+    let method = s.auth_method.label();
+    let provider = s.provider.map(|p| p.label()).unwrap_or("—");
     view! {
         <tr data-subject=s.subject.clone()>
             <td class="subject">{s.subject.clone()}</td>

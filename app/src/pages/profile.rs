@@ -30,7 +30,7 @@ pub fn ProfilePage() -> impl IntoView {
             .value()
             .get()
             .and_then(|r| r.err())
-            .filter(|e| !matches!(e, crate::error::AppError::Field { .. }))
+            .filter(|e| !e.is_invalid())
             .map(|e| e.to_string())
     };
     let new_message = Signal::derive(move || {

@@ -2,7 +2,8 @@
 
 use leptos::prelude::*;
 
-use crate::api::mail_accounts::{AccountPage, CreateMailAccount, UserChoice};
+use crate::api::mail_accounts::CreateMailAccount;
+use crate::domain::{MailAccountView, Page, UserChoice};
 use crate::components::field::{FieldError, FormErrors};
 use crate::components::ready::Ready;
 use crate::domain::mail_account::label;
@@ -14,7 +15,7 @@ use crate::pages::mail_accounts::AccountTable;
 #[component]
 pub fn ServerAccounts(
     server_id: i64,
-    page: AccountPage,
+    page: Page<MailAccountView>,
     users: Vec<UserChoice>,
     create: ServerAction<CreateMailAccount>,
 ) -> impl IntoView {

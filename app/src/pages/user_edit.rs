@@ -4,12 +4,12 @@ use leptos_meta::Title;
 use crate::components::ready::Ready;
 use leptos_router::{components::A, hooks::use_params_map};
 
-use crate::api::users::{get_user, SetUserPassword, UpdateUser, UserRow};
+use crate::api::users::{get_user, SetUserPassword, UpdateUser};
+use crate::domain::UserView;
 use crate::components::field::FieldError;
 use crate::components::layout::AdminOnly;
 use crate::components::time::format_opt;
 use crate::domain::{DisplayName, Password, Role};
-use crate::error::AppError;
 
 #[component]
 pub fn UserEditPage() -> impl IntoView {
@@ -44,12 +44,12 @@ fn UserEdit() -> impl IntoView {
 }
 
 #[component]
-fn UserForms(user: UserRow) -> impl IntoView {
+fn UserForms(user: UserView) -> impl IntoView {
     let update = ServerAction::<UpdateUser>::new();
     let set_pw = ServerAction::<SetUserPassword>::new();
     let id = user.id;
     let name = RwSignal::new(user.display_name.clone());
-    let role = RwSignal::new(user.role.clone());
+    let role = RwSignal::new(user.role.as_str().to_string());
     let active = RwSignal::new(user.active);
     let name_local = RwSignal::new(None::<String>);
     let password = RwSignal::new(String::new());
@@ -83,7 +83,7 @@ fn UserForms(user: UserRow) -> impl IntoView {
             .value()
             .get()
             .and_then(|r| r.err())
-            .filter(|e| !matches!(e, AppError::Field { .. }))
+            .filter(|e| !e.is_invalid())
             .map(|e| e.to_string())
     };
 
@@ -108,8 +108,8 @@ fn UserForms(user: UserRow) -> impl IntoView {
             <FieldError id="edit-user-name-error" message=name_msg />
             <label for="edit-user-role">"Role"</label>
             <select id="edit-user-role" prop:value=move || role.get() on:change=move |ev| role.set(event_target_value(&ev))>
-                <option value="user" selected=user.role == "user">"user"</option>
-                <option value="admin" selected=user.role == "admin">"admin"</option>
+                <option value="user" selected=user.role == Role::User>"user"</option>
+                <option value="admin" selected=user.role == Role::Admin>"admin"</option>
             </select>
             <FieldError id="edit-user-role-error" message=update_err(Role::LABEL) />
             <label class="check" for="edit-user-active">

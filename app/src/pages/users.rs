@@ -9,7 +9,6 @@ use crate::components::field::FieldError;
 use crate::components::layout::AdminOnly;
 use crate::components::time::format_opt;
 use crate::domain::{DisplayName, Email, Password, Role};
-use crate::error::AppError;
 
 #[component]
 pub fn UsersPage() -> impl IntoView {
@@ -27,7 +26,7 @@ pub fn UsersPage() -> impl IntoView {
 #[component]
 fn UsersAdmin(
     create: ServerAction<CreateUser>,
-    users: Resource<Result<Vec<crate::api::users::UserRow>, crate::error::AppError>>,
+    users: Resource<Result<Vec<crate::domain::UserView>, crate::error::AppError>>,
 ) -> impl IntoView {
     view! {
         <h1>"Users"</h1>
@@ -42,7 +41,7 @@ fn UsersAdmin(
                                 <tr data-email=u.email.clone()>
                                     <td>{u.email.clone()}</td>
                                     <td>{u.display_name.clone()}</td>
-                                    <td>{u.role.clone()}</td>
+                                    <td>{u.role.as_str()}</td>
                                     <td>{if u.active { "yes" } else { "no" }}</td>
                                     <td>{format_opt(u.last_sign_in_at)}</td>
                                     <td><A href=format!("/users/{}", u.id)>"Edit"</A></td>
@@ -125,7 +124,7 @@ fn NewUserForm(create: ServerAction<CreateUser>) -> impl IntoView {
             .value()
             .get()
             .and_then(|r| r.err())
-            .filter(|e| !matches!(e, AppError::Field { .. }))
+            .filter(|e| !e.is_invalid())
             .map(|e| e.to_string())
     };
 

@@ -11,6 +11,16 @@ use chacha20poly1305::{
 };
 use sqlx::SqlitePool;
 
+/// Associated data of each sealed column: a ciphertext moved to another column fails to open.
+pub mod aad {
+    pub const CLIENT_SECRET: &str = "mail_servers.client_secret";
+    pub const ACCOUNT_PASSWORD: &str = "mail_accounts.password";
+    pub const ACCESS_TOKEN: &str = "mail_accounts.access_token";
+    pub const REFRESH_TOKEN: &str = "mail_accounts.refresh_token";
+    pub const PKCE_VERIFIER: &str = "oauth_states.pkce_verifier";
+    pub const KEY_CHECK: &str = "settings.secret_key_check";
+}
+
 const NONCE_LEN: usize = 24;
 const CHECK_PLAINTEXT: &[u8] = b"mailbridge secret key check v1";
 
@@ -30,7 +40,7 @@ pub enum KeyError {
     #[error("MAILBRIDGE_SECRET_KEY_FILE: {path} is missing but this database holds secrets encrypted with a key; restore the file or set MAILBRIDGE_SECRET_KEY")]
     MissingKey { path: String },
     #[error("cannot check the secret key against the database: {0}")]
-    Db(#[from] sqlx::Error),
+    Db(#[from] super::db::QueryError),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -124,10 +134,7 @@ pub async fn load(
     env_key: Option<&str>,
     key_file: &Path,
 ) -> Result<SecretBox, KeyError> {
-    let check: Option<(String,)> =
-        sqlx::query_as("SELECT value FROM settings WHERE key = 'secret_key_check'")
-            .fetch_optional(pool)
-            .await?;
+    let check = super::db::settings::get(pool, super::db::settings::SECRET_KEY_CHECK).await?;
     let key = match env_key {
         Some(k) => decode_key(k).ok_or(KeyError::BadEnvKey)?,
         None => {
@@ -146,24 +153,22 @@ pub async fn load(
     };
     let sb = SecretBox::new(&key);
     match check {
-        Some((value,)) => {
+        Some(value) => {
             let blob = base64::engine::general_purpose::STANDARD
                 .decode(value)
                 .map_err(|_| KeyError::WrongKey)?;
-            if sb.open(&blob, "settings.secret_key_check").ok().as_deref() != Some(CHECK_PLAINTEXT)
+            if sb.open(&blob, aad::KEY_CHECK).ok().as_deref() != Some(CHECK_PLAINTEXT)
             {
                 return Err(KeyError::WrongKey);
             }
         }
         None => {
-            let blob = sb.seal(CHECK_PLAINTEXT, "settings.secret_key_check");
-            sqlx::query(
-                "INSERT INTO settings (key, value, updated_at) VALUES ('secret_key_check', ?1, ?2)",
-            )
-            .bind(base64::engine::general_purpose::STANDARD.encode(blob))
-            .bind(super::db::now())
-            .execute(pool)
-            .await?;
+            let blob = sb.seal(CHECK_PLAINTEXT, aad::KEY_CHECK);
+            // Only at first start, when no clock has been moved yet.
+            let now = super::clock::Clock::default().now();
+            let value = base64::engine::general_purpose::STANDARD.encode(blob);
+            super::db::settings::set(pool, super::db::settings::SECRET_KEY_CHECK, &value, now)
+                .await?;
         }
     }
     Ok(sb)

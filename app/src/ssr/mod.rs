@@ -1,36 +1,36 @@
-//! Server-only code: database, sessions, secrets. Compiled only with the `ssr` feature, so none of
-//! it (nor sqlx, argon2, ...) reaches the WASM bundle.
+//! Server-only code, compiled only with the `ssr` feature so none of it (nor sqlx, argon2, ...)
+//! reaches the WASM bundle. Services (`service`, `oauth`, `mail`, `refresh`) hold the rules;
+//! `db` holds the SQL. Nothing here knows about Leptos or HTTP requests: the server functions
+//! in `api` call in, the CLI and the tests too.
 
-pub mod auth;
+pub mod clock;
 pub mod crypto;
 pub mod db;
 pub mod mail;
 pub mod oauth;
+pub mod passwords;
 pub mod providers;
 pub mod refresh;
+pub mod service;
+pub mod sessions;
 pub mod state;
 
 pub use state::AppState;
 
 use crate::error::AppError;
 
-/// Finishes a server function: on error, sets the HTTP status that goes with it.
-pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
-    if let Err(err) = &result {
-        if let Some(opts) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-            opts.set_status(
-                http::StatusCode::from_u16(err.status())
-                    .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
-            );
-        }
-    }
-    result
-}
-
 /// Logs an unexpected failure with its cause and hands the browser only a generic message.
 pub fn internal(context: &str, err: impl std::fmt::Display) -> AppError {
     tracing::error!(error = %err, "{context}");
     AppError::Internal
+}
+
+pub fn begin_failed(e: sqlx::Error) -> AppError {
+    internal("starting a transaction", e)
+}
+
+pub fn commit_failed(e: sqlx::Error) -> AppError {
+    internal("committing a transaction", e)
 }
 
 /// An error and its causes, outermost first ("error sending request: connection refused"):
@@ -46,8 +46,19 @@ pub fn error_chain(e: &dyn std::error::Error) -> Vec<String> {
     parts
 }
 
-/// The shared state, taken from the request's Leptos context.
-pub fn state() -> Result<AppState, AppError> {
-    leptos::prelude::use_context::<AppState>()
-        .ok_or_else(|| internal("application state missing from context", "no AppState"))
+/// Text that came from a provider or a mail server (an error description, a greeting, an
+/// identity), made safe to store and show: no control characters, at most `max` characters.
+pub fn provider_text(s: &str, max: usize) -> String {
+    s.chars().filter(|c| !c.is_control()).take(max).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_text_drops_control_characters_and_clips() {
+        assert_eq!(provider_text("a\r\nb\x1b[31mc", 100), "ab[31mc");
+        assert_eq!(provider_text("héllo wörld", 5), "héllo");
+    }
 }

@@ -45,6 +45,7 @@ impl Default for LoginLimits {
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub pool: SqlitePool,
+    pub clock: super::clock::Clock,
     pub settings: Arc<Settings>,
     pub secrets: Arc<super::crypto::SecretBox>,
     pub providers: Arc<super::providers::BuiltIn>,
@@ -63,7 +64,7 @@ impl AppState {
 
 /// The HTTP client for provider calls, trusting the extra CAs of `MAILBRIDGE_CA_FILE` too.
 pub fn provider_http_client(
-    extra: &super::mail::ExtraCa,
+    extra: &super::mail::tls::ExtraCa,
 ) -> Result<oauth2::reqwest::Client, String> {
     let mut builder = oauth2::reqwest::Client::builder();
     for der in &extra.certs {

@@ -1,4 +1,14 @@
-//! The SQLite pool and the embedded migrations.
+//! The database: the pool, the embedded migrations, and one module per table that owns that
+//! table's SQL and row type. Nothing above this layer writes SQL.
+
+pub mod applications;
+pub mod mail_accounts;
+pub mod mail_servers;
+pub mod oauth_states;
+pub mod sessions;
+pub mod settings;
+pub mod sign_in_failures;
+pub mod users;
 
 use std::{path::Path, str::FromStr, time::Duration};
 
@@ -85,10 +95,44 @@ pub fn split_counted<T>(rows: Vec<Counted<T>>) -> Option<(Vec<T>, i64)> {
     Some((rows.into_iter().map(|c| c.row).collect(), total))
 }
 
-/// Current time as Unix seconds, the unit every timestamp column uses.
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
+/// A failed statement, with what it was for. Above this layer it becomes
+/// [`AppError::Internal`](crate::error::AppError): logged in full, never shown to the browser.
+#[derive(Debug, thiserror::Error)]
+#[error("{context}: {source}")]
+pub struct QueryError {
+    context: &'static str,
+    #[source]
+    source: sqlx::Error,
 }
+
+impl QueryError {
+    /// A UNIQUE constraint refused the row (a taken name or address).
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(&self.source, sqlx::Error::Database(db) if db.is_unique_violation())
+    }
+
+    /// A foreign key refused the change (the row is still in use).
+    pub fn is_foreign_key_violation(&self) -> bool {
+        matches!(&self.source, sqlx::Error::Database(db) if db.is_foreign_key_violation())
+    }
+}
+
+/// `.context("reading a user")` on a sqlx result.
+pub trait Context<T> {
+    fn context(self, context: &'static str) -> Result<T, QueryError>;
+}
+
+impl<T> Context<T> for Result<T, sqlx::Error> {
+    fn context(self, context: &'static str) -> Result<T, QueryError> {
+        self.map_err(|source| QueryError { context, source })
+    }
+}
+
+impl From<QueryError> for crate::error::AppError {
+    fn from(e: QueryError) -> Self {
+        tracing::error!(error = %e, "database statement failed");
+        crate::error::AppError::Internal
+    }
+}
+
+pub type DbResult<T> = Result<T, QueryError>;

@@ -1,0 +1,330 @@
+//! `mail_accounts`: one user's mailbox on one mail server, with its encrypted tokens.
+
+use sqlx::SqliteExecutor;
+
+use super::{Context, Counted, DbResult};
+use crate::domain::{AccountFilter, AccountStatus, MailAccountView, Protocol, PAGE_SIZE};
+
+/// A mail account as stored (secrets still sealed).
+#[derive(Debug, sqlx::FromRow)]
+pub struct MailAccountRow {
+    pub id: i64,
+    pub mail_server_id: i64,
+    pub owner_id: i64,
+    pub login: String,
+    pub status: AccountStatus,
+    pub password_enc: Option<Vec<u8>>,
+    pub access_token_enc: Option<Vec<u8>>,
+    pub refresh_token_enc: Option<Vec<u8>>,
+    pub access_expires_at: Option<i64>,
+    pub refresh_failures: i64,
+}
+
+const VIEW_COLUMNS: &str = "SELECT a.id, a.name, a.login, a.mail_server_id,
+    s.subject AS server_subject, s.auth_method, a.owner_id, u.email AS owner_email, a.status,
+    a.access_expires_at, a.last_refresh_at, a.last_error, a.last_login_at, a.test_at,
+    a.test_imap_ok, a.test_smtp_ok, a.test_message, a.created_at";
+const VIEW_FROM: &str = "FROM mail_accounts a JOIN mail_servers s ON s.id = a.mail_server_id
+    JOIN users u ON u.id = a.owner_id";
+const FILTER: &str = "WHERE (?1 IS NULL OR a.mail_server_id = ?1)
+    AND (?2 IS NULL OR a.owner_id = ?2) AND (?3 IS NULL OR a.status = ?3)";
+
+pub async fn get(db: impl SqliteExecutor<'_>, id: i64) -> DbResult<Option<MailAccountRow>> {
+    sqlx::query_as(
+        "SELECT id, mail_server_id, owner_id, login, status, password_enc, access_token_enc,
+                refresh_token_enc, access_expires_at, refresh_failures
+         FROM mail_accounts WHERE id = ?1",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
+    .context("reading a mail account")
+}
+
+pub async fn view(db: impl SqliteExecutor<'_>, id: i64) -> DbResult<Option<MailAccountView>> {
+    sqlx::query_as(&format!("{VIEW_COLUMNS} {VIEW_FROM} WHERE a.id = ?1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+        .context("reading a mail account")
+}
+
+/// One page by name, with the filtered list's size on every row.
+pub async fn page(
+    db: impl SqliteExecutor<'_>,
+    filter: &AccountFilter,
+    page: i64,
+) -> DbResult<Vec<Counted<MailAccountView>>> {
+    sqlx::query_as(&format!(
+        "{VIEW_COLUMNS}, (SELECT COUNT(*) FROM mail_accounts a {FILTER}) AS total {VIEW_FROM} {FILTER}
+         ORDER BY a.name COLLATE NOCASE, a.id LIMIT ?4 OFFSET ?5"
+    ))
+    .bind(filter.server_id)
+    .bind(filter.owner_id)
+    .bind(filter.status)
+    .bind(PAGE_SIZE)
+    .bind(page * PAGE_SIZE)
+    .fetch_all(db)
+    .await
+    .context("listing mail accounts")
+}
+
+pub async fn count(db: impl SqliteExecutor<'_>, filter: &AccountFilter) -> DbResult<i64> {
+    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM mail_accounts a {FILTER}"))
+        .bind(filter.server_id)
+        .bind(filter.owner_id)
+        .bind(filter.status)
+        .fetch_one(db)
+        .await
+        .context("counting mail accounts")
+}
+
+pub async fn count_on_server(db: impl SqliteExecutor<'_>, server_id: i64) -> DbResult<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM mail_accounts WHERE mail_server_id = ?1")
+        .bind(server_id)
+        .fetch_one(db)
+        .await
+        .context("counting linked accounts")
+}
+
+pub struct NewAccount<'a> {
+    pub mail_server_id: i64,
+    pub owner_id: i64,
+    pub name: &'a str,
+    pub login: &'a str,
+    pub login_key: String,
+    pub status: AccountStatus,
+    pub password_enc: Option<Vec<u8>>,
+}
+
+pub async fn insert(db: impl SqliteExecutor<'_>, a: NewAccount<'_>, now: i64) -> DbResult<i64> {
+    sqlx::query(
+        "INSERT INTO mail_accounts (mail_server_id, owner_id, name, login, login_key, status,
+            password_enc, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+    )
+    .bind(a.mail_server_id)
+    .bind(a.owner_id)
+    .bind(a.name)
+    .bind(a.login)
+    .bind(a.login_key)
+    .bind(a.status)
+    .bind(a.password_enc)
+    .bind(now)
+    .execute(db)
+    .await
+    .context("creating a mail account")
+    .map(|r| r.last_insert_rowid())
+}
+
+pub async fn delete(db: impl SqliteExecutor<'_>, id: i64) -> DbResult<()> {
+    sqlx::query("DELETE FROM mail_accounts WHERE id = ?1")
+        .bind(id)
+        .execute(db)
+        .await
+        .context("deleting a mail account")
+        .map(|_| ())
+}
+
+/// Accounts by status: all of them, or one owner's.
+pub async fn status_counts(
+    db: impl SqliteExecutor<'_>,
+    owner: Option<i64>,
+) -> DbResult<Vec<(AccountStatus, i64)>> {
+    sqlx::query_as(
+        "SELECT status, COUNT(*) FROM mail_accounts WHERE ?1 IS NULL OR owner_id = ?1 GROUP BY status",
+    )
+    .bind(owner)
+    .fetch_all(db)
+    .await
+    .context("counting accounts")
+}
+
+/// A new grant from the callback: tokens sealed, status `linked`, failures forgotten.
+pub async fn save_grant(
+    db: impl SqliteExecutor<'_>,
+    id: i64,
+    access_enc: Vec<u8>,
+    refresh_enc: Vec<u8>,
+    expires_at: i64,
+    scopes: &str,
+    now: i64,
+) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE mail_accounts SET access_token_enc = ?1, refresh_token_enc = ?2, access_expires_at = ?3,
+            granted_scopes = ?4, status = 'linked', last_error = NULL, last_refresh_at = ?5,
+            refresh_failures = 0, next_retry_at = NULL, updated_at = ?5
+         WHERE id = ?6",
+    )
+    .bind(access_enc)
+    .bind(refresh_enc)
+    .bind(expires_at)
+    .bind(scopes)
+    .bind(now)
+    .bind(id)
+    .execute(db)
+    .await
+    .context("storing tokens")
+    .map(|_| ())
+}
+
+/// A refreshed access token and, when the provider rotated it, the new refresh token: in one
+/// statement, so they land together or not at all.
+pub async fn save_refresh(
+    db: impl SqliteExecutor<'_>,
+    id: i64,
+    access_enc: Vec<u8>,
+    rotated_refresh_enc: Option<Vec<u8>>,
+    expires_at: i64,
+    now: i64,
+) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE mail_accounts SET access_token_enc = ?1,
+            refresh_token_enc = COALESCE(?2, refresh_token_enc), access_expires_at = ?3,
+            status = 'linked', last_error = NULL, last_refresh_at = ?4, refresh_failures = 0,
+            next_retry_at = NULL, updated_at = ?4
+         WHERE id = ?5",
+    )
+    .bind(access_enc)
+    .bind(rotated_refresh_enc)
+    .bind(expires_at)
+    .bind(now)
+    .bind(id)
+    .execute(db)
+    .await
+    .context("saving refreshed tokens")
+    .map(|_| ())
+}
+
+pub async fn mark_needs_reauth(
+    db: impl SqliteExecutor<'_>,
+    id: i64,
+    message: &str,
+    now: i64,
+) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE mail_accounts SET status = 'needs_reauth', last_error = ?1, updated_at = ?2 WHERE id = ?3",
+    )
+    .bind(message)
+    .bind(now)
+    .bind(id)
+    .execute(db)
+    .await
+    .context("saving a refresh failure")
+    .map(|_| ())
+}
+
+/// A failed refresh that will be retried at `retry_at`.
+pub async fn mark_refresh_error(
+    db: impl SqliteExecutor<'_>,
+    id: i64,
+    message: &str,
+    failures: i64,
+    retry_at: i64,
+    now: i64,
+) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE mail_accounts SET status = 'error', last_error = ?1, refresh_failures = ?2,
+            next_retry_at = ?3, updated_at = ?4 WHERE id = ?5",
+    )
+    .bind(message)
+    .bind(failures)
+    .bind(retry_at)
+    .bind(now)
+    .bind(id)
+    .execute(db)
+    .await
+    .context("saving a refresh failure")
+    .map(|_| ())
+}
+
+/// Forgets the tokens and goes back to `pending`, keeping `note` as the last error.
+pub async fn clear_grant(
+    db: impl SqliteExecutor<'_>,
+    id: i64,
+    note: Option<&str>,
+    now: i64,
+) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE mail_accounts SET access_token_enc = NULL, refresh_token_enc = NULL,
+            access_expires_at = NULL, granted_scopes = NULL, status = 'pending', last_error = ?1,
+            refresh_failures = 0, next_retry_at = NULL, updated_at = ?2
+         WHERE id = ?3",
+    )
+    .bind(note)
+    .bind(now)
+    .bind(id)
+    .execute(db)
+    .await
+    .context("unlinking a mail account")
+    .map(|_| ())
+}
+
+pub async fn set_last_error(
+    db: impl SqliteExecutor<'_>,
+    id: i64,
+    message: &str,
+    now: i64,
+) -> DbResult<()> {
+    sqlx::query("UPDATE mail_accounts SET last_error = ?1, updated_at = ?2 WHERE id = ?3")
+        .bind(message)
+        .bind(now)
+        .bind(id)
+        .execute(db)
+        .await
+        .context("recording an account error")
+        .map(|_| ())
+}
+
+/// Keeps a test's outcome: IMAP starts a new test (SMTP's result is cleared), SMTP adds to it.
+pub async fn store_test(
+    db: impl SqliteExecutor<'_>,
+    id: i64,
+    protocol: Protocol,
+    ok: bool,
+    message: &str,
+    now: i64,
+) -> DbResult<()> {
+    let sql = match protocol {
+        Protocol::Imap => {
+            "UPDATE mail_accounts SET test_at = ?1, test_imap_ok = ?2, test_smtp_ok = NULL, test_message = ?3,
+                last_login_at = CASE WHEN ?2 THEN ?1 ELSE last_login_at END WHERE id = ?4"
+        }
+        Protocol::Smtp => {
+            "UPDATE mail_accounts SET test_at = ?1, test_smtp_ok = ?2,
+                test_message = CASE WHEN test_message IS NULL OR test_imap_ok IS NULL THEN ?3
+                                    ELSE test_message || ' ' || ?3 END
+             WHERE id = ?4"
+        }
+    };
+    sqlx::query(sql)
+        .bind(now)
+        .bind(ok)
+        .bind(message)
+        .bind(id)
+        .execute(db)
+        .await
+        .context("storing a test result")
+        .map(|_| ())
+}
+
+/// Accounts due for a refresh: linked ones expiring before `expiring_before`, and failed ones
+/// whose retry is due at `now`.
+pub async fn due_for_refresh(
+    db: impl SqliteExecutor<'_>,
+    expiring_before: i64,
+    now: i64,
+) -> DbResult<Vec<i64>> {
+    sqlx::query_scalar(
+        "SELECT id FROM mail_accounts
+         WHERE refresh_token_enc IS NOT NULL AND (
+            (status = 'linked' AND (access_expires_at IS NULL OR access_expires_at <= ?1))
+            OR (status = 'error' AND (next_retry_at IS NULL OR next_retry_at <= ?2)))
+         ORDER BY access_expires_at",
+    )
+    .bind(expiring_before)
+    .bind(now)
+    .fetch_all(db)
+    .await
+    .context("listing accounts to refresh")
+}

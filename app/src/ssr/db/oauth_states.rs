@@ -1,0 +1,71 @@
+//! `oauth_states`: one row per authorisation started, keyed by the hash of its `state`, holding
+//! the sealed PKCE verifier until the callback uses it (once).
+
+use sqlx::SqliteExecutor;
+
+use super::{Context, DbResult};
+
+#[derive(sqlx::FromRow)]
+pub struct OAuthStateRow {
+    pub account_id: i64,
+    pub user_id: i64,
+    pub pkce_verifier_enc: Vec<u8>,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+pub async fn insert(
+    db: impl SqliteExecutor<'_>,
+    state_hash: &str,
+    account_id: i64,
+    user_id: i64,
+    verifier_enc: Vec<u8>,
+    now: i64,
+    expires_at: i64,
+) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO oauth_states (state_hash, account_id, user_id, pkce_verifier_enc, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .bind(state_hash)
+    .bind(account_id)
+    .bind(user_id)
+    .bind(verifier_enc)
+    .bind(now)
+    .bind(expires_at)
+    .execute(db)
+    .await
+    .context("storing an authorisation state")
+    .map(|_| ())
+}
+
+pub async fn find(db: impl SqliteExecutor<'_>, state_hash: &str) -> DbResult<Option<OAuthStateRow>> {
+    sqlx::query_as(
+        "SELECT account_id, user_id, pkce_verifier_enc, expires_at, used_at FROM oauth_states
+         WHERE state_hash = ?1",
+    )
+    .bind(state_hash)
+    .fetch_optional(db)
+    .await
+    .context("reading an authorisation state")
+}
+
+/// Marks the state used; `false` if another callback got there first.
+pub async fn claim(db: impl SqliteExecutor<'_>, state_hash: &str, now: i64) -> DbResult<bool> {
+    sqlx::query("UPDATE oauth_states SET used_at = ?1 WHERE state_hash = ?2 AND used_at IS NULL")
+        .bind(now)
+        .bind(state_hash)
+        .execute(db)
+        .await
+        .context("using an authorisation state")
+        .map(|r| r.rows_affected() == 1)
+}
+
+pub async fn delete_expired_before(db: impl SqliteExecutor<'_>, before: i64) -> DbResult<()> {
+    sqlx::query("DELETE FROM oauth_states WHERE expires_at < ?1")
+        .bind(before)
+        .execute(db)
+        .await
+        .context("pruning authorisation states")
+        .map(|_| ())
+}

@@ -1,0 +1,99 @@
+//! "Run test" for a mail account: a fresh token first, one refresh-and-retry if the login is
+//! refused, and the result stored on the account.
+
+use std::time::Duration;
+
+use tracing::instrument;
+
+use super::checklist::not_authorised;
+use super::{test, Credential, Mechanism, Target};
+use crate::domain::{AuthMethod, Protocol, ProtocolResult};
+use crate::error::AppError;
+use crate::ssr::crypto::aad;
+use crate::ssr::{db, oauth, refresh, AppState};
+
+#[instrument(skip_all, fields(account_id = id, protocol = protocol.label()))]
+pub async fn run_account_test(
+    state: &AppState,
+    id: i64,
+    protocol: Protocol,
+) -> Result<ProtocolResult, AppError> {
+    let account = db::mail_accounts::get(&state.pool, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("The mail account".into()))?;
+    let server = db::mail_servers::get(&state.pool, account.mail_server_id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("The mail server".into()))?;
+    let (host, port, encryption) = match protocol {
+        Protocol::Imap => (server.imap_host, server.imap_port, server.imap_encryption),
+        Protocol::Smtp => (server.smtp_host, server.smtp_port, server.smtp_encryption),
+    };
+    let target = Target {
+        host,
+        port: port as u16,
+        encryption,
+        validate_certificate: server.validate_certificate,
+        login: account.login.clone(),
+        mechanism: Mechanism::Auto,
+    };
+    let timeout = Duration::from_secs(state.mail.timeout_secs);
+    let extra = &state.mail.extra_ca;
+    let run = |cred: Credential| {
+        let target = &target;
+        async move { test(protocol, target, &cred, extra, timeout).await }
+    };
+    let result = if server.auth_method == AuthMethod::Password {
+        let pw = account
+            .password_enc
+            .as_ref()
+            .and_then(|b| state.secrets.open_str(b, aad::ACCOUNT_PASSWORD).ok())
+            .ok_or_else(|| AppError::Refused("This mail account has no password stored.".into()))?;
+        run(Credential::Password(pw)).await
+    } else {
+        oauth::client::load(state, account.mail_server_id).await?;
+        let token = match refresh::ensure_fresh(state, id, 120).await {
+            Ok(t) => t,
+            Err(e) => return Ok(not_authorised(protocol, &e.to_string())),
+        };
+        let first = run(Credential::Bearer(token)).await;
+        if first.ok || !first.auth_failed {
+            first
+        } else {
+            // A refused token: refresh once and retry once before reporting.
+            match refresh::refresh(state, id, 0, true).await {
+                Ok(()) => match refresh::ensure_fresh(state, id, 0).await {
+                    Ok(t) => {
+                        let mut second = run(Credential::Bearer(t)).await;
+                        if !second.ok {
+                            second.message = format!(
+                                "{} (after refreshing the token and retrying once)",
+                                second.message
+                            );
+                        }
+                        second
+                    }
+                    Err(e) => not_authorised(protocol, &e.to_string()),
+                },
+                Err(e) => {
+                    let mut r = first;
+                    r.message = format!("{} The refresh that followed failed too: {e}", r.message);
+                    r.hint = Some(
+                        "The provider refused the refresh token: authorize the mailbox again."
+                            .into(),
+                    );
+                    r
+                }
+            }
+        }
+    };
+    db::mail_accounts::store_test(
+        &state.pool,
+        id,
+        protocol,
+        result.ok,
+        &result.message,
+        state.clock.now(),
+    )
+    .await?;
+    Ok(result)
+}

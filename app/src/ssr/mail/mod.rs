@@ -1,0 +1,68 @@
+//! Proving a mailbox's logins: IMAP (async-imap) and SMTP (lettre) with XOAUTH2 / OAUTHBEARER
+//! or a password, each step timed and bounded, failures in the server's own words. By concern:
+//! TLS trust, the checklist and its hints, SASL, the two protocols, and the account's test.
+
+pub mod account_test;
+pub mod checklist;
+pub mod imap;
+pub mod sasl;
+pub mod smtp;
+pub mod tls;
+
+use std::time::Duration;
+
+pub use account_test::run_account_test;
+pub use tls::ExtraCa;
+
+use checklist::Checklist;
+
+use crate::domain::{Encryption, Protocol, ProtocolResult};
+
+pub enum Credential {
+    Bearer(String),
+    Password(String),
+}
+
+/// Which SASL mechanism to use with a token: XOAUTH2 when offered (the default), or OAUTHBEARER.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mechanism {
+    Auto,
+    OAuthBearer,
+}
+
+pub struct Target {
+    pub host: String,
+    pub port: u16,
+    pub encryption: Encryption,
+    pub validate_certificate: bool,
+    pub login: String,
+    pub mechanism: Mechanism,
+}
+
+/// Mail-test settings (`MAILBRIDGE_MAIL_TIMEOUT_SECS`, `MAILBRIDGE_CA_FILE`).
+#[derive(Debug, Clone, Default)]
+pub struct MailSettings {
+    pub timeout_secs: u64,
+    pub extra_ca: ExtraCa,
+}
+
+/// One protocol's login test against `target`: the same checklist, hints and outcome for both.
+#[tracing::instrument(skip_all, fields(protocol = protocol.label(), host = %target.host, port = target.port))]
+pub async fn test(
+    protocol: Protocol,
+    target: &Target,
+    cred: &Credential,
+    extra: &ExtraCa,
+    timeout: Duration,
+) -> ProtocolResult {
+    let mut list = Checklist::new(timeout);
+    let result = match protocol {
+        Protocol::Imap => imap::login(target, cred, extra, &mut list).await.map(Some),
+        Protocol::Smtp => smtp::login(target, cred, extra, &mut list)
+            .await
+            .map(|()| None),
+    };
+    let r = list.finish(protocol, result);
+    tracing::info!(ok = r.ok, auth_failed = r.auth_failed, "mail login test");
+    r
+}

@@ -1,0 +1,72 @@
+//! Starting an authorisation: a single-use `state` and a PKCE verifier are stored (sealed), and
+//! the browser is sent to the provider.
+
+use oauth2::{CsrfToken, PkceCodeChallenge, Scope};
+use tracing::instrument;
+
+use super::client;
+use crate::domain::SessionUser;
+use crate::error::AppError;
+use crate::ssr::crypto::aad;
+use crate::ssr::providers::extra_auth_params;
+use crate::ssr::sessions::{random_token, token_hash};
+use crate::ssr::{db, AppState};
+
+pub const STATE_TTL_SECS: i64 = 600;
+
+/// Starts an authorisation for `account_id` by `user`: returns the provider URL to send the
+/// browser to.
+#[instrument(skip_all, fields(account_id = account_id, user_id = user.id))]
+pub async fn start(
+    state: &AppState,
+    account_id: i64,
+    user: &SessionUser,
+) -> Result<String, AppError> {
+    let account = db::mail_accounts::get(&state.pool, account_id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("The mail account".into()))?;
+    let server = client::load(state, account.mail_server_id).await?;
+    if !server.active {
+        return Err(AppError::Refused("This mail server is not active.".into()));
+    }
+    if server.redirect_uri.is_empty() {
+        return Err(AppError::Refused(
+            "This mail server has no application (Redirect URI) chosen.".into(),
+        ));
+    }
+    let client = server.client().map_err(|m| {
+        AppError::Refused(format!(
+            "This mail server's OAuth settings are unusable: {m}"
+        ))
+    })?;
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let state_token = random_token();
+    let mut req = client
+        .authorize_url(|| CsrfToken::new(state_token.clone()))
+        .set_pkce_challenge(challenge)
+        .add_extra_param("login_hint", account.login.clone());
+    for s in &server.scopes {
+        req = req.add_scope(Scope::new(s.clone()));
+    }
+    for (k, v) in extra_auth_params(server.kind) {
+        req = req.add_extra_param(*k, *v);
+    }
+    let (url, _) = req.url();
+    let t = state.clock.now();
+    // Expired rows are worthless; drop them while we are here.
+    if let Err(e) = db::oauth_states::delete_expired_before(&state.pool, t - 86_400).await {
+        tracing::warn!(error = %e, "pruning authorisation states");
+    }
+    db::oauth_states::insert(
+        &state.pool,
+        &token_hash(&state_token),
+        account_id,
+        user.id,
+        state.secrets.seal_str(verifier.secret(), aad::PKCE_VERIFIER),
+        t,
+        t + STATE_TTL_SECS,
+    )
+    .await?;
+    tracing::info!("authorisation started");
+    Ok(url.to_string())
+}

@@ -1,0 +1,256 @@
+//! Keeping access tokens fresh: a background task refreshes accounts before their tokens
+//! expire, and every use of a token refreshes it first when needed. One refresh per account at
+//! a time; a rotated refresh token is saved in the same statement as the new access token.
+
+mod worker;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use oauth2::{RefreshToken, RequestTokenError, TokenResponse};
+use tracing::instrument;
+
+pub use worker::{spawn, StopSignal, Worker};
+
+use super::crypto::aad;
+use super::db::{self, mail_accounts::MailAccountRow};
+use super::oauth::client::{self, describe_token_error, ProviderClient};
+use super::oauth::Outcome;
+use super::{provider_text, AppState};
+use crate::domain::AccountStatus;
+
+/// Refresh settings (`MAILBRIDGE_REFRESH_*`).
+#[derive(Debug, Clone)]
+pub struct RefreshSettings {
+    pub before_secs: i64,
+    pub interval_secs: u64,
+    pub concurrency: usize,
+}
+
+impl Default for RefreshSettings {
+    fn default() -> Self {
+        RefreshSettings {
+            before_secs: 300,
+            interval_secs: 60,
+            concurrency: 8,
+        }
+    }
+}
+
+/// Per-account locks, and a count of refresh requests sent (for tests and metrics).
+#[derive(Default)]
+pub struct Refresher {
+    locks: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
+    pub calls: AtomicU64,
+}
+
+impl Refresher {
+    fn lock_for(&self, account_id: i64) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(account_id).or_default().clone()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RefreshError {
+    #[error("the account is not linked (status {}); authorize it again", .0.code())]
+    NotLinked(AccountStatus),
+    #[error("the provider refused the refresh token: {0}")]
+    Refused(String),
+    #[error("refreshing failed, will retry: {0}")]
+    Transient(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+async fn read_tokens(state: &AppState, id: i64) -> Result<MailAccountRow, RefreshError> {
+    db::mail_accounts::get(&state.pool, id)
+        .await
+        .map_err(|e| RefreshError::Other(format!("database: {e}")))?
+        .ok_or_else(|| RefreshError::Other("the mail account no longer exists".into()))
+}
+
+fn is_fresh(row: &MailAccountRow, now: i64, margin_secs: i64) -> bool {
+    row.status == AccountStatus::Linked && row.access_expires_at.unwrap_or(0) > now + margin_secs
+}
+
+fn open_access(state: &AppState, blob: &[u8]) -> Result<String, RefreshError> {
+    state
+        .secrets
+        .open_str(blob, aad::ACCESS_TOKEN)
+        .map_err(|_| RefreshError::Other("a stored token could not be decrypted".into()))
+}
+
+/// A usable access token for `account_id`, refreshed first if it expires within `margin_secs`.
+pub async fn ensure_fresh(
+    state: &AppState,
+    account_id: i64,
+    margin_secs: i64,
+) -> Result<String, RefreshError> {
+    let row = read_tokens(state, account_id).await?;
+    if is_fresh(&row, state.clock.now(), margin_secs) {
+        if let Some(blob) = &row.access_token_enc {
+            return open_access(state, blob);
+        }
+    }
+    refresh(state, account_id, margin_secs, false).await?;
+    let row = read_tokens(state, account_id).await?;
+    let blob = row
+        .access_token_enc
+        .ok_or(RefreshError::NotLinked(row.status))?;
+    open_access(state, &blob)
+}
+
+/// OAuth clients by mail server, built once per refresh pass: a pass over thousands of accounts
+/// on a few servers would otherwise read and decrypt the same server row for every account. A
+/// server edited during a pass is picked up by the next one.
+#[derive(Default)]
+struct ClientCache {
+    clients: tokio::sync::Mutex<HashMap<i64, Arc<ProviderClient>>>,
+}
+
+impl ClientCache {
+    async fn get(
+        &self,
+        state: &AppState,
+        server_id: i64,
+    ) -> Result<Arc<ProviderClient>, RefreshError> {
+        let mut map = self.clients.lock().await;
+        if let Some(c) = map.get(&server_id) {
+            return Ok(c.clone());
+        }
+        let client = Arc::new(build_client(state, server_id).await?);
+        map.insert(server_id, client.clone());
+        Ok(client)
+    }
+}
+
+async fn build_client(state: &AppState, server_id: i64) -> Result<ProviderClient, RefreshError> {
+    client::load(state, server_id)
+        .await
+        .map_err(|e| RefreshError::Other(e.to_string()))?
+        .client()
+        .map_err(RefreshError::Other)
+}
+
+/// Refreshes `account_id` unless (once its lock is held) the token is already good for more
+/// than `margin_secs`, or `force` is set.
+pub async fn refresh(
+    state: &AppState,
+    account_id: i64,
+    margin_secs: i64,
+    force: bool,
+) -> Result<(), RefreshError> {
+    refresh_using(state, account_id, margin_secs, force, None).await
+}
+
+#[instrument(skip_all, fields(account_id = account_id))]
+async fn refresh_using(
+    state: &AppState,
+    account_id: i64,
+    margin_secs: i64,
+    force: bool,
+    clients: Option<&ClientCache>,
+) -> Result<(), RefreshError> {
+    let lock = state.refresher.lock_for(account_id);
+    let _guard = lock.lock().await;
+    // Whoever held the lock before may have refreshed already.
+    let row = read_tokens(state, account_id).await?;
+    if !force && is_fresh(&row, state.clock.now(), margin_secs) {
+        return Ok(());
+    }
+    if !matches!(row.status, AccountStatus::Linked | AccountStatus::Error) {
+        return Err(RefreshError::NotLinked(row.status));
+    }
+    let Some(refresh_blob) = row.refresh_token_enc else {
+        return Err(RefreshError::NotLinked(row.status));
+    };
+    let refresh_token = state
+        .secrets
+        .open_str(&refresh_blob, aad::REFRESH_TOKEN)
+        .map_err(|_| RefreshError::Other("a stored token could not be decrypted".into()))?;
+    let client = match clients {
+        Some(cache) => cache.get(state, row.mail_server_id).await?,
+        None => Arc::new(build_client(state, row.mail_server_id).await?),
+    };
+
+    state.refresher.calls.fetch_add(1, Ordering::Relaxed);
+    let result = client
+        .exchange_refresh_token(&RefreshToken::new(refresh_token))
+        .request_async(&state.http)
+        .await;
+    let t = state.clock.now();
+    match result {
+        Ok(token) => {
+            let expires_at = t + token
+                .expires_in()
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(3600);
+            let rotated = token
+                .refresh_token()
+                .map(|r| state.secrets.seal_str(r.secret(), aad::REFRESH_TOKEN));
+            let access = state
+                .secrets
+                .seal_str(token.access_token().secret(), aad::ACCESS_TOKEN);
+            db::mail_accounts::save_refresh(&state.pool, account_id, access, rotated, expires_at, t)
+                .await
+                .map_err(|e| RefreshError::Other(e.to_string()))?;
+            tracing::debug!(
+                account_id,
+                rotated = token.refresh_token().is_some(),
+                "access token refreshed"
+            );
+            Ok(())
+        }
+        Err(RequestTokenError::ServerResponse(r)) if r.error().to_string() == "invalid_grant" => {
+            let desc = r
+                .error_description()
+                .cloned()
+                .unwrap_or_else(|| "invalid_grant".into());
+            let message = format!(
+                "The provider refused the refresh token (invalid_grant: {}). Authorize again.",
+                provider_text(&desc, 300)
+            );
+            db::mail_accounts::mark_needs_reauth(&state.pool, account_id, &message, t)
+                .await
+                .map_err(|e| RefreshError::Other(e.to_string()))?;
+            tracing::warn!(
+                account_id,
+                "refresh refused by the provider; the account needs re-authorisation"
+            );
+            Err(RefreshError::Refused(desc))
+        }
+        Err(e) => {
+            let (outcome, message) = describe_token_error(&e);
+            let failures = row.refresh_failures + 1;
+            // 30 s, 1 min, 2 min ... capped at one hour.
+            let backoff = (30i64 << (failures - 1).clamp(0, 7)).min(3600);
+            let kind = if outcome == Outcome::ProviderUnreachable {
+                "network"
+            } else {
+                "provider"
+            };
+            let message_for_owner = format!("Refreshing failed ({kind}): {message}");
+            db::mail_accounts::mark_refresh_error(
+                &state.pool,
+                account_id,
+                &message_for_owner,
+                failures,
+                t + backoff,
+                t,
+            )
+            .await
+            .map_err(|e| RefreshError::Other(e.to_string()))?;
+            tracing::warn!(account_id, failures, "refresh failed; will retry");
+            Err(RefreshError::Transient(message))
+        }
+    }
+}
+
+/// Accounts due for a refresh: linked ones expiring soon, and failed ones whose retry is due.
+pub async fn due_accounts(state: &AppState, before_secs: i64) -> Result<Vec<i64>, db::QueryError> {
+    let t = state.clock.now();
+    db::mail_accounts::due_for_refresh(&state.pool, t + before_secs, t).await
+}
+

@@ -1,0 +1,214 @@
+//! Mail accounts: one user's mailbox on one mail server. Users see and change only their own;
+//! admins see every one and may create them for anyone ("Link a user").
+
+use tracing::instrument;
+
+use crate::domain::mail_account::label;
+use crate::domain::{
+    AccountChoices, AccountFilter, AccountName, AccountStatus, AuthMethod, Email,
+    MailAccountView, Page, SessionUser,
+};
+use crate::error::AppError;
+use crate::ssr::crypto::aad;
+use crate::ssr::db::mail_accounts::NewAccount;
+use crate::ssr::{db, oauth, AppState};
+
+/// The account, if the caller owns it or is an admin; otherwise 404 (not 403: its existence
+/// is none of a stranger's business).
+pub async fn visible(
+    st: &AppState,
+    me: &SessionUser,
+    id: i64,
+) -> Result<MailAccountView, AppError> {
+    db::mail_accounts::view(&st.pool, id)
+        .await?
+        .filter(|a| me.is_admin() || a.owner_id == me.id)
+        .ok_or_else(|| AppError::NotFound("The mail account".into()))
+}
+
+/// One page of the accounts the caller may see; a user sees only their own, whatever the
+/// filter says.
+pub async fn list(
+    st: &AppState,
+    me: &SessionUser,
+    mut filter: AccountFilter,
+    page: i64,
+) -> Result<Page<MailAccountView>, AppError> {
+    if !me.is_admin() {
+        filter.owner_id = Some(me.id);
+    }
+    let counted = db::mail_accounts::page(&st.pool, &filter, page).await?;
+    let (rows, total) = match db::split_counted(counted) {
+        Some(found) => found,
+        None => (vec![], db::mail_accounts::count(&st.pool, &filter).await?),
+    };
+    Ok(Page { rows, total, page })
+}
+
+/// What the "Add mail account" form may offer this caller.
+pub async fn choices(st: &AppState, me: &SessionUser) -> Result<AccountChoices, AppError> {
+    let servers = db::mail_servers::choices(&st.pool, me.is_admin()).await?;
+    let users = if me.is_admin() {
+        db::users::active_choices(&st.pool).await?
+    } else {
+        vec![]
+    };
+    Ok(AccountChoices {
+        me: me.id,
+        is_admin: me.is_admin(),
+        servers,
+        users,
+    })
+}
+
+/// The "Add mail account" form, as typed.
+pub struct NewMailAccount {
+    pub name: String,
+    pub mail_server_id: String,
+    pub login: String,
+    /// Empty: the caller.
+    pub owner_id: String,
+    /// Only for a password mail server.
+    pub password: String,
+}
+
+/// Creates a mail account. Users may create only their own, on active servers visible to them;
+/// admins may choose any active owner. Every field is checked before anything is written.
+#[instrument(skip_all, fields(user_id = me.id))]
+pub async fn create(
+    st: &AppState,
+    me: &SessionUser,
+    form: &NewMailAccount,
+) -> Result<i64, AppError> {
+    let mut errors: Vec<(&str, String)> = vec![];
+    let login = Email::parse(&form.login).map_err(|m| errors.push((label::LOGIN, m)));
+    let name_raw = match (&login, form.name.trim().is_empty()) {
+        (Ok(l), true) => l.as_str().to_string(),
+        _ => form.name.clone(),
+    };
+    let name = AccountName::parse(&name_raw).map_err(|m| errors.push((label::NAME, m)));
+    let server = match form.mail_server_id.trim().parse::<i64>() {
+        Ok(id) => db::mail_servers::get(&st.pool, id)
+            .await?
+            .filter(|s| s.active && (s.visible_to_users || me.is_admin()))
+            .ok_or_else(|| errors.push((label::SERVER, "choose an active mail server".into()))),
+        Err(_) => Err(errors.push((label::SERVER, "choose a mail server".into()))),
+    };
+    let owner = match form.owner_id.trim() {
+        "" => Ok(me.id),
+        s => s
+            .parse::<i64>()
+            .map_err(|_| errors.push((label::OWNER, "choose a user".into()))),
+    };
+    if let Ok(owner) = owner {
+        if owner != me.id && !me.is_admin() {
+            return Err(AppError::Forbidden);
+        }
+        if !db::users::is_active(&st.pool, owner).await? {
+            errors.push((label::OWNER, "choose an active user".into()));
+        }
+    }
+    let password_enc = match &server {
+        Ok(s) if s.auth_method == AuthMethod::Password => {
+            if form.password.is_empty() {
+                errors.push((label::PASSWORD, "is required for a password mail server".into()));
+                None
+            } else if form.password.chars().count() > 1024 {
+                errors.push((label::PASSWORD, "must be at most 1024 characters".into()));
+                None
+            } else {
+                Some(st.secrets.seal_str(&form.password, aad::ACCOUNT_PASSWORD))
+            }
+        }
+        _ => None,
+    };
+    let (Ok(login), Ok(name), Ok(server), Ok(owner), true) =
+        (login, name, server, owner, errors.is_empty())
+    else {
+        return Err(AppError::fields(errors));
+    };
+    // A password mailbox is usable at once; an OAuth one waits for its owner's consent.
+    let status = if password_enc.is_some() {
+        AccountStatus::Linked
+    } else {
+        AccountStatus::Pending
+    };
+    let new = NewAccount {
+        mail_server_id: server.id,
+        owner_id: owner,
+        name: name.as_str(),
+        login: login.as_str(),
+        login_key: login.key(),
+        status,
+        password_enc,
+    };
+    let id = db::mail_accounts::insert(&st.pool, new, st.clock.now())
+        .await
+        .map_err(|e| {
+            if e.is_unique_violation() {
+                AppError::field(label::LOGIN, "this mailbox is already linked on this mail server")
+            } else {
+                e.into()
+            }
+        })?;
+    tracing::info!(account_id = id, mail_server_id = server.id, owner, "mail account created");
+    Ok(id)
+}
+
+#[instrument(skip_all, fields(account_id = id, user_id = me.id))]
+pub async fn delete(st: &AppState, me: &SessionUser, id: i64) -> Result<(), AppError> {
+    visible(st, me, id).await?;
+    db::mail_accounts::delete(&st.pool, id).await?;
+    tracing::info!("mail account deleted");
+    Ok(())
+}
+
+/// Revokes the refresh token at the provider (when it has a revocation endpoint), deletes the
+/// tokens and sets the account back to `pending`. Returns a warning when revocation failed.
+#[instrument(skip_all, fields(account_id = id, user_id = me.id))]
+pub async fn unlink(st: &AppState, me: &SessionUser, id: i64) -> Result<Option<String>, AppError> {
+    let account = visible(st, me, id).await?;
+    let row = db::mail_accounts::get(&st.pool, id).await?;
+    let mut warning = None;
+    if let Some(blob) = row.and_then(|r| r.refresh_token_enc) {
+        let token = st
+            .secrets
+            .open_str(&blob, aad::REFRESH_TOKEN)
+            .map_err(|e| crate::ssr::internal("decrypting a refresh token", e))?;
+        match oauth::client::load(st, account.mail_server_id).await {
+            Ok(server) => {
+                if let Err(m) = oauth::revocation::revoke(st, &server, &token, "refresh_token").await
+                {
+                    warning = Some(format!(
+                        "The tokens were deleted here, but revoking them at the provider failed: {m}."
+                    ));
+                }
+            }
+            Err(e) => {
+                warning = Some(format!(
+                    "The tokens were deleted here, but not revoked at the provider: {e}"
+                ))
+            }
+        }
+    }
+    db::mail_accounts::clear_grant(&st.pool, id, warning.as_deref(), st.clock.now()).await?;
+    tracing::info!(revoked = warning.is_none(), "mail account unlinked");
+    Ok(warning)
+}
+
+/// Accounts by status for the dashboard: all for admins, one's own for users; every status
+/// is listed, with 0 where none.
+pub async fn status_counts(
+    st: &AppState,
+    me: &SessionUser,
+) -> Result<Vec<(AccountStatus, i64)>, AppError> {
+    let owner = (!me.is_admin()).then_some(me.id);
+    let rows = db::mail_accounts::status_counts(&st.pool, owner).await?;
+    Ok(AccountStatus::ALL
+        .into_iter()
+        .map(|s| {
+            let n = rows.iter().find(|r| r.0 == s).map(|r| r.1).unwrap_or(0);
+            (s, n)
+        })
+        .collect())
+}

@@ -1,0 +1,89 @@
+//! The people who use Mailbridge: created, edited and (de)activated by admins.
+
+use tracing::instrument;
+
+use crate::domain::user::LAST_ADMIN;
+use crate::domain::{DisplayName, Email, Password, Role, UserView};
+use crate::error::AppError;
+use crate::ssr::{db, passwords, AppState};
+
+
+pub async fn list(st: &AppState) -> Result<Vec<UserView>, AppError> {
+    Ok(db::users::list(&st.pool).await?)
+}
+
+pub async fn get(st: &AppState, id: i64) -> Result<UserView, AppError> {
+    db::users::get(&st.pool, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("The user".into()))
+}
+
+/// Creates a user; a taken email is a field error. Used by the Users page, the CLI and the
+/// first-start admin.
+#[instrument(skip_all, fields(role = role.as_str()))]
+pub async fn create(
+    pool: &sqlx::SqlitePool,
+    now: i64,
+    email: &Email,
+    name: &DisplayName,
+    role: Role,
+    password: &Password,
+) -> Result<i64, AppError> {
+    let hash = passwords::hash(password).await?;
+    let id = db::users::insert(pool, email, name, role, &hash, now)
+        .await
+        .map_err(|e| {
+            if e.is_unique_violation() {
+                AppError::field(Email::LABEL, "a user with this email already exists")
+            } else {
+                e.into()
+            }
+        })?;
+    tracing::info!(user_id = id, "user created");
+    Ok(id)
+}
+
+/// Changes name, role and active flag; never leaves the installation without an active admin.
+/// Deactivation ends every session of the user at once.
+#[instrument(skip_all, fields(user_id = id))]
+pub async fn update(
+    st: &AppState,
+    id: i64,
+    name: &DisplayName,
+    role: Role,
+    active: bool,
+) -> Result<(), AppError> {
+    let mut tx = st.pool.begin().await.map_err(crate::ssr::begin_failed)?;
+    let updated =
+        db::users::update_unless_last_admin(&mut *tx, id, name, role, active, st.clock.now())
+            .await?;
+    if !updated {
+        return Err(if !db::users::exists(&mut *tx, id).await? {
+            AppError::NotFound("The user".into())
+        } else if !active {
+            AppError::field("Active", LAST_ADMIN)
+        } else {
+            AppError::field(Role::LABEL, LAST_ADMIN)
+        });
+    }
+    if !active {
+        db::sessions::delete_for_user(&mut *tx, id, "").await?;
+    }
+    tx.commit().await.map_err(crate::ssr::commit_failed)?;
+    tracing::info!(role = role.as_str(), active, "user updated");
+    Ok(())
+}
+
+/// An admin sets someone's password; their sessions end.
+#[instrument(skip_all, fields(user_id = id))]
+pub async fn set_password(st: &AppState, id: i64, password: &Password) -> Result<(), AppError> {
+    let hash = passwords::hash(password).await?;
+    let mut tx = st.pool.begin().await.map_err(crate::ssr::begin_failed)?;
+    if !db::users::set_password_hash(&mut *tx, id, &hash, st.clock.now()).await? {
+        return Err(AppError::NotFound("The user".into()));
+    }
+    db::sessions::delete_for_user(&mut *tx, id, "").await?;
+    tx.commit().await.map_err(crate::ssr::commit_failed)?;
+    tracing::info!("password set by an admin");
+    Ok(())
+}
