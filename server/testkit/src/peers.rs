@@ -14,7 +14,7 @@ pub struct Peers {
 impl Peers {
     pub fn start(knobs: &[(&str, &str)]) -> Peers {
         let kit = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../end2end/peers")
+            .join("../../end2end/peers")
             .canonicalize()
             .expect("kit");
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -38,7 +38,7 @@ impl Peers {
             "PEERS_RELAY_PORT",
             "PEERS_AUTH_PORT",
         ] {
-            vars.push((name.into(), super::oidc::free_port().to_string()));
+            vars.push((name.into(), crate::oidc::free_port().to_string()));
         }
         for (k, v) in knobs {
             vars.push((k.to_string(), v.to_string()));

@@ -1,6 +1,6 @@
 //! The real OAuth2/OIDC server of the project's peers kit (`end2end/peers/oauth/oidc.mjs`,
-//! panva/oidc-provider), started on a free port for one test and stopped with it. The benchmark
-//! (`server/examples/bench.rs`) includes this file too.
+//! panva/oidc-provider), started on a free port for one test and stopped with it. The tests and
+//! the benchmark both use it.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -14,7 +14,7 @@ pub struct Oidc {
 }
 
 fn kit_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../end2end/peers/oauth")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../end2end/peers/oauth")
 }
 
 pub fn free_port() -> u16 {
@@ -125,10 +125,10 @@ impl Oidc {
         )
         .bind(subject)
         .bind(cid)
-        .bind(secrets.seal_str(secret, "mail_servers.client_secret"))
+        .bind(secrets.seal_str(secret, app::ssr::crypto::aad::CLIENT_SECRET))
         .bind(format!("{}/auth", self.issuer))
         .bind(format!("{}/token", self.issuer))
-        .bind(app::ssr::db::now())
+        .bind(app::ssr::clock::Clock::default().now())
         .fetch_one(db)
         .await
         .expect("mail server")

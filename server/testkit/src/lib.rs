@@ -1,0 +1,206 @@
+//! Mailbridge's test kit: the real router on a random port with a fresh SQLite file, typed
+//! calls of server functions (`Result<T, AppError>`, as the browser gets them), scenario
+//! builders (admin, application, server, account) and the real peers (OIDC, Dovecot, Postfix).
+//! Used by `server/tests` and `server/examples/bench.rs`; never by product code.
+
+pub mod oidc;
+pub mod peers;
+pub mod scenario;
+
+use std::collections::HashMap;
+
+use app::domain::{DisplayName, Email, Password, Role};
+use app::error::AppError;
+use app::ssr::{sessions, AppState};
+use leptos::server_fn::ServerFn;
+use serde::{de::DeserializeOwned, Serialize};
+use server::{config::Config, startup};
+
+pub use app::domain::MailServerDraft;
+
+pub struct TestApp {
+    pub url: String,
+    pub state: AppState,
+    pub dir: tempfile::TempDir,
+}
+
+pub async fn spawn() -> TestApp {
+    spawn_with(&[]).await
+}
+
+pub async fn spawn_with(extra: &[(&str, &str)]) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}", dir.path().join("test.db").display());
+    spawn_on(dir, &db, extra).await
+}
+
+/// Starts a server on an existing data folder (a "restart" when one ran there before).
+pub async fn spawn_on(dir: tempfile::TempDir, db: &str, extra: &[(&str, &str)]) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let mut env: HashMap<String, String> = HashMap::new();
+    env.insert("LEPTOS_SITE_ADDR".into(), addr.to_string());
+    env.insert("MAILBRIDGE_DATABASE_URL".into(), db.to_string());
+    for (k, v) in extra {
+        env.insert(k.to_string(), v.to_string());
+    }
+    let config = Config::from_lookup(|k| env.get(k).cloned()).expect("config");
+    let state = startup::build_state(&config).await.expect("state");
+    let app = startup::router(state.clone())
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move {
+        let _ = axum::serve(startup::no_delay(listener), app).await;
+    });
+    TestApp {
+        url: format!("http://{addr}"),
+        state,
+        dir,
+    }
+}
+
+/// A client like a browser's: keeps cookies, never follows redirects (tests look at them),
+/// and gives up after 30 s so a hang fails the test at its line.
+pub fn new_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A server function's answer as the browser decodes it: the value, or the `AppError` with the
+/// HTTP status it came with.
+pub type Answer<T> = Result<T, (u16, AppError)>;
+
+impl TestApp {
+    /// The origin a browser on the configured public URL would send.
+    pub fn origin(&self) -> String {
+        url::Url::parse(&self.state.settings.public_url)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_else(|_| self.url.clone())
+    }
+
+    pub async fn add_user(&self, email: &str, role: Role) -> i64 {
+        app::ssr::service::users::create(
+            &self.state.pool,
+            self.state.clock.now(),
+            &Email::parse(email).expect("email"),
+            &DisplayName::parse("Test person").expect("name"),
+            role,
+            &Password::parse(PASSWORD).expect("password"),
+        )
+        .await
+        .expect("insert user")
+    }
+
+    /// A session cookie for `user_id`, made directly (no password hashing) for speed.
+    pub async fn session_for(&self, user_id: i64) -> String {
+        let token = sessions::create(&self.state, user_id).await.expect("session");
+        format!("{}={token}", sessions::SESSION_COOKIE)
+    }
+
+    /// Posts a server function's arguments as the browser does (a form, with this site's
+    /// Origin) and returns the raw response, for tests about statuses and headers.
+    pub async fn post<F>(&self, args: &F, cookie: Option<&str>) -> reqwest::Response
+    where
+        F: ServerFn + Serialize,
+    {
+        let body = serde_qs::to_string(args).expect("form encoding");
+        let mut req = new_client()
+            .post(format!("{}{}", self.url, F::PATH))
+            .header("origin", self.origin())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        req.send().await.expect("request")
+    }
+
+    /// Calls a server function as `cookie`'s owner and decodes its answer.
+    pub async fn call<F>(&self, args: F, cookie: Option<&str>) -> Answer<F::Output>
+    where
+        F: ServerFn<Error = AppError> + Serialize,
+        F::Output: DeserializeOwned,
+    {
+        decode::<F::Output>(self.post(&args, cookie).await).await
+    }
+
+    /// Calls a server function that must succeed; panics with the error otherwise.
+    pub async fn ok<F>(&self, args: F, cookie: &str) -> F::Output
+    where
+        F: ServerFn<Error = AppError> + Serialize,
+        F::Output: DeserializeOwned,
+    {
+        let path = F::PATH;
+        match self.call(args, Some(cookie)).await {
+            Ok(v) => v,
+            Err((status, e)) => panic!("{path} answered {status}: {e:?}"),
+        }
+    }
+
+    pub async fn get(&self, path: &str, cookie: Option<&str>) -> reqwest::Response {
+        let mut req = new_client().get(format!("{}{path}", self.url));
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        req.send().await.expect("request")
+    }
+
+    /// Signs in through the real server function; returns the status, the session cookie
+    /// pair on success, and the answer.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        cookie: Option<&str>,
+    ) -> (u16, Option<String>, Answer<()>) {
+        let args = app::api::auth::Login {
+            email: email.into(),
+            password: password.into(),
+        };
+        let res = self.post(&args, cookie).await;
+        let status = res.status().as_u16();
+        let cookie = res
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with(sessions::SESSION_COOKIE))
+            .map(|v| v.split(';').next().unwrap_or_default().to_string());
+        (status, cookie, decode::<()>(res).await)
+    }
+
+    /// Moves the server's clock forward instead of sleeping.
+    pub fn advance_clock(&self, secs: i64) {
+        self.state.clock.advance(secs);
+    }
+}
+
+/// Decodes a server function's response: JSON of the value on 2xx, JSON of an `AppError`
+/// otherwise (a body that is neither fails the test, with what it was).
+pub async fn decode<T: DeserializeOwned>(res: reqwest::Response) -> Answer<T> {
+    let status = res.status().as_u16();
+    let text = res.text().await.expect("body");
+    if (200..300).contains(&status) {
+        Ok(serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("answer {status} is not the expected JSON ({e}): {text}")))
+    } else {
+        let err = serde_json::from_str::<AppError>(&text)
+            .unwrap_or_else(|e| panic!("error {status} is not an AppError ({e}): {text}"));
+        Err((status, err))
+    }
+}
+
+/// The field labels of a refused form, in order (empty when the error is not about fields).
+pub fn fields<T: std::fmt::Debug>(answer: &Answer<T>) -> Vec<String> {
+    match answer {
+        Err((_, e)) => e.field_names().into_iter().map(str::to_string).collect(),
+        Ok(v) => panic!("expected a refusal, got {v:?}"),
+    }
+}
