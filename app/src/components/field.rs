@@ -2,6 +2,15 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 
+/// A server answer's error that is not about one field (permission, conflict, server
+/// trouble), for the line under the form.
+pub fn general_error<T>(answer: Option<Result<T, AppError>>) -> Option<String> {
+    answer
+        .and_then(|r| r.err())
+        .filter(|e| !e.is_invalid())
+        .map(|e| e.to_string())
+}
+
 /// The message shown under a field; empty (and invisible) when there is none.
 #[component]
 pub fn FieldError(

@@ -7,4 +7,6 @@ pub mod layout;
 pub mod mail_test;
 pub mod pager;
 pub mod ready;
+pub mod route;
+pub mod server_fields;
 pub mod time;

@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{components::A, hooks::use_params_map};
+use leptos_router::components::A;
 
 use crate::api::applications::{
     get_application, DeleteApplication, RegenerateApplicationKey, SaveApplication,
@@ -21,14 +21,8 @@ pub fn ApplicationEditPage() -> impl IntoView {
 
 #[component]
 fn ApplicationEdit() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || {
-        params
-            .read()
-            .get("id")
-            .and_then(|s| s.parse::<i64>().ok())
-            .unwrap_or(0)
-    };
+    let id = crate::components::route::id_param();
+    let id = move || id().unwrap_or(0);
     let save = ServerAction::<SaveApplication>::new();
     let regenerate = ServerAction::<RegenerateApplicationKey>::new();
     let delete = ServerAction::<DeleteApplication>::new();

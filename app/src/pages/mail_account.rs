@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{components::A, hooks::use_params_map};
+use leptos_router::components::A;
 
 use crate::api::mail_accounts::{get_mail_account, DeleteMailAccount, UnlinkMailAccount};
 use crate::components::account::{AuthorizeButton, StatusBadge};
@@ -11,14 +11,8 @@ use crate::pages::mail_accounts::test_summary;
 
 #[component]
 pub fn MailAccountPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || {
-        params
-            .read()
-            .get("id")
-            .and_then(|s| s.parse::<i64>().ok())
-            .unwrap_or(0)
-    };
+    let id = crate::components::route::id_param();
+    let id = move || id().unwrap_or(0);
     let unlink = ServerAction::<UnlinkMailAccount>::new();
     let delete = ServerAction::<DeleteMailAccount>::new();
     let account = Resource::new(

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::components::ready::Ready;
-use leptos_router::{components::A, hooks::use_params_map};
+use leptos_router::components::A;
 
 use crate::api::applications::list_applications;
 use crate::domain::ApplicationView;
@@ -13,13 +13,13 @@ use crate::domain::MailServerEdit;
 use crate::components::copy::CopyButton;
 use crate::components::field::{FieldError, FormErrors};
 use crate::components::layout::AdminOnly;
+use crate::components::server_fields::{new_draft, Fields};
 use crate::domain::mail_server::{label, parse_scopes, parse_tenant};
-use crate::domain::{Encryption, Host, HttpUrl, MailServerDraft, Port, ProviderKind, Subject};
+use crate::domain::{Encryption, Host, HttpUrl, Port, ProviderKind, Subject};
 
 #[component]
 pub fn MailServerFormPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok());
+    let id = crate::components::route::id_param();
     // One resource for everything the page shows, created at the top of the page, before any
     // Suspend: a resource created inside a resolved Suspend can be created twice while
     // hydrating and miss its serialized value.
@@ -109,89 +109,6 @@ fn LinkedAccountsSection(
                 Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
             }})}
         </Transition>
-    }
-}
-
-/// One signal per form field.
-#[derive(Clone, Copy)]
-struct Fields {
-    subject: RwSignal<String>,
-    auth_method: RwSignal<String>,
-    provider: RwSignal<String>,
-    client_id: RwSignal<String>,
-    client_secret: RwSignal<String>,
-    application_id: RwSignal<String>,
-    tenant: RwSignal<String>,
-    issuer_url: RwSignal<String>,
-    scopes: RwSignal<String>,
-    imap_host: RwSignal<String>,
-    imap_port: RwSignal<String>,
-    imap_encryption: RwSignal<String>,
-    smtp_host: RwSignal<String>,
-    smtp_port: RwSignal<String>,
-    smtp_encryption: RwSignal<String>,
-    validate_certificate: RwSignal<bool>,
-    active: RwSignal<bool>,
-    visible_to_users: RwSignal<bool>,
-}
-
-impl Fields {
-    fn new(d: MailServerDraft) -> Self {
-        Fields {
-            subject: RwSignal::new(d.subject),
-            auth_method: RwSignal::new(d.auth_method),
-            provider: RwSignal::new(d.provider),
-            client_id: RwSignal::new(d.client_id),
-            client_secret: RwSignal::new(String::new()),
-            application_id: RwSignal::new(d.application_id),
-            tenant: RwSignal::new(d.tenant),
-            issuer_url: RwSignal::new(d.issuer_url),
-            scopes: RwSignal::new(d.scopes),
-            imap_host: RwSignal::new(d.imap_host),
-            imap_port: RwSignal::new(d.imap_port),
-            imap_encryption: RwSignal::new(d.imap_encryption),
-            smtp_host: RwSignal::new(d.smtp_host),
-            smtp_port: RwSignal::new(d.smtp_port),
-            smtp_encryption: RwSignal::new(d.smtp_encryption),
-            validate_certificate: RwSignal::new(d.validate_certificate),
-            active: RwSignal::new(d.active),
-            visible_to_users: RwSignal::new(d.visible_to_users),
-        }
-    }
-
-    fn draft(&self) -> MailServerDraft {
-        MailServerDraft {
-            subject: self.subject.get_untracked(),
-            auth_method: self.auth_method.get_untracked(),
-            provider: self.provider.get_untracked(),
-            client_id: self.client_id.get_untracked(),
-            client_secret: self.client_secret.get_untracked(),
-            application_id: self.application_id.get_untracked(),
-            tenant: self.tenant.get_untracked(),
-            issuer_url: self.issuer_url.get_untracked(),
-            scopes: self.scopes.get_untracked(),
-            imap_host: self.imap_host.get_untracked(),
-            imap_port: self.imap_port.get_untracked(),
-            imap_encryption: self.imap_encryption.get_untracked(),
-            smtp_host: self.smtp_host.get_untracked(),
-            smtp_port: self.smtp_port.get_untracked(),
-            smtp_encryption: self.smtp_encryption.get_untracked(),
-            validate_certificate: self.validate_certificate.get_untracked(),
-            active: self.active.get_untracked(),
-            visible_to_users: self.visible_to_users.get_untracked(),
-        }
-    }
-}
-
-fn new_draft() -> MailServerDraft {
-    MailServerDraft {
-        auth_method: "oauth2".into(),
-        imap_encryption: Encryption::SslTls.code().into(),
-        smtp_encryption: Encryption::SslTls.code().into(),
-        validate_certificate: true,
-        active: true,
-        visible_to_users: true,
-        ..Default::default()
     }
 }
 

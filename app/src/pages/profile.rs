@@ -25,14 +25,7 @@ pub fn ProfilePage() -> impl IntoView {
                 .and_then(|e| e.for_field(label))
         })
     };
-    let other_error = move || {
-        change
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .filter(|e| !e.is_invalid())
-            .map(|e| e.to_string())
-    };
+    let other_error = move || crate::components::field::general_error(change.value().get());
     let new_message = Signal::derive(move || {
         new_error
             .get()

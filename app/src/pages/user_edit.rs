@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::components::ready::Ready;
-use leptos_router::{components::A, hooks::use_params_map};
+use leptos_router::components::A;
 
 use crate::api::users::{get_user, SetUserPassword, UpdateUser};
 use crate::domain::UserView;
@@ -23,14 +23,8 @@ pub fn UserEditPage() -> impl IntoView {
 
 #[component]
 fn UserEdit() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || {
-        params
-            .read()
-            .get("id")
-            .and_then(|s| s.parse::<i64>().ok())
-            .unwrap_or(0)
-    };
+    let id = crate::components::route::id_param();
+    let id = move || id().unwrap_or(0);
     let user = Resource::new(id, get_user);
     view! {
         <p><A href="/users">"← Users"</A></p>
@@ -78,14 +72,7 @@ fn UserForms(user: UserView) -> impl IntoView {
                 .and_then(|e| e.for_field("New password"))
         })
     });
-    let update_other = move || {
-        update
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .filter(|e| !e.is_invalid())
-            .map(|e| e.to_string())
-    };
+    let update_other = move || crate::components::field::general_error(update.value().get());
 
     view! {
         <h1>{user.email.clone()}</h1>

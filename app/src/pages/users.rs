@@ -119,14 +119,7 @@ fn NewUserForm(create: ServerAction<CreateUser>) -> impl IntoView {
             password.set(String::new());
         }
     });
-    let other_error = move || {
-        create
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .filter(|e| !e.is_invalid())
-            .map(|e| e.to_string())
-    };
+    let other_error = move || crate::components::field::general_error(create.value().get());
 
     view! {
         <form class="card form" id="new-user" on:submit=on_submit novalidate>

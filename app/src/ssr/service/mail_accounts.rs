@@ -91,9 +91,10 @@ pub async fn create(
         Ok(id) => db::mail_servers::get(&st.pool, id)
             .await?
             .filter(|s| s.active && (s.visible_to_users || me.is_admin()))
-            .ok_or_else(|| errors.push((label::SERVER, "choose an active mail server".into()))),
-        Err(_) => Err(errors.push((label::SERVER, "choose a mail server".into()))),
-    };
+            .ok_or("choose an active mail server"),
+        Err(_) => Err("choose a mail server"),
+    }
+    .map_err(|m| errors.push((label::SERVER, m.to_string())));
     let owner = match form.owner_id.trim() {
         "" => Ok(me.id),
         s => s
