@@ -11,6 +11,7 @@ use crate::ssr::AppState;
 /// account does not hold up the others. Returns how many were started. Once `stop` turns true
 /// no new refresh starts, but the ones already sent finish and save: with a rotating provider an
 /// answer dropped on the floor is a lost grant.
+#[tracing::instrument(name = "refresh_pass", skip_all)]
 async fn run_pass(
     state: &AppState,
     settings: &RefreshSettings,
