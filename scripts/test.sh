@@ -10,7 +10,7 @@ step() { printf '\n==> %s\n' "$*"; }
 step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy (ssr: app + server)"
-cargo clippy -p app -p server --features app/ssr --all-targets -- -D warnings
+cargo clippy -p app -p server -p testkit --features app/ssr --all-targets -- -D warnings
 step "cargo clippy (hydrate: frontend, wasm32)"
 cargo clippy -p frontend --target wasm32-unknown-unknown --all-targets -- -D warnings
 step "cargo test"

@@ -6,20 +6,18 @@
 //! 3. Refresh at scale against the peers kit's OAuth server: the refresh task versus direct
 //!    refresh calls at the same concurrency.
 //!
-//! The server runs in this process on its own runtime; the load generator on another.
+//! The server runs in this process on its own runtime (the test kit's server, `testkit`); the
+//! load generator on another.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::domain::{DisplayName, Email, Password, Role};
-use server::{config::Config, startup};
+use app::domain::Role;
+use app::ssr::crypto::aad;
+// The tests' handle on the kit's OAuth server: start, client registration, grants.
+use testkit::oidc;
 
 const CONCURRENCY: usize = 32;
-
-// The tests' handle on the kit's OAuth server: start, client registration, grants.
-#[allow(dead_code)]
-#[path = "../tests/common/oidc.rs"]
-mod oidc;
 
 // The same allocator as the server binary: this process is the server under test.
 #[global_allocator]
@@ -91,24 +89,19 @@ async fn load(url: String, cookie: String, duration: Duration) -> Load {
     }
 }
 
-async fn seed(state: &app::ssr::AppState, servers: usize, accounts: usize) -> String {
+/// Seeds the kit's server: an admin (whose session cookie is returned), 100 users, one
+/// application, `servers` Google servers and `accounts` accounts in every status.
+async fn seed(kit: &testkit::TestApp, servers: usize, accounts: usize) -> String {
+    let state = &kit.state;
     let pool = &state.pool;
-    let admin = app::ssr::auth::insert_user(
-        pool,
-        &Email::parse("bench-admin@example.test").unwrap(),
-        &DisplayName::parse("Bench admin").unwrap(),
-        Role::Admin,
-        &Password::parse("bench admin password").unwrap(),
-    )
-    .await
-    .unwrap();
+    let (admin, cookie) = kit.person("bench-admin@example.test", Role::Admin).await;
     let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?1")
         .bind(admin)
         .fetch_one(pool)
         .await
         .unwrap();
     let mut tx = pool.begin().await.unwrap();
-    let t = app::ssr::db::now();
+    let t = state.clock.now();
     for u in 0..100 {
         sqlx::query("INSERT INTO users (email, email_key, display_name, role, active, password_hash, created_at, updated_at) VALUES (?1, ?1, ?2, 'user', 1, ?3, ?4, ?4)")
             .bind(format!("user{u}@example.test"))
@@ -124,9 +117,7 @@ async fn seed(state: &app::ssr::AppState, servers: usize, accounts: usize) -> St
         .execute(&mut *tx)
         .await
         .unwrap();
-    let secret = state
-        .secrets
-        .seal_str("bench-secret", "mail_servers.client_secret");
+    let secret = state.secrets.seal_str("bench-secret", aad::CLIENT_SECRET);
     for s in 0..servers {
         sqlx::query(
             "INSERT INTO mail_servers (subject, subject_key, auth_method, provider, client_id, client_secret_enc, application_id,
@@ -158,21 +149,7 @@ async fn seed(state: &app::ssr::AppState, servers: usize, accounts: usize) -> St
         .unwrap();
     }
     tx.commit().await.unwrap();
-    let token = app::ssr::auth::create_session(pool, admin).await.unwrap();
-    format!("{}={token}", app::ssr::auth::SESSION_COOKIE)
-}
-
-fn config_for(dir: &std::path::Path, addr: &str, extra: &[(&str, String)]) -> Config {
-    let db = format!("sqlite://{}", dir.join("bench.db").display());
-    let site = dir.join("site").display().to_string();
-    let mut vars: Vec<(String, String)> = vec![
-        ("LEPTOS_SITE_ADDR".into(), addr.into()),
-        ("MAILBRIDGE_DATABASE_URL".into(), db),
-        ("LEPTOS_SITE_ROOT".into(), site),
-        ("MAILBRIDGE_REFRESH_INTERVAL_SECS".into(), "3600".into()),
-    ];
-    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
-    Config::from_lookup(|k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())).unwrap()
+    cookie
 }
 
 fn main() {
@@ -182,8 +159,11 @@ fn main() {
     let refresh_n = env_num("BENCH_REFRESH_ACCOUNTS", 10_000) as usize;
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("site")).unwrap();
+    let db = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let site = dir.path().join("site").display().to_string();
 
-    // The server: its own runtime with two workers (this machine has two cores).
+    // The server: the kit's (the real router on a free port), on its own runtime with two
+    // workers (this machine has two cores). Its tasks run there: it is started from within it.
     let server_rt = Arc::new(
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -192,20 +172,18 @@ fn main() {
             .build()
             .unwrap(),
     );
-    let listener = server_rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let config = config_for(dir.path(), &addr, &[]);
-    let state = server_rt.block_on(startup::build_state(&config)).unwrap();
-    let cookie = server_rt.block_on(seed(&state, servers, accounts));
-    let state_for_server = state.clone();
-    server_rt.spawn(async move {
-        let app = startup::router(state_for_server)
-            .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        axum::serve(startup::no_delay(listener), app).await.unwrap();
-    });
-    let base = format!("http://{addr}");
+    let kit = server_rt.block_on(testkit::spawn_on(
+        dir,
+        &db,
+        &[
+            ("LEPTOS_SITE_ROOT", site.as_str()),
+            ("MAILBRIDGE_REFRESH_INTERVAL_SECS", "3600"),
+        ],
+    ));
+    let cookie = server_rt.block_on(seed(&kit, servers, accounts));
+    let state = kit.state.clone();
+    let dir = kit.dir.path();
+    let base = kit.url.clone();
     let gen = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("load-generator")
@@ -231,11 +209,7 @@ fn main() {
         });
         // A static file of exactly the same size, served by the app's own static handler.
         let static_name = format!("static{}.html", page.replace('/', "-"));
-        std::fs::write(
-            dir.path().join("site").join(&static_name),
-            vec![b'x'; body.len()],
-        )
-        .unwrap();
+        std::fs::write(dir.join("site").join(&static_name), vec![b'x'; body.len()]).unwrap();
         let ssr = gen.block_on(load(
             format!("{base}{page}"),
             cookie.clone(),
@@ -271,7 +245,7 @@ fn main() {
     println!();
     println!(
         "(both lists show their first page of {} rows)",
-        app::api::mail_servers::PAGE_SIZE
+        app::domain::PAGE_SIZE
     );
 
     // Start-up on the seeded database: the release binary, from spawning the process to the
@@ -288,11 +262,8 @@ fn main() {
             let mut child = std::process::Command::new(&bin)
                 .arg("serve")
                 .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-                .env("LEPTOS_SITE_ROOT", dir.path().join("site"))
-                .env(
-                    "MAILBRIDGE_DATABASE_URL",
-                    format!("sqlite://{}", dir.path().join("bench.db").display()),
-                )
+                .env("LEPTOS_SITE_ROOT", dir.join("site"))
+                .env("MAILBRIDGE_DATABASE_URL", &db)
                 .env("MAILBRIDGE_REFRESH_INTERVAL_SECS", "3600")
                 .env("RUST_LOG", "warn")
                 .stdout(std::process::Stdio::null())
@@ -322,7 +293,7 @@ fn main() {
     println!("|---|---:|");
 
     if refresh_n > 0 {
-        refresh_bench(&server_rt, &state, dir.path(), refresh_n);
+        refresh_bench(&server_rt, &state, dir, refresh_n);
     }
 }
 
@@ -383,7 +354,7 @@ fn refresh_bench(
             .register_with(serde_json::json!({"redirect_uris": [redirect], "token_endpoint_auth_method": "client_secret_basic"}))
             .await;
         // A generic server at this provider, for the refresh task.
-        let t = app::ssr::db::now();
+        let t = state.clock.now();
         let sid = oidc.insert_generic_server(&state.pool, &state.secrets, "Refresh bench", &cid, &secret).await;
         // Grants through the provider's own flow (authorization code with auto-approval).
         let link_started = Instant::now();
@@ -399,8 +370,8 @@ fn refresh_bench(
             )
             .bind(sid)
             .bind(&g.login)
-            .bind(state.secrets.seal_str(&g.access, app::ssr::oauth::AAD_ACCESS))
-            .bind(state.secrets.seal_str(&g.refresh, app::ssr::oauth::AAD_REFRESH))
+            .bind(state.secrets.seal_str(&g.access, aad::ACCESS_TOKEN))
+            .bind(state.secrets.seal_str(&g.refresh, aad::REFRESH_TOKEN))
             .bind(t - 1)
             .execute(&mut *tx)
             .await
@@ -430,7 +401,7 @@ fn refresh_bench(
                 .execute(&state.pool)
                 .await
                 .unwrap();
-            let since = app::ssr::db::now();
+            let since = state.clock.now();
 
             // The server as its own process; its refresh task's first pass starts at once.
             let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

@@ -67,7 +67,10 @@ mod tests {
 
     #[test]
     fn callback_keys_are_not_logged() {
-        assert_eq!(route_of("/oauth/callback/s3cr3t-key"), "/oauth/callback/{key}");
+        assert_eq!(
+            route_of("/oauth/callback/s3cr3t-key"),
+            "/oauth/callback/{key}"
+        );
         assert_eq!(route_of("/mail-servers/7"), "/mail-servers/7");
     }
 }

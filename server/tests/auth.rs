@@ -1,7 +1,26 @@
 mod common;
 
+use app::api::{auth::Login, users::CreateUser, users::UpdateUser};
 use app::domain::Role;
-use common::PASSWORD;
+use app::error::AppError;
+use common::{fields, PASSWORD};
+
+/// The raw Set-Cookie header of a sign-in answer.
+fn set_cookie(res: &reqwest::Response) -> String {
+    res.headers()
+        .get("set-cookie")
+        .expect("a Set-Cookie header")
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+fn login_args(email: &str, password: &str) -> Login {
+    Login {
+        email: email.into(),
+        password: password.into(),
+    }
+}
 
 #[tokio::test]
 async fn wrong_email_and_wrong_password_give_the_same_answer() {
@@ -13,7 +32,10 @@ async fn wrong_email_and_wrong_password_give_the_same_answer() {
     let (s2, c2, b2) = app.login("nobody@example.test", PASSWORD, None).await;
     assert_eq!((s1, s2), (401, 401));
     assert_eq!(b1, b2);
-    assert!(b1.contains("Wrong email or password"));
+    assert!(
+        matches!(&b1, Err((401, AppError::Denied(m))) if m.contains("Wrong email or password")),
+        "{b1:?}"
+    );
     assert!(c1.is_none() && c2.is_none());
     let (s, c, _) = app.login("ALICE@example.test", PASSWORD, None).await;
     assert_eq!(s, 200);
@@ -25,19 +47,9 @@ async fn the_session_cookie_is_httponly_lax_and_secure_only_over_https() {
     let app = common::spawn().await;
     app.add_user("alice@example.test", Role::User).await;
     let res = app
-        .call(
-            "/api/login",
-            &[("email", "alice@example.test"), ("password", PASSWORD)],
-            None,
-        )
+        .post(&login_args("alice@example.test", PASSWORD), None)
         .await;
-    let cookie = res
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_string();
+    let cookie = set_cookie(&res);
     assert!(
         cookie.contains("HttpOnly")
             && cookie.contains("SameSite=Lax")
@@ -47,20 +59,12 @@ async fn the_session_cookie_is_httponly_lax_and_secure_only_over_https() {
 
     let https = common::spawn_with(&[("MAILBRIDGE_PUBLIC_URL", "https://mail.example.com")]).await;
     https.add_user("alice@example.test", Role::User).await;
-    let res = common::new_client()
-        .post(format!("{}/api/login", https.url))
-        .header("origin", "https://mail.example.com")
-        .form(&[("email", "alice@example.test"), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap();
-    let cookie = res
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_string();
+    // The kit sends the Origin of the configured public URL.
+    assert_eq!(https.origin(), "https://mail.example.com");
+    let res = https
+        .post(&login_args("alice@example.test", PASSWORD), None)
+        .await;
+    let cookie = set_cookie(&res);
     assert!(cookie.contains("; Secure"), "{cookie}");
 }
 
@@ -96,25 +100,17 @@ async fn sessions_survive_a_restart_and_expire_when_idle() {
     let second = common::spawn_on(dir, &db, &[]).await;
     assert_eq!(second.get("/", Some(&cookie)).await.status(), 200);
 
-    // Idle 11 hours: still in; idle 13 hours (default limit 12): out.
-    let now = app::ssr::db::now();
-    sqlx::query("UPDATE sessions SET last_seen_at = ?1")
-        .bind(now - 11 * 3600)
-        .execute(&second.state.pool)
-        .await
-        .unwrap();
+    // Idle 11 hours: still in (and the visit counts as use); idle 13 hours (default limit 12):
+    // out.
+    second.advance_clock(11 * 3600);
     assert_eq!(second.get("/", Some(&cookie)).await.status(), 200);
-    sqlx::query("UPDATE sessions SET last_seen_at = ?1")
-        .bind(now - 13 * 3600)
-        .execute(&second.state.pool)
-        .await
-        .unwrap();
+    second.advance_clock(13 * 3600);
     assert_eq!(second.get("/", Some(&cookie)).await.status(), 303);
 }
 
 #[tokio::test]
 async fn lock_out_after_five_failures_for_one_email_ends_after_the_window() {
-    let app = common::spawn_with(&[("MAILBRIDGE_LOGIN_WINDOW_SECS", "2")]).await;
+    let app = common::spawn_with(&[("MAILBRIDGE_LOGIN_WINDOW_SECS", "600")]).await;
     app.add_user("alice@example.test", Role::User).await;
     for _ in 0..5 {
         assert_eq!(
@@ -125,15 +121,19 @@ async fn lock_out_after_five_failures_for_one_email_ends_after_the_window() {
         );
     }
     // Even the right password is refused during the window, with a message saying so.
-    let (status, cookie, body) = app.login("alice@example.test", PASSWORD, None).await;
+    let (status, cookie, answer) = app.login("alice@example.test", PASSWORD, None).await;
     assert_eq!(status, 429);
     assert!(cookie.is_none());
-    assert!(body.contains("Too many failed sign-in attempts"), "{body}");
+    let locked = "Too many failed sign-in attempts";
+    assert!(
+        matches!(&answer, Err((429, AppError::RateLimited(m))) if m.contains(locked)),
+        "{answer:?}"
+    );
     // Another address is not affected by alice's lock.
     app.add_user("bob@example.test", Role::User).await;
     assert_eq!(app.login("bob@example.test", PASSWORD, None).await.0, 200);
 
-    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    app.advance_clock(601);
     assert_eq!(app.login("alice@example.test", PASSWORD, None).await.0, 200);
 }
 
@@ -149,8 +149,12 @@ async fn lock_out_after_twenty_failures_from_one_client() {
             401
         );
     }
-    let (status, _, body) = app.login("carol@example.test", PASSWORD, None).await;
-    assert_eq!(status, 429, "{body}");
+    let (status, _, answer) = app.login("carol@example.test", PASSWORD, None).await;
+    assert_eq!(status, 429, "{answer:?}");
+    assert!(
+        matches!(answer, Err((429, AppError::RateLimited(_)))),
+        "{answer:?}"
+    );
 }
 
 #[tokio::test]
@@ -162,42 +166,39 @@ async fn deactivating_a_user_ends_their_sessions_and_the_last_admin_stays() {
     let user_cookie = app.session_for(user).await;
     assert_eq!(app.get("/", Some(&user_cookie)).await.status(), 200);
 
-    let res = app
-        .call(
-            "/api/update_user",
-            &[
-                ("id", &user.to_string()),
-                ("name", "U"),
-                ("role", "user"),
-                ("active", "false"),
-            ],
-            Some(&admin_cookie),
-        )
-        .await;
-    assert_eq!(res.status(), 200);
+    app.ok(
+        UpdateUser {
+            id: user,
+            name: "U".into(),
+            role: "user".into(),
+            active: false,
+        },
+        &admin_cookie,
+    )
+    .await;
     assert_eq!(app.get("/", Some(&user_cookie)).await.status(), 303);
     assert_eq!(app.login("user@example.test", PASSWORD, None).await.0, 401);
 
-    for (role, active, field) in [("user", "true", "Role"), ("admin", "false", "Active")] {
-        let res = app
+    for (role, active, field) in [("user", true, "Role"), ("admin", false, "Active")] {
+        let answer = app
             .call(
-                "/api/update_user",
-                &[
-                    ("id", &admin.to_string()),
-                    ("name", "A"),
-                    ("role", role),
-                    ("active", active),
-                ],
+                UpdateUser {
+                    id: admin,
+                    name: "A".into(),
+                    role: role.into(),
+                    active,
+                },
                 Some(&admin_cookie),
             )
             .await;
-        assert_eq!(res.status(), 422);
-        let body: serde_json::Value = res.json().await.unwrap();
-        assert_eq!(body["Field"]["field"], field);
-        assert!(body["Field"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("last active admin"));
+        assert_eq!(fields(&answer), vec![field], "{answer:?}");
+        let (status, err) = answer.unwrap_err();
+        assert_eq!(status, 422);
+        assert!(
+            err.for_field(field)
+                .is_some_and(|m| m.contains("last active admin")),
+            "{err:?}"
+        );
     }
     let row: (String, bool) = sqlx::query_as("SELECT role, active FROM users WHERE id = ?1")
         .bind(admin)
@@ -218,21 +219,22 @@ async fn server_validation_names_the_field_and_saves_nothing() {
         ("ok@example.test", "N", "short", "Password"),
         ("ADMIN@example.test", "N", "long enough password", "Email"),
     ] {
-        let res = app
+        let answer = app
             .call(
-                "/api/create_user",
-                &[
-                    ("email", email),
-                    ("name", name),
-                    ("role", "user"),
-                    ("password", password),
-                ],
+                CreateUser {
+                    email: email.into(),
+                    name: name.into(),
+                    role: "user".into(),
+                    password: password.into(),
+                },
                 Some(&cookie),
             )
             .await;
-        assert_eq!(res.status(), 422, "{email} {name}");
-        let body: serde_json::Value = res.json().await.unwrap();
-        assert_eq!(body["Field"]["field"], field);
+        assert!(
+            matches!(&answer, Err((422, e)) if e.is_invalid()),
+            "{email} {name}: {answer:?}"
+        );
+        assert_eq!(fields(&answer), vec![field], "{email} {name}");
     }
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
         .fetch_one(&app.state.pool)
@@ -266,7 +268,6 @@ async fn a_signed_out_visitor_is_sent_to_login_with_the_way_back() {
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()["location"], "/login?next=%2Fusers%3Fx%3D1");
 }
-
 #[test]
 fn create_user_cli_reads_the_password_from_stdin() {
     use std::io::Write;

@@ -5,54 +5,92 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::future::Future;
+use std::pin::Pin;
 
-use app::domain::Role;
+use app::api::{
+    applications::*, auth::*, mail_accounts::*, mail_servers::*, mail_test::*, settings::*,
+    users::*,
+};
+use app::domain::{MailServerDraft, Protocol, Role};
+use app::error::AppError;
+use common::TestApp;
+use leptos::server_fn::ServerFn;
+use serde::Serialize;
 
 const ANON_PAGE: u16 = 303; // to /login?next=...
 
+type Sent<'a> = Pin<Box<dyn Future<Output = reqwest::Response> + 'a>>;
+
+/// Posts `args` as the browser does, for the raw status.
+fn send<'a, F>(app: &'a TestApp, args: F, cookie: Option<&'a str>) -> Sent<'a>
+where
+    F: ServerFn + Serialize + 'a,
+{
+    Box::pin(async move { app.post(&args, cookie).await })
+}
+
 struct Fn {
     path: &'static str,
-    body: &'static [(&'static str, &'static str)],
+    /// The call's arguments, from the fixtures' ids and a fresh suffix.
+    send: for<'a> fn(&'a TestApp, Ids, &str, Option<&'a str>) -> Sent<'a>,
     anon: u16,
     user: u16,
     admin: u16,
 }
 
-/// Placeholders in bodies and paths: {victim} a user the calls may change, {app}/{server} an
-/// application and a mail server, {spare_app}/{spare_server} ones that may be deleted, {uniq} a
-/// fresh suffix.
+/// A row of the table: the server function's type (its path comes from it), the arguments
+/// built from `|ids, uniq|`, and the expected status for anon, user and admin.
+macro_rules! call {
+    ($ty:ty, |$ids:pat_param, $uniq:pat_param| $args:expr, $anon:expr, $user:expr, $admin:expr) => {
+        Fn {
+            path: <$ty as ServerFn>::PATH,
+            send: |app, $ids, $uniq, cookie| send::<$ty>(app, $args, cookie),
+            anon: $anon,
+            user: $user,
+            admin: $admin,
+        }
+    };
+}
+
+fn s(v: &str) -> String {
+    v.to_string()
+}
+
+/// `ids`: {victim} a user the calls may change, {app}/{server}/{account} an application, a mail
+/// server and a mail account, {spare_*} ones that may be deleted; `uniq` a fresh suffix.
 #[rustfmt::skip]
 const FUNCTIONS: &[Fn] = &[
-    Fn { path: "/api/current_user", body: &[], anon: 200, user: 200, admin: 200 },
-    Fn { path: "/api/login", body: &[("email", "nobody@example.test"), ("password", "wrong password!")], anon: 401, user: 401, admin: 401 },
-    Fn { path: "/api/logout", body: &[], anon: 200, user: 200, admin: 200 },
-    Fn { path: "/api/change_own_password", body: &[("current_password", "not it at all"), ("new_password", "a brand new password")], anon: 401, user: 422, admin: 422 },
-    Fn { path: "/api/get_organisation_name", body: &[], anon: 401, user: 200, admin: 200 },
-    Fn { path: "/api/set_organisation_name", body: &[("name", "Org {uniq}")], anon: 401, user: 403, admin: 200 },
-    Fn { path: "/api/list_users", body: &[], anon: 401, user: 403, admin: 200 },
-    Fn { path: "/api/get_user", body: &[("id", "{victim}")], anon: 401, user: 403, admin: 200 },
-    Fn { path: "/api/create_user", body: &[("email", "new-{uniq}@example.test"), ("name", "New"), ("role", "user"), ("password", "long enough password")], anon: 401, user: 403, admin: 200 },
-    Fn { path: "/api/update_user", body: &[("id", "{victim}"), ("name", "Victim"), ("role", "user"), ("active", "true")], anon: 401, user: 403, admin: 200 },
-    Fn { path: "/api/set_user_password", body: &[("id", "{victim}"), ("password", "another long password")], anon: 401, user: 403, admin: 200 },
-    Fn { path: "/api/list_applications", body: &[], anon: 401, user: 403, admin: 200 },
-    Fn { path: "/api/get_application", body: &[("id", "{app}")], anon: 401, user: 403, admin: 200 },
-    Fn { path: "/api/save_application", body: &[("id", ""), ("name", "App {uniq}"), ("active", "true"), ("allowed_ips", "")], anon: 401, user: 403, admin: 200 },
-    Fn { path: "/api/regenerate_application_key", body: &[("id", "{app}")], anon: 401, user: 403, admin: 200 },
-    Fn { path: "/api/delete_application", body: &[("id", "{spare_app}")], anon: 401, user: 403, admin: 200 },
-    Fn { path: "/api/list_mail_servers", body: &[("page", "0"), ("descending", "false")], anon: 401, user: 403, admin: 200 },
-    Fn { path: "/api/get_mail_server", body: &[("id", "{server}")], anon: 401, user: 403, admin: 200 },
-    Fn { path: "/api/save_mail_server", body: &[("id", ""), ("draft[subject]", "S {uniq}"), ("draft[auth_method]", "password"), ("draft[imap_host]", "imap.example.test"), ("draft[imap_port]", "993"), ("draft[imap_encryption]", "ssl"), ("draft[smtp_host]", "smtp.example.test"), ("draft[smtp_port]", "465"), ("draft[smtp_encryption]", "ssl")], anon: 401, user: 403, admin: 200 },
-    Fn { path: "/api/delete_mail_server", body: &[("id", "{spare_server}"), ("confirm_accounts", "0")], anon: 401, user: 403, admin: 200 },
-    Fn { path: "/api/list_mail_accounts", body: &[("server_id", ""), ("owner_id", ""), ("status", ""), ("page", "0")], anon: 401, user: 200, admin: 200 },
-    Fn { path: "/api/get_mail_account", body: &[("id", "{account}")], anon: 401, user: 200, admin: 200 },
-    Fn { path: "/api/mail_account_choices", body: &[], anon: 401, user: 200, admin: 200 },
-    Fn { path: "/api/create_mail_account", body: &[("name", ""), ("mail_server_id", "{server}"), ("login", "box-{uniq}@example.test"), ("owner_id", ""), ("password", "")], anon: 401, user: 200, admin: 200 },
-    Fn { path: "/api/delete_mail_account", body: &[("id", "{spare_account}")], anon: 401, user: 404, admin: 200 },
-    Fn { path: "/api/start_authorization", body: &[("id", "{account}")], anon: 401, user: 200, admin: 200 },
-    Fn { path: "/api/unlink_mail_account", body: &[("id", "{account}")], anon: 401, user: 200, admin: 200 },
-    Fn { path: "/api/account_status_counts", body: &[], anon: 401, user: 200, admin: 200 },
-    Fn { path: "/api/test_imap", body: &[("id", "{account}")], anon: 401, user: 200, admin: 200 },
-    Fn { path: "/api/test_smtp", body: &[("id", "{account}")], anon: 401, user: 200, admin: 200 },
+    call!(CurrentUser, |_, _| CurrentUser {}, 200, 200, 200),
+    call!(Login, |_, _| Login { email: s("nobody@example.test"), password: s("wrong password!") }, 401, 401, 401),
+    call!(Logout, |_, _| Logout {}, 200, 200, 200),
+    call!(ChangeOwnPassword, |_, _| ChangeOwnPassword { current_password: s("not it at all"), new_password: s("a brand new password") }, 401, 422, 422),
+    call!(GetOrganisationName, |_, _| GetOrganisationName {}, 401, 200, 200),
+    call!(SetOrganisationName, |_, u| SetOrganisationName { name: format!("Org {u}") }, 401, 403, 200),
+    call!(ListUsers, |_, _| ListUsers {}, 401, 403, 200),
+    call!(GetUser, |ids, _| GetUser { id: ids.victim }, 401, 403, 200),
+    call!(CreateUser, |_, u| CreateUser { email: format!("new-{u}@example.test"), name: s("New"), role: s("user"), password: s("long enough password") }, 401, 403, 200),
+    call!(UpdateUser, |ids, _| UpdateUser { id: ids.victim, name: s("Victim"), role: s("user"), active: true }, 401, 403, 200),
+    call!(SetUserPassword, |ids, _| SetUserPassword { id: ids.victim, password: s("another long password") }, 401, 403, 200),
+    call!(ListApplications, |_, _| ListApplications {}, 401, 403, 200),
+    call!(GetApplication, |ids, _| GetApplication { id: ids.app }, 401, 403, 200),
+    call!(SaveApplication, |_, u| SaveApplication { id: s(""), name: format!("App {u}"), active: true, allowed_ips: s("") }, 401, 403, 200),
+    call!(RegenerateApplicationKey, |ids, _| RegenerateApplicationKey { id: ids.app }, 401, 403, 200),
+    call!(DeleteApplication, |ids, _| DeleteApplication { id: ids.spare_app }, 401, 403, 200),
+    call!(ListMailServers, |_, _| ListMailServers { page: 0, descending: false }, 401, 403, 200),
+    call!(GetMailServer, |ids, _| GetMailServer { id: ids.server }, 401, 403, 200),
+    call!(SaveMailServer, |_, u| SaveMailServer { id: s(""), draft: MailServerDraft { subject: format!("S {u}"), auth_method: s("password"), imap_host: s("imap.example.test"), imap_port: s("993"), imap_encryption: s("ssl"), smtp_host: s("smtp.example.test"), smtp_port: s("465"), smtp_encryption: s("ssl"), ..Default::default() } }, 401, 403, 200),
+    call!(DeleteMailServer, |ids, _| DeleteMailServer { id: ids.spare_server, confirm_accounts: 0 }, 401, 403, 200),
+    call!(ListMailAccounts, |_, _| ListMailAccounts { server_id: s(""), owner_id: s(""), status: s(""), page: 0 }, 401, 200, 200),
+    call!(GetMailAccount, |ids, _| GetMailAccount { id: ids.account }, 401, 200, 200),
+    call!(MailAccountChoices, |_, _| MailAccountChoices {}, 401, 200, 200),
+    call!(CreateMailAccount, |ids, u| common::new_account(ids.server, &format!("box-{u}@example.test"), "", ""), 401, 200, 200),
+    call!(DeleteMailAccount, |ids, _| DeleteMailAccount { id: ids.spare_account }, 401, 404, 200),
+    call!(StartAuthorization, |ids, _| StartAuthorization { id: ids.account }, 401, 200, 200),
+    call!(UnlinkMailAccount, |ids, _| UnlinkMailAccount { id: ids.account }, 401, 200, 200),
+    call!(AccountStatusCounts, |_, _| AccountStatusCounts {}, 401, 200, 200),
+    call!(TestMailAccount, |ids, _| TestMailAccount { id: ids.account, protocol: Protocol::Imap }, 401, 200, 200),
+    call!(TestMailAccount, |ids, _| TestMailAccount { id: ids.account, protocol: Protocol::Smtp }, 401, 200, 200),
 ];
 
 struct Page {
@@ -110,33 +148,23 @@ fn fill(s: &str, ids: Ids, uniq: &str) -> String {
         .replace("{uniq}", uniq)
 }
 
-async fn fixtures(app: &common::TestApp, admin: i64, user: i64) -> Ids {
+async fn fixtures(app: &TestApp, admin: i64, user: i64) -> Ids {
     let cookie = app.session_for(admin).await;
     let app_id = app.create_application(&cookie, "Fixture app").await;
     let spare_app = app.create_application(&cookie, "Spare app").await;
     let mut ids = vec![];
     for subject in ["Fixture server", "Spare server"] {
         let d = common::google_draft(subject, "id", "secret", app_id);
-        let res = app
-            .call("/api/save_mail_server", &common::pairs(&d), Some(&cookie))
-            .await;
-        assert_eq!(res.status(), 200);
-        ids.push(res.json::<i64>().await.unwrap());
+        ids.push(app.create_server(&cookie, d).await);
     }
     let mut accounts = vec![];
     for (owner, login) in [(user, "mine@example.test"), (admin, "spare@example.test")] {
         let c = app.session_for(owner).await;
-        let server = ids[0].to_string();
-        let body = [
-            ("name", "Box"),
-            ("mail_server_id", server.as_str()),
-            ("login", login),
-            ("owner_id", ""),
-            ("password", ""),
-        ];
-        let res = app.call("/api/create_mail_account", &body, Some(&c)).await;
-        assert_eq!(res.status(), 200);
-        accounts.push(res.json::<i64>().await.unwrap());
+        let form = CreateMailAccount {
+            name: "Box".into(),
+            ..common::new_account(ids[0], login, "", "")
+        };
+        accounts.push(app.ok(form, &c).await);
     }
     Ids {
         victim: 0,
@@ -198,14 +226,7 @@ async fn every_caller_gets_the_expected_status() {
                 _ => None,
             };
             let uniq = format!("{i}-{who}");
-            let body: Vec<(String, String)> = f
-                .body
-                .iter()
-                .map(|(k, v)| (k.to_string(), fill(v, ids, &uniq)))
-                .collect();
-            let body: Vec<(&str, &str)> =
-                body.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            let res = app.call(f.path, &body, cookie.as_deref()).await;
+            let res = (f.send)(&app, ids, &uniq, cookie.as_deref()).await;
             let status = res.status().as_u16();
             if status != expected {
                 failures.push(format!(
@@ -253,6 +274,14 @@ async fn every_caller_gets_the_expected_status() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// Signed out: 401 Unauthorized; signed in as a user: 403 Forbidden.
+fn refused<T>(cookie: Option<&str>, answer: &common::Answer<T>) -> bool {
+    matches!(
+        (cookie, answer),
+        (None, Err((401, AppError::Unauthorized))) | (Some(_), Err((403, AppError::Forbidden)))
+    )
+}
+
 #[tokio::test]
 async fn refused_calls_change_nothing() {
     let app = common::spawn().await;
@@ -263,41 +292,39 @@ async fn refused_calls_change_nothing() {
         .await
         .unwrap();
     for c in [None, Some(cookie.as_str())] {
-        let res = app
-            .call("/api/set_organisation_name", &[("name", "Hijacked")], c)
-            .await;
-        assert!(matches!(res.status().as_u16(), 401 | 403));
-        let body: serde_json::Value = res.json().await.unwrap();
-        assert!(
-            body.get("Unauthorized").is_some() || body == "Unauthorized" || body == "Forbidden",
-            "{body}"
-        );
-        let res = app
+        let answer = app
             .call(
-                "/api/create_user",
-                &[
-                    ("email", "x@example.test"),
-                    ("name", "X"),
-                    ("role", "admin"),
-                    ("password", "long enough password"),
-                ],
+                SetOrganisationName {
+                    name: "Hijacked".into(),
+                },
                 c,
             )
             .await;
-        assert!(matches!(res.status().as_u16(), 401 | 403));
-        let res = app
+        assert!(refused(c, &answer), "{answer:?}");
+        let answer = app
             .call(
-                "/api/update_user",
-                &[
-                    ("id", &user.to_string()),
-                    ("name", "X"),
-                    ("role", "admin"),
-                    ("active", "true"),
-                ],
+                CreateUser {
+                    email: "x@example.test".into(),
+                    name: "X".into(),
+                    role: "admin".into(),
+                    password: "long enough password".into(),
+                },
                 c,
             )
             .await;
-        assert!(matches!(res.status().as_u16(), 401 | 403));
+        assert!(refused(c, &answer), "{answer:?}");
+        let answer = app
+            .call(
+                UpdateUser {
+                    id: user,
+                    name: "X".into(),
+                    role: "admin".into(),
+                    active: true,
+                },
+                c,
+            )
+            .await;
+        assert!(refused(c, &answer), "{answer:?}");
     }
     let org: Option<String> =
         sqlx::query_scalar("SELECT value FROM settings WHERE key = 'organisation_name'")
@@ -323,12 +350,16 @@ async fn a_cross_origin_post_with_a_valid_session_is_refused_and_changes_nothing
     let app = common::spawn().await;
     let admin = app.add_user("admin@example.test", Role::Admin).await;
     let cookie = app.session_for(admin).await;
+    let url = format!("{}{}", app.url, <SetOrganisationName as ServerFn>::PATH);
+    let pwned = SetOrganisationName {
+        name: "Pwned".into(),
+    };
     let hostile = |origin: &'static str| {
         common::new_client()
-            .post(format!("{}/api/set_organisation_name", app.url))
+            .post(&url)
             .header("cookie", &cookie)
             .header("origin", origin)
-            .form(&[("name", "Pwned")])
+            .form(&pwned)
     };
     for origin in ["http://evil.example", "null", "http://127.0.0.1:1"] {
         let res = hostile(origin).send().await.unwrap();
@@ -336,10 +367,10 @@ async fn a_cross_origin_post_with_a_valid_session_is_refused_and_changes_nothing
     }
     // Referer alone is checked the same way.
     let res = common::new_client()
-        .post(format!("{}/api/set_organisation_name", app.url))
+        .post(&url)
         .header("cookie", &cookie)
         .header("referer", "http://evil.example/page")
-        .form(&[("name", "Pwned")])
+        .form(&pwned)
         .send()
         .await
         .unwrap();
@@ -351,12 +382,13 @@ async fn a_cross_origin_post_with_a_valid_session_is_refused_and_changes_nothing
             .unwrap();
     assert_eq!(org, None);
     // The same call from our own origin works.
-    let res = app
+    let answer = app
         .call(
-            "/api/set_organisation_name",
-            &[("name", "Ours")],
+            SetOrganisationName {
+                name: "Ours".into(),
+            },
             Some(&cookie),
         )
         .await;
-    assert_eq!(res.status(), 200);
+    assert!(answer.is_ok(), "{answer:?}");
 }

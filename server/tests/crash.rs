@@ -2,7 +2,7 @@
 //! rotating provider, restart, and nothing is lost: every account is `linked` again with a
 //! refresh token the provider still accepts.
 //!
-//! The server runs as its own process (the built `server` binary) so that it can really be
+//! The server runs as its own process (the built `mailbridge` binary) so that it can really be
 //! killed. The provider is the kit's oidc-provider with `ROTATE_REFRESH=1` (every refresh
 //! consumes the old refresh token) and a reuse grace period (`REFRESH_REUSE_GRACE`): a refresh
 //! the provider answered but the killed server never saved can be retried once with the token
@@ -18,8 +18,10 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::oidc::Oidc;
-use server::{config::Config, startup};
+use app::domain::{AccountStatus, Email, Role};
+use app::ssr::crypto::aad;
+use app::ssr::db::mail_accounts::{self, NewAccount};
+use common::oidc::{free_port, Oidc};
 
 const ACCOUNTS: usize = 1000;
 
@@ -35,7 +37,7 @@ struct Server {
 
 impl Server {
     fn start(dir: &std::path::Path, db: &str, run: usize) -> Server {
-        let port = common::oidc::free_port();
+        let port = free_port();
         let log = std::fs::File::create(dir.join(format!("server-{run}.log"))).expect("log");
         let err = log.try_clone().expect("log");
         let child = Command::new(env!("CARGO_BIN_EXE_mailbridge"))
@@ -127,59 +129,62 @@ async fn stop_mid_refresh_and_restart(how: Stop, grace: &str) -> (usize, usize) 
     std::fs::create_dir_all(dir.path().join("site")).expect("site dir");
     let db = format!("sqlite://{}", dir.path().join("crash.db").display());
 
-    // Seed through the app's own code: migrations, the key file next to the database, an
-    // application, a generic mail server at the provider, and 1,000 accounts whose grants come
-    // from the provider's real authorization-code flow.
-    let config = Config::from_lookup(|k| match k {
-        "MAILBRIDGE_DATABASE_URL" => Some(db.clone()),
-        "LEPTOS_SITE_ADDR" => Some("127.0.0.1:0".into()),
-        _ => None,
-    })
-    .expect("config");
-    let state = startup::build_state(&config).await.expect("state");
-    let redirect = "http://127.0.0.1:1/oauth/callback/crash";
+    // Seed through the app's own code (the kit's in-process server on this database; it runs no
+    // refresh task): migrations, the key file next to the database, the owner, an application, a
+    // generic mail server at the provider, and 1,000 accounts whose grants come from the
+    // provider's real authorization-code flow.
+    let app = common::spawn_on(dir, &db, &[]).await;
+    let state = app.state.clone();
+    let (owner, admin) = app.person("owner@example.test", Role::Admin).await;
+    let app_id = app.create_application(&admin, "Crash").await;
+    assert_eq!(app_id, 1, "the generic server insert uses application 1");
+    let redirect = app.redirect_uri(&admin, app_id).await;
     let (cid, secret) = oidc
         .register_with(serde_json::json!({
             "redirect_uris": [redirect],
             "token_endpoint_auth_method": "client_secret_basic",
         }))
         .await;
-    let grants = oidc.grants(&cid, &secret, redirect, ACCOUNTS).await;
-    let t0 = app::ssr::db::now();
+    let grants = oidc.grants(&cid, &secret, &redirect, ACCOUNTS).await;
+    let t0 = state.clock.now();
     let mut tx = state.pool.begin().await.expect("tx");
-    sqlx::query("INSERT INTO users (email, email_key, display_name, role, active, password_hash, created_at, updated_at) VALUES ('owner@example.test', 'owner@example.test', 'Owner', 'admin', 1, 'x', ?1, ?1)")
-        .bind(t0)
-        .execute(&mut *tx)
-        .await
-        .expect("owner");
-    sqlx::query("INSERT INTO applications (name, name_key, app_key, active, allowed_ips, created_at, updated_at) VALUES ('Crash', 'crash', 'crashkey', 1, '', ?1, ?1)")
-        .bind(t0)
-        .execute(&mut *tx)
-        .await
-        .expect("application");
     let server_id = oidc
         .insert_generic_server(&mut *tx, &state.secrets, "Rotating", &cid, &secret)
         .await;
     for g in &grants {
         // Linked, with an access token that has already expired: every account is due.
-        sqlx::query(
-            "INSERT INTO mail_accounts (mail_server_id, owner_id, name, login, login_key, status, access_token_enc,
-                refresh_token_enc, access_expires_at, created_at, updated_at)
-             VALUES (?1, 1, ?2, ?2, ?2, 'linked', ?3, ?4, ?5, ?5, ?5)",
+        let id = mail_accounts::insert(
+            &mut *tx,
+            NewAccount {
+                mail_server_id: server_id,
+                owner_id: owner,
+                name: &g.login,
+                login: &g.login,
+                login_key: Email::parse(&g.login).expect("login").key(),
+                status: AccountStatus::Pending,
+                password_enc: None,
+            },
+            t0,
         )
-        .bind(server_id)
-        .bind(&g.login)
-        .bind(state.secrets.seal_str(&g.access, app::ssr::oauth::AAD_ACCESS))
-        .bind(state.secrets.seal_str(&g.refresh, app::ssr::oauth::AAD_REFRESH))
-        .bind(t0 - 1)
-        .execute(&mut *tx)
         .await
         .expect("account");
+        mail_accounts::save_grant(
+            &mut *tx,
+            id,
+            state.secrets.seal_str(&g.access, aad::ACCESS_TOKEN),
+            state.secrets.seal_str(&g.refresh, aad::REFRESH_TOKEN),
+            t0 - 1,
+            "openid email",
+            t0,
+        )
+        .await
+        .expect("grant");
     }
     tx.commit().await.expect("commit");
+    let dir = app.dir.path();
 
     // Start the real server and stop it once a quarter of the accounts are refreshed.
-    let mut first = Server::start(dir.path(), &db, 1);
+    let mut first = Server::start(dir, &db, 1);
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut at_kill;
     loop {
@@ -202,11 +207,11 @@ async fn stop_mid_refresh_and_restart(how: Stop, grace: &str) -> (usize, usize) 
     );
 
     // Restart on the same database: the refresh task picks up where it died.
-    let _second = Server::start(dir.path(), &db, 2);
+    let _second = Server::start(dir, &db, 2);
     let deadline = Instant::now() + Duration::from_secs(90);
     while refreshed_since(&state.pool, t0).await < ACCOUNTS as i64 {
-        let lost: Vec<(String, Option<String>)> = sqlx::query_as(
-            "SELECT login, last_error FROM mail_accounts WHERE status <> 'linked' LIMIT 3",
+        let lost: Vec<(String, AccountStatus, Option<String>)> = sqlx::query_as(
+            "SELECT login, status, last_error FROM mail_accounts WHERE status <> 'linked' LIMIT 3",
         )
         .fetch_all(&state.pool)
         .await
@@ -216,14 +221,14 @@ async fn stop_mid_refresh_and_restart(how: Stop, grace: &str) -> (usize, usize) 
             Instant::now() < deadline,
             "accounts still not refreshed after the restart: {} of {ACCOUNTS}; server log: {}",
             refreshed_since(&state.pool, t0).await,
-            std::fs::read_to_string(dir.path().join("server-2.log")).unwrap_or_default()
+            std::fs::read_to_string(dir.join("server-2.log")).unwrap_or_default()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
     // None lost: every account is linked, and its stored refresh token is a live token at the
     // provider (introspection says active; a consumed one would say inactive).
-    let rows: Vec<(String, String, Vec<u8>)> =
+    let rows: Vec<(String, AccountStatus, Vec<u8>)> =
         sqlx::query_as("SELECT login, status, refresh_token_enc FROM mail_accounts ORDER BY id")
             .fetch_all(&state.pool)
             .await
@@ -236,17 +241,17 @@ async fn stop_mid_refresh_and_restart(how: Stop, grace: &str) -> (usize, usize) 
     let http = reqwest::Client::new();
     let mut inactive = vec![];
     for (login, status, blob) in &rows {
-        assert_eq!(status, "linked", "{login}");
+        assert_eq!(*status, AccountStatus::Linked, "{login}");
         let refresh = state
             .secrets
-            .open_str(blob, app::ssr::oauth::AAD_REFRESH)
+            .open_str(blob, aad::REFRESH_TOKEN)
             .expect("decrypts");
         assert_ne!(
             originals.get(login.as_str()).copied(),
             Some(refresh.as_str()),
             "{login}: the refresh token was rotated and the new one saved"
         );
-        let answer: serde_json::Value = http
+        let answer: Introspection = http
             .post(format!("{}/token/introspection", oidc.issuer))
             .basic_auth(&cid, Some(&secret))
             .form(&[
@@ -259,7 +264,7 @@ async fn stop_mid_refresh_and_restart(how: Stop, grace: &str) -> (usize, usize) 
             .json()
             .await
             .expect("introspection JSON");
-        if answer["active"] != serde_json::Value::Bool(true) {
+        if !answer.active {
             inactive.push(login.clone());
         }
     }
@@ -275,4 +280,10 @@ async fn stop_mid_refresh_and_restart(how: Stop, grace: &str) -> (usize, usize) 
             .count(),
         log.matches("refresh token already used").count(),
     )
+}
+
+/// The provider's introspection answer (RFC 7662); `active` is false for a consumed token.
+#[derive(serde::Deserialize)]
+struct Introspection {
+    active: bool,
 }

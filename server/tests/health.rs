@@ -2,15 +2,16 @@ mod common;
 
 use std::process::Command;
 
+use app::api::settings::SetOrganisationName;
+use leptos::server_fn::ServerFn;
+
+/// Where the organisation-name server function is posted.
+const SET_ORGANISATION_NAME: &str = <SetOrganisationName as ServerFn>::PATH;
+
 #[tokio::test]
 async fn healthz_is_ok_with_a_working_database() {
     let app = common::spawn().await;
-    let res = app
-        .client
-        .get(format!("{}/healthz", app.url))
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/healthz", None).await;
     assert_eq!(res.status(), 200);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["status"], "ok");
@@ -22,12 +23,7 @@ async fn healthz_is_ok_with_a_working_database() {
 async fn healthz_is_503_when_the_database_is_unusable() {
     let app = common::spawn().await;
     app.state.pool.close().await;
-    let res = app
-        .client
-        .get(format!("{}/healthz", app.url))
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/healthz", None).await;
     assert_eq!(res.status(), 503);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["database"], "error");
@@ -51,9 +47,8 @@ async fn the_database_file_and_folder_are_created() {
 async fn oversized_bodies_are_refused_with_413() {
     let app = common::spawn().await;
     let body = "name=".to_string() + &"x".repeat(server::startup::MAX_BODY_BYTES + 10);
-    let res = app
-        .client
-        .post(format!("{}/api/set_organisation_name", app.url))
+    let res = common::new_client()
+        .post(format!("{}{SET_ORGANISATION_NAME}", app.url))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(body)
         .send()
@@ -75,7 +70,7 @@ async fn an_endless_chunked_body_is_cut_off_at_the_limit() {
     let stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let (mut rd, mut wr) = stream.into_split();
     let head = format!(
-        "POST /api/set_organisation_name HTTP/1.1\r\nHost: {addr}\r\nOrigin: {}\r\n\
+        "POST {SET_ORGANISATION_NAME} HTTP/1.1\r\nHost: {addr}\r\nOrigin: {}\r\n\
          Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n",
         app.origin()
     );

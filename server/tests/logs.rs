@@ -63,13 +63,19 @@ fn every_request_is_a_span_with_route_status_and_duration() {
     let get = |path: &str| {
         use std::io::Write;
         let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
-        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )?;
         let mut answer = String::new();
         s.read_to_string(&mut answer)?;
         Ok::<_, std::io::Error>(answer)
     };
     while get("/healthz").is_err() {
-        assert!(started.elapsed() < Duration::from_secs(30), "server did not start");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "server did not start"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     get("/oauth/callback/k3y-that-must-not-be-logged").unwrap();
@@ -77,7 +83,12 @@ fn every_request_is_a_span_with_route_status_and_duration() {
         .args(["-TERM", &child.id().to_string()])
         .status();
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     child.wait().unwrap();
     let answered: Vec<serde_json::Value> = err
         .lines()

@@ -6,84 +6,64 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use app::domain::{Encryption, Role};
-use app::ssr::mail::{self, Credential, ExtraCa, Mechanism, Protocol, Target};
-use common::{google_draft, pairs, peers::Peers, TestApp};
+use app::api::mail_accounts::{CreateMailAccount, GetMailAccount, StartAuthorization};
+use app::api::mail_servers::SaveMailServer;
+use app::api::mail_test::TestMailAccount;
+use app::domain::{AccountStatus, Encryption, MailServerDraft, Protocol, ProtocolResult};
+use app::ssr::crypto::aad;
+use app::ssr::mail::{self, Credential, ExtraCa, Mechanism, Target};
+use common::{google_draft, new_account, password_draft, peers::Peers, TestApp};
 
+/// Scenario builder this file needs and the kit lacks: a Google-type server at the peers'
+/// authorization server and mail daemons, with one mailbox (alice) authorised through the real
+/// code flow and callback.
 struct Linked {
     peers: Peers,
     app: TestApp,
     account: i64,
     server: i64,
+    draft: MailServerDraft,
     admin_cookie: String,
     login: String,
 }
 
-async fn linked() -> Linked {
-    let peers = Peers::start(&[]);
+/// Mailbridge started with the peers' environment (their AS as Google, their CA trusted).
+async fn spawn_for(peers: &Peers) -> TestApp {
     let env = peers.mailbridge_env();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let app = common::spawn_with(&env).await;
-    let admin = app.add_user("admin@example.test", Role::Admin).await;
-    let admin_cookie = app.session_for(admin).await;
+    common::spawn_with(&env).await
+}
+
+async fn linked() -> Linked {
+    let peers = Peers::start(&[]);
+    let app = spawn_for(&peers).await;
+    let admin_cookie = app.admin().await;
     let app_id = app.create_application(&admin_cookie, "Web").await;
-    let list: serde_json::Value = app
-        .call("/api/list_applications", &[], Some(&admin_cookie))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let redirect_uri = list[0]["redirect_uri"].as_str().unwrap().to_string();
-    let reg: serde_json::Value = reqwest::Client::new()
-        .post(format!("{}/reg", peers.get("PEERS_ISSUER")))
-        .json(&serde_json::json!({ "redirect_uris": [redirect_uri] }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let mut d = google_draft(
-        "Kit",
-        reg["client_id"].as_str().unwrap(),
-        reg["client_secret"].as_str().unwrap(),
-        app_id,
-    );
-    common::set(&mut d, "draft[imap_host]", "127.0.0.1");
-    common::set(&mut d, "draft[imap_port]", &peers.get("PEERS_IMAPS_PORT"));
-    common::set(&mut d, "draft[smtp_host]", "127.0.0.1");
-    common::set(&mut d, "draft[smtp_port]", &peers.get("PEERS_SMTPS_PORT"));
-    let res = app
-        .call("/api/save_mail_server", &pairs(&d), Some(&admin_cookie))
-        .await;
-    assert_eq!(res.status(), 200);
-    let server: i64 = res.json().await.unwrap();
+    let redirect_uri = app.redirect_uri(&admin_cookie, app_id).await;
+    let issuer = peers.get("PEERS_ISSUER");
+    let (client_id, client_secret) = common::oidc::register(&issuer, &redirect_uri).await;
+    let draft = MailServerDraft {
+        imap_host: "127.0.0.1".into(),
+        imap_port: peers.get("PEERS_IMAPS_PORT"),
+        smtp_host: "127.0.0.1".into(),
+        smtp_port: peers.get("PEERS_SMTPS_PORT"),
+        ..google_draft("Kit", &client_id, &client_secret, app_id)
+    };
+    let server = app.create_server(&admin_cookie, draft.clone()).await;
     let login = "alice@example.test".to_string();
-    let res = app
-        .call(
-            "/api/create_mail_account",
-            &[
-                ("name", "Alice"),
-                ("mail_server_id", &server.to_string()),
-                ("login", &login),
-                ("owner_id", ""),
-                ("password", ""),
-            ],
-            Some(&admin_cookie),
+    let account = app
+        .ok(
+            CreateMailAccount {
+                name: "Alice".into(),
+                ..new_account(server, &login, "", "")
+            },
+            &admin_cookie,
         )
         .await;
-    let account: i64 = res.json().await.unwrap();
-    let auth_url: String = app
-        .call(
-            "/api/start_authorization",
-            &[("id", &account.to_string())],
-            Some(&admin_cookie),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let back = common::oidc::consent(&peers.get("PEERS_ISSUER"), &auth_url, &redirect_uri).await;
+    let auth_url = app
+        .ok(StartAuthorization { id: account }, &admin_cookie)
+        .await;
+    let back = common::oidc::consent(&issuer, &auth_url, &redirect_uri).await;
     let res = app
         .get(back.strip_prefix(&app.url).unwrap(), Some(&admin_cookie))
         .await;
@@ -96,22 +76,45 @@ async fn linked() -> Linked {
         app,
         account,
         server,
+        draft,
         admin_cookie,
         login,
     }
 }
 
 impl Linked {
-    async fn set_server(&self, imap_port: &str, imap_enc: &str, smtp_port: &str, smtp_enc: &str) {
-        sqlx::query("UPDATE mail_servers SET imap_port = ?1, imap_encryption = ?2, smtp_port = ?3, smtp_encryption = ?4 WHERE id = ?5")
-            .bind(self.peers.get(imap_port).parse::<i64>().unwrap())
-            .bind(imap_enc)
-            .bind(self.peers.get(smtp_port).parse::<i64>().unwrap())
-            .bind(smtp_enc)
-            .bind(self.server)
-            .execute(&self.app.state.pool)
+    /// Points the mail server at other peer ports, through the edit form (the stored client
+    /// secret is kept).
+    async fn set_server(
+        &self,
+        imap_port: &str,
+        imap_enc: Encryption,
+        smtp_port: &str,
+        smtp_enc: Encryption,
+    ) {
+        let draft = MailServerDraft {
+            client_secret: String::new(),
+            imap_port: self.peers.get(imap_port),
+            imap_encryption: imap_enc.code().into(),
+            smtp_port: self.peers.get(smtp_port),
+            smtp_encryption: smtp_enc.code().into(),
+            ..self.draft.clone()
+        };
+        self.app
+            .ok(
+                SaveMailServer {
+                    id: self.server.to_string(),
+                    draft,
+                },
+                &self.admin_cookie,
+            )
+            .await;
+    }
+
+    async fn run_test(&self, protocol: Protocol) -> ProtocolResult {
+        mail::run_account_test(&self.app.state, self.account, protocol)
             .await
-            .unwrap();
+            .unwrap()
     }
 
     async fn token(&self) -> String {
@@ -136,7 +139,7 @@ impl Linked {
     }
 }
 
-fn assert_ok(r: &app::api::mail_test::ProtocolResult, what: &str) {
+fn assert_ok(r: &ProtocolResult, what: &str) {
     assert!(r.ok, "{what}: {} {:?}", r.message, r.steps);
 }
 
@@ -144,58 +147,38 @@ fn assert_ok(r: &app::api::mail_test::ProtocolResult, what: &str) {
 async fn imap_and_smtp_pass_on_every_port_with_both_mechanisms() {
     let l = linked().await;
     // Through the account, as "Run test" does: IMAP TLS + SMTP Postfix implicit TLS.
-    let imap = mail::run_account_test(&l.app.state, l.account, Protocol::Imap)
-        .await
-        .unwrap();
+    let imap = l.run_test(Protocol::Imap).await;
     assert_ok(&imap, "IMAP TLS");
     assert!(imap.inbox_count.is_some());
     assert!(imap.message.contains("INBOX holds"));
-    let smtp = mail::run_account_test(&l.app.state, l.account, Protocol::Smtp)
-        .await
-        .unwrap();
+    let smtp = l.run_test(Protocol::Smtp).await;
     assert_ok(&smtp, "SMTP TLS");
-    let (imap_ok, smtp_ok, last_login): (bool, bool, Option<i64>) = sqlx::query_as(
-        "SELECT test_imap_ok, test_smtp_ok, last_login_at FROM mail_accounts WHERE id = ?1",
-    )
-    .bind(l.account)
-    .fetch_one(&l.app.state.pool)
-    .await
-    .unwrap();
-    assert!(imap_ok && smtp_ok && last_login.is_some());
+    let view = l
+        .app
+        .ok(GetMailAccount { id: l.account }, &l.admin_cookie)
+        .await;
+    assert_eq!(view.test_imap_ok, Some(true));
+    assert_eq!(view.test_smtp_ok, Some(true));
+    assert!(view.last_login_at.is_some());
 
     // IMAP STARTTLS, Postfix STARTTLS, Dovecot submission without TLS.
     l.set_server(
         "PEERS_IMAP_PORT",
-        "starttls",
+        Encryption::StartTls,
         "PEERS_SMTP_STARTTLS_PORT",
-        "starttls",
+        Encryption::StartTls,
     )
     .await;
-    assert_ok(
-        &mail::run_account_test(&l.app.state, l.account, Protocol::Imap)
-            .await
-            .unwrap(),
-        "IMAP STARTTLS",
-    );
-    assert_ok(
-        &mail::run_account_test(&l.app.state, l.account, Protocol::Smtp)
-            .await
-            .unwrap(),
-        "SMTP STARTTLS",
-    );
+    assert_ok(&l.run_test(Protocol::Imap).await, "IMAP STARTTLS");
+    assert_ok(&l.run_test(Protocol::Smtp).await, "SMTP STARTTLS");
     l.set_server(
         "PEERS_IMAP_PORT",
-        "starttls",
+        Encryption::StartTls,
         "PEERS_SUBMISSION_PORT",
-        "none",
+        Encryption::None,
     )
     .await;
-    assert_ok(
-        &mail::run_account_test(&l.app.state, l.account, Protocol::Smtp)
-            .await
-            .unwrap(),
-        "Dovecot submission",
-    );
+    assert_ok(&l.run_test(Protocol::Smtp).await, "Dovecot submission");
 
     // Both mechanisms explicitly, on each kind of port.
     let token = l.token().await;
@@ -211,7 +194,8 @@ async fn imap_and_smtp_pass_on_every_port_with_both_mechanisms() {
             ("PEERS_IMAPS_PORT", Encryption::SslTls),
             ("PEERS_IMAP_PORT", Encryption::StartTls),
         ] {
-            let r = mail::imap(
+            let r = mail::test(
+                Protocol::Imap,
                 &l.target(port, enc, mech),
                 &Credential::Bearer(token.clone()),
                 &ca,
@@ -230,7 +214,8 @@ async fn imap_and_smtp_pass_on_every_port_with_both_mechanisms() {
             ("PEERS_SMTP_STARTTLS_PORT", Encryption::StartTls),
             ("PEERS_SUBMISSION_PORT", Encryption::None),
         ] {
-            let r = mail::smtp(
+            let r = mail::test(
+                Protocol::Smtp,
                 &l.target(port, enc, mech),
                 &Credential::Bearer(token.clone()),
                 &ca,
@@ -252,12 +237,14 @@ async fn certificates_wrong_logins_closed_ports_and_revoked_tokens_fail_clearly(
     let l = linked().await;
     let token = l.token().await;
     let t = Duration::from_secs(5);
+    let bearer = || Credential::Bearer(token.clone());
 
     // Without the kit's CA the certificate is not trusted, with a hint; "Validate certificate"
     // off connects anyway.
-    let r = mail::imap(
+    let r = mail::test(
+        Protocol::Imap,
         &l.target("PEERS_IMAPS_PORT", Encryption::SslTls, Mechanism::Auto),
-        &Credential::Bearer(token.clone()),
+        &bearer(),
         &ExtraCa::default(),
         t,
     )
@@ -265,13 +252,14 @@ async fn certificates_wrong_logins_closed_ports_and_revoked_tokens_fail_clearly(
     assert!(!r.ok);
     assert!(r.message.contains("UnknownIssuer"), "{}", r.message);
     assert!(r.hint.unwrap().contains("MAILBRIDGE_CA_FILE"));
-    let r = mail::smtp(
+    let r = mail::test(
+        Protocol::Smtp,
         &l.target(
             "PEERS_SMTP_STARTTLS_PORT",
             Encryption::StartTls,
             Mechanism::Auto,
         ),
-        &Credential::Bearer(token.clone()),
+        &bearer(),
         &ExtraCa::default(),
         t,
     )
@@ -282,12 +270,15 @@ async fn certificates_wrong_logins_closed_ports_and_revoked_tokens_fail_clearly(
         "{}",
         r.message
     );
-    let mut unvalidated = l.target("PEERS_IMAPS_PORT", Encryption::SslTls, Mechanism::Auto);
-    unvalidated.validate_certificate = false;
+    let unvalidated = Target {
+        validate_certificate: false,
+        ..l.target("PEERS_IMAPS_PORT", Encryption::SslTls, Mechanism::Auto)
+    };
     assert_ok(
-        &mail::imap(
+        &mail::test(
+            Protocol::Imap,
             &unvalidated,
-            &Credential::Bearer(token.clone()),
+            &bearer(),
             &ExtraCa::default(),
             t,
         )
@@ -296,30 +287,37 @@ async fn certificates_wrong_logins_closed_ports_and_revoked_tokens_fail_clearly(
     );
 
     // A token for alice used as bob: an authentication failure, with the server's challenge.
-    let mut wrong = l.target("PEERS_IMAPS_PORT", Encryption::SslTls, Mechanism::Auto);
-    wrong.login = "bob@example.test".into();
-    let r = mail::imap(&wrong, &Credential::Bearer(token.clone()), &l.ca(), t).await;
+    let wrong = Target {
+        login: "bob@example.test".into(),
+        ..l.target("PEERS_IMAPS_PORT", Encryption::SslTls, Mechanism::Auto)
+    };
+    let r = mail::test(Protocol::Imap, &wrong, &bearer(), &l.ca(), t).await;
     assert!(!r.ok && r.auth_failed);
     assert!(r.message.contains("refused the token"), "{}", r.message);
-    let mut wrong = l.target("PEERS_SMTPS_PORT", Encryption::SslTls, Mechanism::Auto);
-    wrong.login = "bob@example.test".into();
-    let r = mail::smtp(&wrong, &Credential::Bearer(token.clone()), &l.ca(), t).await;
+    let wrong = Target {
+        login: "bob@example.test".into(),
+        ..l.target("PEERS_SMTPS_PORT", Encryption::SslTls, Mechanism::Auto)
+    };
+    let r = mail::test(Protocol::Smtp, &wrong, &bearer(), &l.ca(), t).await;
     assert!(!r.ok && r.auth_failed);
     assert!(r.message.contains("535"), "{}", r.message);
 
     // A closed port: a connection error, well within the timeout.
-    let mut closed = l.target("PEERS_IMAPS_PORT", Encryption::SslTls, Mechanism::Auto);
-    closed.port = common::oidc::free_port();
+    let closed = Target {
+        port: common::oidc::free_port(),
+        ..l.target("PEERS_IMAPS_PORT", Encryption::SslTls, Mechanism::Auto)
+    };
     let started = Instant::now();
-    let r = mail::imap(&closed, &Credential::Bearer(token.clone()), &l.ca(), t).await;
+    let r = mail::test(Protocol::Imap, &closed, &bearer(), &l.ca(), t).await;
     assert!(!r.ok && !r.auth_failed);
     assert!(r.message.contains("cannot connect"), "{}", r.message);
     assert!(started.elapsed() < t);
 
     // Implicit TLS against the STARTTLS port: said so.
-    let r = mail::imap(
+    let r = mail::test(
+        Protocol::Imap,
         &l.target("PEERS_IMAP_PORT", Encryption::SslTls, Mechanism::Auto),
-        &Credential::Bearer(token.clone()),
+        &bearer(),
         &l.ca(),
         t,
     )
@@ -334,18 +332,15 @@ async fn certificates_wrong_logins_closed_ports_and_revoked_tokens_fail_clearly(
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let r = mail::run_account_test(&l.app.state, l.account, Protocol::Imap)
-        .await
-        .unwrap();
+    let r = l.run_test(Protocol::Imap).await;
     assert!(!r.ok);
     assert!(r.message.contains("refused"), "{}", r.message);
     assert!(r.hint.unwrap().contains("authorize"), "hint");
-    let status: String = sqlx::query_scalar("SELECT status FROM mail_accounts")
-        .fetch_one(&l.app.state.pool)
-        .await
-        .unwrap();
-    assert_eq!(status, "needs_reauth");
-    let _ = &l.admin_cookie;
+    let view = l
+        .app
+        .ok(GetMailAccount { id: l.account }, &l.admin_cookie)
+        .await;
+    assert_eq!(view.status, AccountStatus::NeedsReauth);
 }
 
 #[tokio::test]
@@ -354,86 +349,61 @@ async fn a_password_server_and_account_pass_the_same_test() {
         "PEERS_PASSWORD_USERS",
         "pwuser@example.test=mailbox-password-1",
     )]);
-    let env = peers.mailbridge_env();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let app = common::spawn_with(&env).await;
-    let admin = app.add_user("admin@example.test", Role::Admin).await;
-    let cookie = app.session_for(admin).await;
-    let body = [
-        ("id", "".to_string()),
-        ("draft[subject]", "Password mail".to_string()),
-        ("draft[auth_method]", "password".to_string()),
-        ("draft[imap_host]", "127.0.0.1".to_string()),
-        ("draft[imap_port]", peers.get("PEERS_IMAP_PORT")),
-        ("draft[imap_encryption]", "starttls".to_string()),
-        ("draft[smtp_host]", "127.0.0.1".to_string()),
-        ("draft[smtp_port]", peers.get("PEERS_SMTP_STARTTLS_PORT")),
-        ("draft[smtp_encryption]", "starttls".to_string()),
-        ("draft[validate_certificate]", "true".to_string()),
-        ("draft[active]", "true".to_string()),
-        ("draft[visible_to_users]", "true".to_string()),
-    ];
-    let body: Vec<(&str, &str)> = body.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let res = app
-        .call("/api/save_mail_server", &body, Some(&cookie))
-        .await;
-    assert_eq!(res.status(), 200);
-    let server: i64 = res.json().await.unwrap();
-    let res = app
-        .call(
-            "/api/create_mail_account",
-            &[
-                ("name", "Pw"),
-                ("mail_server_id", &server.to_string()),
-                ("login", "pwuser@example.test"),
-                ("owner_id", ""),
-                ("password", "mailbox-password-1"),
-            ],
-            Some(&cookie),
+    let app = spawn_for(&peers).await;
+    let cookie = app.admin().await;
+    let draft = MailServerDraft {
+        imap_encryption: Encryption::StartTls.code().into(),
+        smtp_encryption: Encryption::StartTls.code().into(),
+        ..password_draft(
+            "Password mail",
+            "127.0.0.1",
+            peers.port("PEERS_IMAP_PORT"),
+            peers.port("PEERS_SMTP_STARTTLS_PORT"),
+        )
+    };
+    let server = app.create_server(&cookie, draft).await;
+    let account = app
+        .ok(
+            CreateMailAccount {
+                name: "Pw".into(),
+                ..new_account(server, "pwuser@example.test", "", "mailbox-password-1")
+            },
+            &cookie,
         )
         .await;
-    assert_eq!(res.status(), 200);
-    let account: i64 = res.json().await.unwrap();
-    let res = app
-        .call(
-            "/api/test_imap",
-            &[("id", &account.to_string())],
-            Some(&cookie),
-        )
-        .await;
-    assert_eq!(res.status(), 200);
-    let imap: app::api::mail_test::ProtocolResult = res.json().await.unwrap();
+    let test = |protocol| TestMailAccount {
+        id: account,
+        protocol,
+    };
+    let imap = app.ok(test(Protocol::Imap), &cookie).await;
     assert_ok(&imap, "password IMAP");
-    let smtp: app::api::mail_test::ProtocolResult = app
-        .call(
-            "/api/test_smtp",
-            &[("id", &account.to_string())],
-            Some(&cookie),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let smtp = app.ok(test(Protocol::Smtp), &cookie).await;
     assert_ok(&smtp, "password SMTP");
     // The stored password is encrypted, and a wrong one is refused by the server.
+    let blob: Vec<u8> = sqlx::query_scalar("SELECT password_enc FROM mail_accounts WHERE id = ?1")
+        .bind(account)
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    assert!(!blob
+        .windows("mailbox-password-1".len())
+        .any(|w| w == b"mailbox-password-1"));
+    assert_eq!(
+        app.state
+            .secrets
+            .open_str(&blob, aad::ACCOUNT_PASSWORD)
+            .unwrap(),
+        "mailbox-password-1"
+    );
     sqlx::query("UPDATE mail_accounts SET password_enc = ?1")
         .bind(
             app.state
                 .secrets
-                .seal_str("wrong password", "mail_accounts.password"),
+                .seal_str("wrong password", aad::ACCOUNT_PASSWORD),
         )
         .execute(&app.state.pool)
         .await
         .unwrap();
-    let imap: app::api::mail_test::ProtocolResult = app
-        .call(
-            "/api/test_imap",
-            &[("id", &account.to_string())],
-            Some(&cookie),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let imap = app.ok(test(Protocol::Imap), &cookie).await;
     assert!(!imap.ok && imap.auth_failed, "{}", imap.message);
 }

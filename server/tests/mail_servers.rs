@@ -1,39 +1,44 @@
 mod common;
 
-use app::domain::Role;
-use common::{google_draft, oidc::Oidc, pairs, set};
+use app::api::applications::{
+    DeleteApplication, ListApplications, RegenerateApplicationKey, SaveApplication,
+};
+use app::api::mail_accounts::ListMailAccounts;
+use app::api::mail_servers::{DeleteMailServer, GetMailServer, ListMailServers, SaveMailServer};
+use app::domain::{AccountStatus, MailServerDraft, Role};
+use app::error::AppError;
+use app::ssr::crypto::aad;
+use common::{fields, google_draft, new_account, oidc::Oidc, TestApp};
 
-async fn admin(app: &common::TestApp) -> String {
-    let id = app.add_user("admin@example.test", Role::Admin).await;
-    app.session_for(id).await
+/// Saving a new mail server from `draft`, as the form does (the raw answer, to look at refusals).
+async fn save(app: &TestApp, cookie: &str, draft: MailServerDraft) -> common::Answer<i64> {
+    app.call(
+        SaveMailServer {
+            id: String::new(),
+            draft,
+        },
+        Some(cookie),
+    )
+    .await
 }
 
-fn field(body: &serde_json::Value) -> (String, String) {
-    (
-        body["Field"]["field"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-        body["Field"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-    )
+async fn count(app: &TestApp, table: &str) -> i64 {
+    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
 async fn applications_have_unguessable_keys_and_validated_fields() {
     let app =
         common::spawn_with(&[("MAILBRIDGE_PUBLIC_URL", "https://mail.example.com/bridge")]).await;
-    let cookie = admin(&app).await;
+    let cookie = app.admin().await;
     let id = app.create_application(&cookie, "Google Workspace").await;
-    let list: serde_json::Value = app
-        .call("/api/list_applications", &[], Some(&cookie))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let uri = list[0]["redirect_uri"].as_str().unwrap().to_string();
+    let list = app.ok(ListApplications {}, &cookie).await;
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].id, id);
+    let uri = list[0].redirect_uri.clone();
     let key = uri
         .strip_prefix("https://mail.example.com/bridge/oauth/callback/")
         .expect("public URL + path");
@@ -48,44 +53,36 @@ async fn applications_have_unguessable_keys_and_validated_fields() {
         ("Other", "10.0.0.0/33", "Allowed IP addresses"),
         ("", "", "Name"),
     ] {
-        let res = app
+        let answer = app
             .call(
-                "/api/save_application",
-                &[
-                    ("id", ""),
-                    ("name", name),
-                    ("active", "true"),
-                    ("allowed_ips", ips),
-                ],
+                SaveApplication {
+                    id: String::new(),
+                    name: name.into(),
+                    active: true,
+                    allowed_ips: ips.into(),
+                },
                 Some(&cookie),
             )
             .await;
-        assert_eq!(res.status(), 422);
-        assert_eq!(field(&res.json().await.unwrap()).0, expected);
+        assert!(
+            matches!(&answer, Err((422, e)) if e.is_invalid()),
+            "{name}/{ips}: {answer:?}"
+        );
+        assert_eq!(fields(&answer), vec![expected], "{name}/{ips}");
     }
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM applications")
-        .fetch_one(&app.state.pool)
-        .await
-        .unwrap();
-    assert_eq!(n, 1);
+    assert_eq!(count(&app, "applications").await, 1);
 
     // Regenerating the key changes the URI at once.
-    let res = app
-        .call(
-            "/api/regenerate_application_key",
-            &[("id", &id.to_string())],
-            Some(&cookie),
-        )
-        .await;
-    let new_uri: String = res.json().await.unwrap();
+    let new_uri = app.ok(RegenerateApplicationKey { id }, &cookie).await;
     assert_ne!(new_uri, uri);
     assert!(new_uri.starts_with("https://mail.example.com/bridge/oauth/callback/"));
+    assert_eq!(app.redirect_uri(&cookie, id).await, new_uri);
 }
 
 #[tokio::test]
 async fn a_google_server_keeps_its_secret_encrypted_and_never_returns_it() {
     let app = common::spawn().await;
-    let cookie = admin(&app).await;
+    let cookie = app.admin().await;
     let app_id = app.create_application(&cookie, "Web").await;
     let secret = "GOCSPX-very-secret-value-0123456789";
     let draft = google_draft(
@@ -94,56 +91,50 @@ async fn a_google_server_keeps_its_secret_encrypted_and_never_returns_it() {
         secret,
         app_id,
     );
-    let res = app
-        .call("/api/save_mail_server", &pairs(&draft), Some(&cookie))
-        .await;
-    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
-    let id: i64 = sqlx::query_scalar("SELECT id FROM mail_servers")
+    let id = app.create_server(&cookie, draft.clone()).await;
+    let stored: i64 = sqlx::query_scalar("SELECT id FROM mail_servers")
         .fetch_one(&app.state.pool)
         .await
         .unwrap();
+    assert_eq!(stored, id);
 
-    for (path, body) in [
-        ("/api/get_mail_server", vec![("id", id.to_string())]),
-        (
-            "/api/list_mail_servers",
-            vec![
-                ("page", "0".to_string()),
-                ("descending", "false".to_string()),
-            ],
-        ),
-    ] {
-        let b: Vec<(&str, &str)> = body.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let text = app
-            .call(path, &b, Some(&cookie))
-            .await
-            .text()
-            .await
-            .unwrap();
-        assert!(!text.contains(secret), "{path} leaked the secret");
-    }
-    let edit: serde_json::Value = app
-        .call(
-            "/api/get_mail_server",
-            &[("id", &id.to_string())],
+    // What goes over the wire, byte for byte: never the secret.
+    for res in [
+        app.post(&GetMailServer { id }, Some(&cookie)).await,
+        app.post(
+            &ListMailServers {
+                page: 0,
+                descending: false,
+            },
             Some(&cookie),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(edit["secret_set"], true);
-    assert_eq!(edit["draft"]["client_secret"], "");
+        .await,
+    ] {
+        let url = res.url().path().to_string();
+        assert_eq!(res.status(), 200, "{url}");
+        let text = res.text().await.unwrap();
+        assert!(!text.contains(secret), "{url} leaked the secret");
+    }
+    let edit = app.ok(GetMailServer { id }, &cookie).await;
+    assert!(edit.secret_set);
+    assert_eq!(edit.draft.client_secret, "");
 
     // Edit without a secret keeps the stored one; the IMAP port change is saved.
-    let mut again = draft.clone();
-    set(&mut again, "id", &id.to_string());
-    set(&mut again, "draft[client_secret]", "");
-    set(&mut again, "draft[imap_port]", "1993");
-    let res = app
-        .call("/api/save_mail_server", &pairs(&again), Some(&cookie))
+    let again = MailServerDraft {
+        client_secret: String::new(),
+        imap_port: "1993".into(),
+        ..draft
+    };
+    let saved = app
+        .ok(
+            SaveMailServer {
+                id: id.to_string(),
+                draft: again,
+            },
+            &cookie,
+        )
         .await;
-    assert_eq!(res.status(), 200);
+    assert_eq!(saved, id);
     let (port, blob): (i64, Vec<u8>) =
         sqlx::query_as("SELECT imap_port, client_secret_enc FROM mail_servers WHERE id = ?1")
             .bind(id)
@@ -154,7 +145,7 @@ async fn a_google_server_keeps_its_secret_encrypted_and_never_returns_it() {
     assert_eq!(
         app.state
             .secrets
-            .open_str(&blob, "mail_servers.client_secret")
+            .open_str(&blob, aad::CLIENT_SECRET)
             .unwrap(),
         secret
     );
@@ -169,59 +160,138 @@ async fn a_google_server_keeps_its_secret_encrypted_and_never_returns_it() {
 #[tokio::test]
 async fn bad_input_is_a_field_error_and_saves_nothing() {
     let app = common::spawn().await;
-    let cookie = admin(&app).await;
+    let cookie = app.admin().await;
     let app_id = app.create_application(&cookie, "Web").await;
-    let ok = google_draft("Taken", "id", "secret", app_id);
-    assert_eq!(
-        app.call("/api/save_mail_server", &pairs(&ok), Some(&cookie))
-            .await
-            .status(),
-        200
-    );
+    app.create_server(&cookie, google_draft("Taken", "id", "secret", app_id))
+        .await;
 
-    let cases: &[(&str, &str, &str)] = &[
-        ("draft[subject]", "", "Subject"),
-        ("draft[subject]", "TAKEN", "Subject"),
-        ("draft[subject]", &"x".repeat(51), "Subject"),
-        ("draft[imap_port]", "70000", "IMAP port"),
-        ("draft[smtp_host]", "not a host", "SMTP host"),
-        ("draft[client_id]", "", "Client ID"),
-        ("draft[client_secret]", "", "Client secret"),
-        ("draft[application_id]", "", "Redirect URI"),
-        ("draft[application_id]", "999", "Redirect URI"),
-        ("draft[provider]", "yahoo", "OAuth provider"),
+    let fresh = || google_draft("Fresh", "id", "secret", app_id);
+    let long = "x".repeat(51);
+    let cases: Vec<(&str, MailServerDraft, &str)> = vec![
+        (
+            "subject=",
+            MailServerDraft {
+                subject: String::new(),
+                ..fresh()
+            },
+            "Subject",
+        ),
+        (
+            "subject=TAKEN",
+            MailServerDraft {
+                subject: "TAKEN".into(),
+                ..fresh()
+            },
+            "Subject",
+        ),
+        (
+            "subject=x*51",
+            MailServerDraft {
+                subject: long.clone(),
+                ..fresh()
+            },
+            "Subject",
+        ),
+        (
+            "imap_port=70000",
+            MailServerDraft {
+                imap_port: "70000".into(),
+                ..fresh()
+            },
+            "IMAP port",
+        ),
+        (
+            "smtp_host=not a host",
+            MailServerDraft {
+                smtp_host: "not a host".into(),
+                ..fresh()
+            },
+            "SMTP host",
+        ),
+        (
+            "client_id=",
+            MailServerDraft {
+                client_id: String::new(),
+                ..fresh()
+            },
+            "Client ID",
+        ),
+        (
+            "client_secret=",
+            MailServerDraft {
+                client_secret: String::new(),
+                ..fresh()
+            },
+            "Client secret",
+        ),
+        (
+            "application_id=",
+            MailServerDraft {
+                application_id: String::new(),
+                ..fresh()
+            },
+            "Redirect URI",
+        ),
+        (
+            "application_id=999",
+            MailServerDraft {
+                application_id: "999".into(),
+                ..fresh()
+            },
+            "Redirect URI",
+        ),
+        (
+            "provider=yahoo",
+            MailServerDraft {
+                provider: "yahoo".into(),
+                ..fresh()
+            },
+            "OAuth provider",
+        ),
     ];
-    for (key, value, expected) in cases {
-        let mut d = google_draft("Fresh", "id", "secret", app_id);
-        set(&mut d, key, value);
-        let res = app
-            .call("/api/save_mail_server", &pairs(&d), Some(&cookie))
-            .await;
-        assert_eq!(res.status(), 422, "{key}={value}");
-        let (f, msg) = field(&res.json().await.unwrap());
-        assert_eq!(f, *expected, "{key}={value}: {msg}");
+    for (what, draft, expected) in cases {
+        let answer = save(&app, &cookie, draft).await;
+        assert!(
+            matches!(&answer, Err((422, e)) if e.is_invalid()),
+            "{what}: {answer:?}"
+        );
+        assert_eq!(fields(&answer), vec![expected], "{what}: {answer:?}");
     }
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mail_servers")
-        .fetch_one(&app.state.pool)
-        .await
-        .unwrap();
-    assert_eq!(n, 1);
+    assert_eq!(count(&app, "mail_servers").await, 1);
+
+    // Several bad fields at once: every one is named, in form order.
+    let answer = save(
+        &app,
+        &cookie,
+        MailServerDraft {
+            subject: String::new(),
+            client_secret: String::new(),
+            imap_port: "70000".into(),
+            smtp_host: "not a host".into(),
+            ..fresh()
+        },
+    )
+    .await;
+    assert_eq!(
+        fields(&answer),
+        vec!["Subject", "Client secret", "IMAP port", "SMTP host"]
+    );
+    assert_eq!(count(&app, "mail_servers").await, 1);
 }
 
 #[tokio::test]
 async fn a_generic_server_stores_the_endpoints_of_a_real_discovery_document() {
     let oidc = Oidc::start(&[]).await;
     let app = common::spawn().await;
-    let cookie = admin(&app).await;
+    let cookie = app.admin().await;
     let app_id = app.create_application(&cookie, "Web").await;
-    let mut d = google_draft("Private cloud", "client", "secret", app_id);
-    set(&mut d, "draft[provider]", "generic");
-    d.push(("draft[issuer_url]".into(), oidc.issuer.clone()));
-    d.push(("draft[scopes]".into(), "openid email offline_access".into()));
-    let res = app
-        .call("/api/save_mail_server", &pairs(&d), Some(&cookie))
-        .await;
-    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let d = MailServerDraft {
+        provider: "generic".into(),
+        issuer_url: oidc.issuer.clone(),
+        scopes: "openid email offline_access".into(),
+        ..google_draft("Private cloud", "client", "secret", app_id)
+    };
+    app.create_server(&cookie, d.clone()).await;
     let (auth, token, userinfo, revoke): (String, String, Option<String>, Option<String>) =
         sqlx::query_as(
             "SELECT auth_url, token_url, userinfo_url, revocation_url FROM mail_servers",
@@ -242,113 +312,80 @@ async fn a_generic_server_stores_the_endpoints_of_a_real_discovery_document() {
 
     // An issuer that does not answer is an "Issuer URL" error saying so; nothing saved.
     let port = common::oidc::free_port();
-    set(&mut d, "draft[subject]", "Unreachable");
-    set(
-        &mut d,
-        "draft[issuer_url]",
-        &format!("http://127.0.0.1:{port}"),
-    );
-    let res = app
-        .call("/api/save_mail_server", &pairs(&d), Some(&cookie))
-        .await;
-    assert_eq!(res.status(), 422);
-    let (f, msg) = field(&res.json().await.unwrap());
-    assert_eq!(f, "Issuer URL");
+    let unreachable = MailServerDraft {
+        subject: "Unreachable".into(),
+        issuer_url: format!("http://127.0.0.1:{port}"),
+        ..d.clone()
+    };
+    let answer = save(&app, &cookie, unreachable.clone()).await;
+    assert!(matches!(&answer, Err((422, _))), "{answer:?}");
+    assert_eq!(fields(&answer), vec!["Issuer URL"]);
+    let msg = answer.unwrap_err().1.for_field("Issuer URL").unwrap();
     assert!(msg.contains("could not reach"), "{msg}");
     // A wrong path answers 404: also named.
-    set(
-        &mut d,
-        "draft[issuer_url]",
-        &format!("{}/nope", oidc.issuer),
-    );
-    let res = app
-        .call("/api/save_mail_server", &pairs(&d), Some(&cookie))
-        .await;
-    let (f, msg) = field(&res.json().await.unwrap());
-    assert_eq!(f, "Issuer URL");
+    let answer = save(
+        &app,
+        &cookie,
+        MailServerDraft {
+            issuer_url: format!("{}/nope", oidc.issuer),
+            ..unreachable
+        },
+    )
+    .await;
+    assert!(matches!(&answer, Err((422, _))), "{answer:?}");
+    assert_eq!(fields(&answer), vec!["Issuer URL"]);
+    let msg = answer.unwrap_err().1.for_field("Issuer URL").unwrap();
     assert!(msg.contains("404") || msg.contains("issuer"), "{msg}");
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mail_servers")
-        .fetch_one(&app.state.pool)
-        .await
-        .unwrap();
-    assert_eq!(n, 1);
+    assert_eq!(count(&app, "mail_servers").await, 1);
 }
 
 #[tokio::test]
 async fn deleting_needs_explicit_confirmation_when_accounts_are_linked_and_apps_in_use_stay() {
     let app = common::spawn().await;
-    let cookie = admin(&app).await;
+    let cookie = app.admin().await;
     let app_id = app.create_application(&cookie, "Web").await;
-    let d = google_draft("With accounts", "id", "secret", app_id);
-    assert_eq!(
-        app.call("/api/save_mail_server", &pairs(&d), Some(&cookie))
-            .await
-            .status(),
-        200
-    );
-    let server: i64 = sqlx::query_scalar("SELECT id FROM mail_servers")
-        .fetch_one(&app.state.pool)
-        .await
-        .unwrap();
-    let owner: i64 = sqlx::query_scalar("SELECT id FROM users")
-        .fetch_one(&app.state.pool)
-        .await
-        .unwrap();
+    let server = app
+        .create_server(
+            &cookie,
+            google_draft("With accounts", "id", "secret", app_id),
+        )
+        .await;
     for login in ["a@example.test", "b@example.test"] {
-        sqlx::query("INSERT INTO mail_accounts (mail_server_id, owner_id, name, login, login_key, created_at, updated_at) VALUES (?1, ?2, 'x', ?3, ?3, 0, 0)")
-            .bind(server)
-            .bind(owner)
-            .bind(login)
-            .execute(&app.state.pool)
-            .await
-            .unwrap();
+        app.create_account(&cookie, server, login).await;
     }
     // The application is in use: refused with the server's name.
-    let res = app
-        .call(
-            "/api/delete_application",
-            &[("id", &app_id.to_string())],
-            Some(&cookie),
-        )
+    let answer = app
+        .call(DeleteApplication { id: app_id }, Some(&cookie))
         .await;
-    assert_eq!(res.status(), 409);
-    assert!(res.text().await.unwrap().contains("With accounts"));
+    match &answer {
+        Err((409, AppError::Refused(msg))) => assert!(msg.contains("With accounts"), "{msg}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
 
-    let res = app
+    let answer = app
         .call(
-            "/api/delete_mail_server",
-            &[("id", &server.to_string()), ("confirm_accounts", "0")],
+            DeleteMailServer {
+                id: server,
+                confirm_accounts: 0,
+            },
             Some(&cookie),
         )
         .await;
-    assert_eq!(res.status(), 409);
-    assert!(res.text().await.unwrap().contains("2 mail accounts"));
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mail_accounts")
-        .fetch_one(&app.state.pool)
-        .await
-        .unwrap();
-    assert_eq!(n, 2);
-    let res = app
-        .call(
-            "/api/delete_mail_server",
-            &[("id", &server.to_string()), ("confirm_accounts", "2")],
-            Some(&cookie),
-        )
-        .await;
-    assert_eq!(res.status(), 200);
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mail_accounts")
-        .fetch_one(&app.state.pool)
-        .await
-        .unwrap();
-    assert_eq!(n, 0);
-    let res = app
-        .call(
-            "/api/delete_application",
-            &[("id", &app_id.to_string())],
-            Some(&cookie),
-        )
-        .await;
-    assert_eq!(res.status(), 200);
+    match &answer {
+        Err((409, AppError::Refused(msg))) => assert!(msg.contains("2 mail accounts"), "{msg}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(count(&app, "mail_accounts").await, 2);
+    app.ok(
+        DeleteMailServer {
+            id: server,
+            confirm_accounts: 2,
+        },
+        &cookie,
+    )
+    .await;
+    assert_eq!(count(&app, "mail_accounts").await, 0);
+    app.ok(DeleteApplication { id: app_id }, &cookie).await;
 }
 
 #[tokio::test]
@@ -415,174 +452,133 @@ async fn a_wrong_or_missing_secret_key_stops_start_up_instead_of_losing_secrets(
 #[tokio::test]
 async fn mail_account_lists_filter_for_admins_and_show_users_only_their_own() {
     let app = common::spawn().await;
-    let cookie = admin(&app).await;
+    let cookie = app.admin().await;
     let app_id = app.create_application(&cookie, "Web").await;
     let mut servers = vec![];
     for subject in ["One", "Two"] {
-        let d = google_draft(subject, "id", "secret", app_id);
         servers.push(
-            app.call("/api/save_mail_server", &pairs(&d), Some(&cookie))
-                .await
-                .json::<i64>()
-                .await
-                .unwrap(),
+            app.create_server(&cookie, google_draft(subject, "id", "secret", app_id))
+                .await,
         );
     }
-    let ann = app.add_user("ann@example.test", Role::User).await;
-    let ben = app.add_user("ben@example.test", Role::User).await;
+    let (ann, _) = app.person("ann@example.test", Role::User).await;
+    let (ben, ben_cookie) = app.person("ben@example.test", Role::User).await;
     for (owner, server, login) in [
         (ann, servers[0], "a1@example.test"),
         (ann, servers[1], "a2@example.test"),
         (ben, servers[1], "b1@example.test"),
     ] {
-        let res = app
-            .call(
-                "/api/create_mail_account",
-                &[
-                    ("name", ""),
-                    ("mail_server_id", &server.to_string()),
-                    ("login", login),
-                    ("owner_id", &owner.to_string()),
-                    ("password", ""),
-                ],
-                Some(&cookie),
-            )
+        app.ok(new_account(server, login, &owner.to_string(), ""), &cookie)
             .await;
-        assert_eq!(res.status(), 200);
     }
-    sqlx::query("UPDATE mail_accounts SET status = 'needs_reauth' WHERE login = 'a2@example.test'")
+    sqlx::query("UPDATE mail_accounts SET status = ?1 WHERE login = 'a2@example.test'")
+        .bind(AccountStatus::NeedsReauth)
         .execute(&app.state.pool)
         .await
         .unwrap();
-    let list = |cookie: String, server: String, owner: String, status: &'static str| {
+    let list = |cookie: String, server: String, owner: String, status: Option<AccountStatus>| {
         let app = &app;
         async move {
-            let res = app
-                .call(
-                    "/api/list_mail_accounts",
-                    &[
-                        ("server_id", &server),
-                        ("owner_id", &owner),
-                        ("status", status),
-                        ("page", "0"),
-                    ],
-                    Some(&cookie),
+            let page = app
+                .ok(
+                    ListMailAccounts {
+                        server_id: server,
+                        owner_id: owner,
+                        status: status.map(AccountStatus::code).unwrap_or("").into(),
+                        page: 0,
+                    },
+                    &cookie,
                 )
                 .await;
-            let page: serde_json::Value = res.json().await.unwrap();
-            let mut logins: Vec<String> = page["rows"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| r["login"].as_str().unwrap().to_string())
-                .collect();
+            let mut logins: Vec<String> = page.rows.into_iter().map(|r| r.login).collect();
             logins.sort();
-            (logins, page["total"].as_i64().unwrap())
+            (logins, page.total)
         }
     };
     assert_eq!(
-        list(cookie.clone(), String::new(), String::new(), "")
+        list(cookie.clone(), String::new(), String::new(), None)
             .await
             .1,
         3
     );
     assert_eq!(
-        list(cookie.clone(), servers[1].to_string(), String::new(), "")
+        list(cookie.clone(), servers[1].to_string(), String::new(), None)
             .await
             .0,
         ["a2@example.test", "b1@example.test"]
     );
     assert_eq!(
-        list(cookie.clone(), String::new(), ann.to_string(), "")
+        list(cookie.clone(), String::new(), ann.to_string(), None)
             .await
             .0,
         ["a1@example.test", "a2@example.test"]
     );
     assert_eq!(
-        list(cookie.clone(), String::new(), String::new(), "needs_reauth")
-            .await
-            .0,
+        list(
+            cookie.clone(),
+            String::new(),
+            String::new(),
+            Some(AccountStatus::NeedsReauth)
+        )
+        .await
+        .0,
         ["a2@example.test"]
     );
     // Ben sees his own only, whatever owner he asks for.
-    let ben_cookie = app.session_for(ben).await;
     assert_eq!(
-        list(ben_cookie.clone(), String::new(), String::new(), "")
+        list(ben_cookie.clone(), String::new(), String::new(), None)
             .await
             .0,
         ["b1@example.test"]
     );
     assert_eq!(
-        list(ben_cookie.clone(), String::new(), ann.to_string(), "")
+        list(ben_cookie.clone(), String::new(), ann.to_string(), None)
             .await
             .0,
         ["b1@example.test"]
     );
     // And he cannot create one for Ann.
-    let res = app
+    let answer = app
         .call(
-            "/api/create_mail_account",
-            &[
-                ("name", ""),
-                ("mail_server_id", &servers[0].to_string()),
-                ("login", "x@example.test"),
-                ("owner_id", &ann.to_string()),
-                ("password", ""),
-            ],
+            new_account(servers[0], "x@example.test", &ann.to_string(), ""),
             Some(&ben_cookie),
         )
         .await;
-    assert_eq!(res.status(), 403);
+    assert_eq!(answer, Err((403, AppError::Forbidden)));
 }
 
 #[tokio::test]
 async fn the_server_list_sorts_by_subject_both_ways_and_pages_by_fifty() {
     let app = common::spawn().await;
-    let cookie = admin(&app).await;
+    let cookie = app.admin().await;
     let app_id = app.create_application(&cookie, "Web").await;
     for i in 0..53 {
-        let d = google_draft(&format!("Server {i:02}"), "id", "secret", app_id);
-        assert_eq!(
-            app.call("/api/save_mail_server", &pairs(&d), Some(&cookie))
-                .await
-                .status(),
-            200
-        );
+        app.create_server(
+            &cookie,
+            google_draft(&format!("Server {i:02}"), "id", "secret", app_id),
+        )
+        .await;
     }
-    let subjects = |page: &'static str, descending: &'static str| {
+    let subjects = |page: i64, descending: bool| {
         let app = &app;
         let cookie = cookie.clone();
         async move {
-            let p: serde_json::Value = app
-                .call(
-                    "/api/list_mail_servers",
-                    &[("page", page), ("descending", descending)],
-                    Some(&cookie),
-                )
-                .await
-                .json()
-                .await
-                .unwrap();
-            let rows: Vec<String> = p["rows"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| r["subject"].as_str().unwrap().to_string())
-                .collect();
-            (rows, p["total"].as_i64().unwrap())
+            let p = app.ok(ListMailServers { page, descending }, &cookie).await;
+            let rows: Vec<String> = p.rows.into_iter().map(|r| r.subject).collect();
+            (rows, p.total)
         }
     };
-    let (first, total) = subjects("0", "false").await;
+    let (first, total) = subjects(0, false).await;
     assert_eq!(total, 53);
     assert_eq!(first.len(), 50);
     assert_eq!(first[0], "Server 00");
-    let (second, second_total) = subjects("1", "false").await;
+    let (second, second_total) = subjects(1, false).await;
     assert_eq!(second, ["Server 50", "Server 51", "Server 52"]);
     assert_eq!(second_total, 53);
     // Past the end: no rows, and still the right total.
-    let (past, past_total) = subjects("7", "false").await;
+    let (past, past_total) = subjects(7, false).await;
     assert!(past.is_empty());
     assert_eq!(past_total, 53);
-    let (desc, _) = subjects("0", "true").await;
+    let (desc, _) = subjects(0, true).await;
     assert_eq!(desc[0], "Server 52");
 }

@@ -2,7 +2,18 @@
 
 mod common;
 
-use app::domain::Role;
+use app::api::{
+    applications::SaveApplication,
+    auth::Login,
+    mail_accounts::{AccountStatusCounts, CreateMailAccount, ListMailAccounts},
+    mail_servers::SaveMailServer,
+    settings::SetOrganisationName,
+    users::{CreateUser, UpdateUser},
+};
+use app::domain::{MailServerDraft, Role};
+use common::TestApp;
+use leptos::server_fn::ServerFn;
+use serde::Serialize;
 
 /// Inputs that have broken web apps: markup and script, NUL and control characters,
 /// right-to-left overrides, very long strings.
@@ -22,6 +33,65 @@ fn hostile() -> Vec<String> {
     ]
 }
 
+/// Sends `args` (carrying the hostile value `v`) as `cookie`'s owner; notes a 5xx, or anything
+/// but 413 for a body over the limit.
+async fn probe<F>(app: &TestApp, args: F, cookie: &str, v: &str, failures: &mut Vec<String>)
+where
+    F: ServerFn + Serialize,
+{
+    let path = F::PATH;
+    let res = app.post(&args, Some(cookie)).await;
+    let status = res.status().as_u16();
+    if v.len() > server::startup::MAX_BODY_BYTES && status != 413 {
+        failures.push(format!("{path} with 1 MB: {status}, expected 413"));
+        return;
+    }
+    if status >= 500 {
+        failures.push(format!(
+            "{path} with {:?}…: {status} {}",
+            v.chars().take(20).collect::<String>(),
+            res.text().await.unwrap_or_default()
+        ));
+    }
+}
+
+/// The mail server form's text fields a visitor can type into.
+const DRAFT_FIELDS: &[&str] = &[
+    "subject",
+    "client_id",
+    "client_secret",
+    "issuer_url",
+    "scopes",
+    "tenant",
+    "imap_host",
+    "imap_port",
+    "smtp_host",
+    "smtp_port",
+    "provider",
+    "auth_method",
+    "imap_encryption",
+];
+
+fn set_field(d: &mut MailServerDraft, field: &str, v: &str) {
+    let slot = match field {
+        "subject" => &mut d.subject,
+        "client_id" => &mut d.client_id,
+        "client_secret" => &mut d.client_secret,
+        "issuer_url" => &mut d.issuer_url,
+        "scopes" => &mut d.scopes,
+        "tenant" => &mut d.tenant,
+        "imap_host" => &mut d.imap_host,
+        "imap_port" => &mut d.imap_port,
+        "smtp_host" => &mut d.smtp_host,
+        "smtp_port" => &mut d.smtp_port,
+        "provider" => &mut d.provider,
+        "auth_method" => &mut d.auth_method,
+        "imap_encryption" => &mut d.imap_encryption,
+        other => panic!("no draft field {other}"),
+    };
+    *slot = v.to_string();
+}
+
 #[tokio::test]
 async fn hostile_input_never_causes_a_server_error_and_is_rendered_inert() {
     let app = common::spawn().await;
@@ -29,136 +99,78 @@ async fn hostile_input_never_causes_a_server_error_and_is_rendered_inert() {
     let cookie = app.session_for(admin).await;
     let app_id = app.create_application(&cookie, "Fixture").await;
     let d = common::google_draft("Fixture server", "id", "secret", app_id);
-    let server: i64 = app
-        .call("/api/save_mail_server", &common::pairs(&d), Some(&cookie))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let server = app.create_server(&cookie, d).await;
 
     let mut failures = vec![];
     for value in hostile() {
         let v = value.as_str();
-        let server_s = server.to_string();
-        let admin_s = admin.to_string();
-        let calls: Vec<(&str, Vec<(String, String)>)> = vec![
-            (
-                "/api/set_organisation_name",
-                vec![("name".into(), v.into())],
-            ),
-            (
-                "/api/login",
-                vec![("email".into(), v.into()), ("password".into(), v.into())],
-            ),
-            (
-                "/api/create_user",
-                vec![
-                    ("email".into(), v.into()),
-                    ("name".into(), v.into()),
-                    ("role".into(), v.into()),
-                    ("password".into(), v.into()),
-                ],
-            ),
-            (
-                "/api/update_user",
-                vec![
-                    ("id".into(), admin_s.clone()),
-                    ("name".into(), v.into()),
-                    ("role".into(), "admin".into()),
-                    ("active".into(), "true".into()),
-                ],
-            ),
-            (
-                "/api/save_application",
-                vec![
-                    ("id".into(), "".into()),
-                    ("name".into(), v.into()),
-                    ("active".into(), "true".into()),
-                    ("allowed_ips".into(), v.into()),
-                ],
-            ),
-            (
-                "/api/create_mail_account",
-                vec![
-                    ("name".into(), v.into()),
-                    ("mail_server_id".into(), server_s.clone()),
-                    ("login".into(), v.into()),
-                    ("owner_id".into(), "".into()),
-                    ("password".into(), v.into()),
-                ],
-            ),
-            (
-                "/api/list_mail_accounts",
-                vec![
-                    ("server_id".into(), v.into()),
-                    ("owner_id".into(), v.into()),
-                    ("status".into(), v.into()),
-                    ("page".into(), "0".into()),
-                ],
-            ),
-        ];
-        let mut all = calls;
-        for field in [
-            "subject",
-            "client_id",
-            "client_secret",
-            "issuer_url",
-            "scopes",
-            "tenant",
-            "imap_host",
-            "imap_port",
-            "smtp_host",
-            "smtp_port",
-            "provider",
-            "auth_method",
-            "imap_encryption",
-        ] {
-            let mut d = common::google_draft("Hostile", "id", "secret", app_id);
-            let key = format!("draft[{field}]");
-            if field == "issuer_url" || field == "scopes" {
-                common::set(&mut d, "draft[provider]", "generic");
+        let f = &mut failures;
+        let args = SetOrganisationName { name: v.into() };
+        probe(&app, args, &cookie, v, f).await;
+        let args = Login {
+            email: v.into(),
+            password: v.into(),
+        };
+        probe(&app, args, &cookie, v, f).await;
+        let args = CreateUser {
+            email: v.into(),
+            name: v.into(),
+            role: v.into(),
+            password: v.into(),
+        };
+        probe(&app, args, &cookie, v, f).await;
+        let args = UpdateUser {
+            id: admin,
+            name: v.into(),
+            role: "admin".into(),
+            active: true,
+        };
+        probe(&app, args, &cookie, v, f).await;
+        let args = SaveApplication {
+            id: String::new(),
+            name: v.into(),
+            active: true,
+            allowed_ips: v.into(),
+        };
+        probe(&app, args, &cookie, v, f).await;
+        let args = CreateMailAccount {
+            name: v.into(),
+            ..common::new_account(server, v, "", v)
+        };
+        probe(&app, args, &cookie, v, f).await;
+        let args = ListMailAccounts {
+            server_id: v.into(),
+            owner_id: v.into(),
+            status: v.into(),
+            page: 0,
+        };
+        probe(&app, args, &cookie, v, f).await;
+        for field in DRAFT_FIELDS {
+            let mut draft = common::google_draft("Hostile", "id", "secret", app_id);
+            if *field == "issuer_url" || *field == "scopes" {
+                draft.provider = "generic".into();
             }
-            if d.iter().any(|(k, _)| *k == key) {
-                common::set(&mut d, &key, v);
-            } else {
-                d.push((key, v.into()));
-            }
-            all.push(("/api/save_mail_server", d));
-        }
-        for (path, body) in all {
-            let pairs: Vec<(&str, &str)> =
-                body.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            let res = app.call(path, &pairs, Some(&cookie)).await;
-            let status = res.status().as_u16();
-            if v.len() > server::startup::MAX_BODY_BYTES && status != 413 {
-                failures.push(format!("{path} with 1 MB: {status}, expected 413"));
-                continue;
-            }
-            if status >= 500 {
-                failures.push(format!(
-                    "{path} with {:?}…: {status} {}",
-                    v.chars().take(20).collect::<String>(),
-                    res.text().await.unwrap_or_default()
-                ));
-            }
+            set_field(&mut draft, field, v);
+            let args = SaveMailServer {
+                id: String::new(),
+                draft,
+            };
+            probe(&app, args, &cookie, v, f).await;
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 
     // Whatever was accepted is shown inert: the markup arrives escaped.
-    let res = app
-        .call(
-            "/api/save_application",
-            &[
-                ("id", ""),
-                ("name", "<b>bold</b><script>x()</script>"),
-                ("active", "true"),
-                ("allowed_ips", ""),
-            ],
-            Some(&cookie),
-        )
-        .await;
-    assert_eq!(res.status(), 200);
+    app.ok(
+        SaveApplication {
+            id: String::new(),
+            name: "<b>bold</b><script>x()</script>".into(),
+            active: true,
+            allowed_ips: String::new(),
+        },
+        &cookie,
+    )
+    .await;
     for page in ["/applications", "/mail-servers", "/mail-accounts", "/users"] {
         let html = app.get(page, Some(&cookie)).await.text().await.unwrap();
         assert!(
@@ -183,6 +195,24 @@ async fn hostile_input_never_causes_a_server_error_and_is_rendered_inert() {
     );
 }
 
+/// A server function's form post on the shared `client` (one connection pool for all the
+/// requests, as a browser has), signed in with `cookie`.
+fn form_post<F>(
+    client: &reqwest::Client,
+    app: &TestApp,
+    cookie: &str,
+    args: &F,
+) -> reqwest::RequestBuilder
+where
+    F: ServerFn + Serialize,
+{
+    client
+        .post(format!("{}{}", app.url, F::PATH))
+        .header("cookie", cookie)
+        .header("origin", app.origin())
+        .form(args)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_concurrent_requests_from_several_users_all_succeed() {
     let app = std::sync::Arc::new(common::spawn().await);
@@ -190,16 +220,7 @@ async fn a_thousand_concurrent_requests_from_several_users_all_succeed() {
     let admin_cookie = app.session_for(admin).await;
     let app_id = app.create_application(&admin_cookie, "Web").await;
     let d = common::google_draft("Shared", "id", "secret", app_id);
-    let server: i64 = app
-        .call(
-            "/api/save_mail_server",
-            &common::pairs(&d),
-            Some(&admin_cookie),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let server = app.create_server(&admin_cookie, d).await;
     let mut cookies = vec![admin_cookie.clone()];
     for i in 0..5 {
         let u = app
@@ -231,39 +252,23 @@ async fn a_thousand_concurrent_requests_from_several_users_all_succeed() {
                 }
                 2 => {
                     let login = format!("box{i}@example.test");
-                    client
-                        .post(format!("{}/api/create_mail_account", app.url))
-                        .header("cookie", &cookie)
-                        .header("origin", &app.url)
-                        .form(&[
-                            ("name", "Box"),
-                            ("mail_server_id", &server.to_string()),
-                            ("login", &login),
-                            ("owner_id", ""),
-                            ("password", ""),
-                        ])
-                        .send()
-                        .await
+                    let form = CreateMailAccount {
+                        name: "Box".into(),
+                        ..common::new_account(server, &login, "", "")
+                    };
+                    form_post(&client, &app, &cookie, &form).send().await
                 }
                 3 => {
-                    client
-                        .post(format!("{}/api/list_mail_accounts", app.url))
-                        .header("cookie", &cookie)
-                        .header("origin", &app.url)
-                        .form(&[
-                            ("server_id", ""),
-                            ("owner_id", ""),
-                            ("status", ""),
-                            ("page", "0"),
-                        ])
-                        .send()
-                        .await
+                    let form = ListMailAccounts {
+                        server_id: String::new(),
+                        owner_id: String::new(),
+                        status: String::new(),
+                        page: 0,
+                    };
+                    form_post(&client, &app, &cookie, &form).send().await
                 }
                 _ => {
-                    client
-                        .post(format!("{}/api/account_status_counts", app.url))
-                        .header("cookie", &cookie)
-                        .header("origin", &app.url)
+                    form_post(&client, &app, &cookie, &AccountStatusCounts {})
                         .send()
                         .await
                 }

@@ -45,7 +45,9 @@ pub async fn save_application(
         let ips = CidrList::parse(&allowed_ips).map_err(|m| (label::ALLOWED_IPS, m));
         match (name, ips) {
             (Ok(name), Ok(ips)) => applications::save(&st, id, &name, active, &ips).await,
-            (name, ips) => Err(AppError::fields([name.err(), ips.err()].into_iter().flatten())),
+            (name, ips) => Err(AppError::fields(
+                [name.err(), ips.err()].into_iter().flatten(),
+            )),
         }
     })
     .await

@@ -30,9 +30,18 @@ pub async fn login(email: String, password: String) -> Result<(), AppError> {
         };
         let st = guard::state()?;
         let old = guard::session_token();
-        let token =
-            sign_in::sign_in(&st, &email, &password, &guard::client_addr(), old.as_deref()).await?;
-        guard::set_cookie(&sessions::session_cookie(&token, st.settings.secure_cookies()));
+        let token = sign_in::sign_in(
+            &st,
+            &email,
+            &password,
+            &guard::client_addr(),
+            old.as_deref(),
+        )
+        .await?;
+        guard::set_cookie(&sessions::session_cookie(
+            &token,
+            st.settings.secure_cookies(),
+        ));
         Ok(())
     })
     .await
@@ -44,7 +53,9 @@ pub async fn logout() -> Result<(), AppError> {
     guard::answer(async {
         let st = guard::state()?;
         sign_in::sign_out(&st, guard::session_token().as_deref()).await?;
-        guard::set_cookie(&sessions::clear_session_cookie(st.settings.secure_cookies()));
+        guard::set_cookie(&sessions::clear_session_cookie(
+            st.settings.secure_cookies(),
+        ));
         Ok(())
     })
     .await
@@ -58,8 +69,7 @@ pub async fn change_own_password(
     use crate::{api::guard, domain::Password, ssr::service::sign_in};
     guard::answer(async {
         let (st, me) = guard::user().await?;
-        let new =
-            Password::parse(&new_password).map_err(|m| AppError::field("New password", m))?;
+        let new = Password::parse(&new_password).map_err(|m| AppError::field("New password", m))?;
         let keep = guard::session_token();
         sign_in::change_own_password(&st, &me, &current_password, &new, keep.as_deref()).await
     })

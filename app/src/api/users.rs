@@ -52,7 +52,12 @@ pub async fn create_user(
 }
 
 #[server(prefix = "/api", endpoint = "update_user")]
-pub async fn update_user(id: i64, name: String, role: String, active: bool) -> Result<(), AppError> {
+pub async fn update_user(
+    id: i64,
+    name: String,
+    role: String,
+    active: bool,
+) -> Result<(), AppError> {
     use crate::{
         api::guard,
         domain::{DisplayName, Role},

@@ -87,4 +87,3 @@ pub fn new_draft() -> MailServerDraft {
         ..Default::default()
     }
 }
-

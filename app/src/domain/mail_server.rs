@@ -44,7 +44,6 @@ impl Subject {
     }
 }
 
-
 /// A Microsoft tenant: `common`, `organizations`, `consumers`, a tenant id (GUID) or a domain.
 pub fn parse_tenant(raw: &str) -> Result<String, String> {
     let v = raw.trim();

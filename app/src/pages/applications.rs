@@ -5,10 +5,10 @@ use crate::components::ready::Ready;
 use leptos_router::components::A;
 
 use crate::api::applications::{list_applications, SaveApplication};
-use crate::domain::ApplicationView;
 use crate::components::copy::CopyButton;
 use crate::components::field::{FieldError, FormErrors};
 use crate::components::layout::AdminOnly;
+use crate::domain::ApplicationView;
 use crate::domain::{application::label, AppName, CidrList};
 
 #[component]

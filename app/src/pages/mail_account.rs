@@ -4,9 +4,9 @@ use leptos_router::components::A;
 
 use crate::api::mail_accounts::{get_mail_account, DeleteMailAccount, UnlinkMailAccount};
 use crate::components::account::{AuthorizeButton, StatusBadge};
-use crate::domain::{AccountStatus, AuthMethod};
 use crate::components::time::{format_opt, now};
 use crate::domain::mail_account::expiry_text;
+use crate::domain::{AccountStatus, AuthMethod};
 use crate::pages::mail_accounts::test_summary;
 
 #[component]

@@ -7,14 +7,14 @@ use crate::components::ready::Ready;
 use leptos_router::components::A;
 
 use crate::api::applications::list_applications;
-use crate::domain::ApplicationView;
 use crate::api::mail_servers::{get_mail_server, SaveMailServer};
-use crate::domain::MailServerEdit;
 use crate::components::copy::CopyButton;
 use crate::components::field::{FieldError, FormErrors};
 use crate::components::layout::AdminOnly;
 use crate::components::server_fields::{new_draft, Fields};
 use crate::domain::mail_server::{label, parse_scopes, parse_tenant};
+use crate::domain::ApplicationView;
+use crate::domain::MailServerEdit;
 use crate::domain::{Encryption, Host, HttpUrl, Port, ProviderKind, Subject};
 
 #[component]

@@ -3,8 +3,8 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 
 use crate::api::mail_servers::{list_mail_servers, DeleteMailServer};
-use crate::domain::{MailServerSummary, Page};
 use crate::components::layout::AdminOnly;
+use crate::domain::{MailServerSummary, Page};
 
 #[component]
 pub fn MailServersPage() -> impl IntoView {

@@ -3,11 +3,11 @@
 use leptos::prelude::*;
 
 use crate::api::mail_accounts::CreateMailAccount;
-use crate::domain::{MailAccountView, Page, UserChoice};
 use crate::components::field::{FieldError, FormErrors};
 use crate::components::ready::Ready;
 use crate::domain::mail_account::label;
 use crate::domain::Email;
+use crate::domain::{MailAccountView, Page, UserChoice};
 use crate::pages::mail_accounts::AccountTable;
 
 /// `page` and `users` are loaded by the mail server's page, in a resource of their own that

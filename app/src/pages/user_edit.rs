@@ -5,10 +5,10 @@ use crate::components::ready::Ready;
 use leptos_router::components::A;
 
 use crate::api::users::{get_user, SetUserPassword, UpdateUser};
-use crate::domain::UserView;
 use crate::components::field::FieldError;
 use crate::components::layout::AdminOnly;
 use crate::components::time::format_opt;
+use crate::domain::UserView;
 use crate::domain::{DisplayName, Password, Role};
 
 #[component]

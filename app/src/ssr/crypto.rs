@@ -157,8 +157,7 @@ pub async fn load(
             let blob = base64::engine::general_purpose::STANDARD
                 .decode(value)
                 .map_err(|_| KeyError::WrongKey)?;
-            if sb.open(&blob, aad::KEY_CHECK).ok().as_deref() != Some(CHECK_PLAINTEXT)
-            {
+            if sb.open(&blob, aad::KEY_CHECK).ok().as_deref() != Some(CHECK_PLAINTEXT) {
                 return Err(KeyError::WrongKey);
             }
         }

@@ -100,7 +100,9 @@ impl TestApp {
 
     /// A session cookie for `user_id`, made directly (no password hashing) for speed.
     pub async fn session_for(&self, user_id: i64) -> String {
-        let token = sessions::create(&self.state, user_id).await.expect("session");
+        let token = sessions::create(&self.state, user_id)
+            .await
+            .expect("session");
         format!("{}={token}", sessions::SESSION_COOKIE)
     }
 

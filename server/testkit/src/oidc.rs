@@ -82,23 +82,37 @@ impl Oidc {
 
     /// Registration with any metadata (e.g. `grant_types` without `refresh_token`).
     pub async fn register_with(&self, metadata: serde_json::Value) -> (String, String) {
-        let res: serde_json::Value = reqwest::Client::new()
-            .post(format!("{}/reg", self.issuer))
-            .json(&metadata)
-            .send()
-            .await
-            .expect("register")
-            .json()
-            .await
-            .expect("registration JSON");
-        (
-            res["client_id"].as_str().expect("client_id").to_string(),
-            res["client_secret"]
-                .as_str()
-                .expect("client_secret")
-                .to_string(),
-        )
+        register_with(&self.issuer, metadata).await
     }
+}
+
+/// Dynamic client registration at any issuer of the kit (also the one [`crate::peers::Peers`]
+/// starts) for exactly this redirect URI; returns the client id and secret.
+pub async fn register(issuer: &str, redirect_uri: &str) -> (String, String) {
+    register_with(
+        issuer,
+        serde_json::json!({ "redirect_uris": [redirect_uri] }),
+    )
+    .await
+}
+
+async fn register_with(issuer: &str, metadata: serde_json::Value) -> (String, String) {
+    let res: serde_json::Value = reqwest::Client::new()
+        .post(format!("{issuer}/reg"))
+        .json(&metadata)
+        .send()
+        .await
+        .expect("register")
+        .json()
+        .await
+        .expect("registration JSON");
+    (
+        res["client_id"].as_str().expect("client_id").to_string(),
+        res["client_secret"]
+            .as_str()
+            .expect("client_secret")
+            .to_string(),
+    )
 }
 
 impl Oidc {

@@ -29,7 +29,12 @@ pub fn google_draft(subject: &str, client_id: &str, secret: &str, app_id: i64) -
 }
 
 /// The form of a password mail server at `host`.
-pub fn password_draft(subject: &str, host: &str, imap_port: u16, smtp_port: u16) -> MailServerDraft {
+pub fn password_draft(
+    subject: &str,
+    host: &str,
+    imap_port: u16,
+    smtp_port: u16,
+) -> MailServerDraft {
     MailServerDraft {
         subject: subject.into(),
         auth_method: "password".into(),

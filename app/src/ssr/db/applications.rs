@@ -36,11 +36,13 @@ pub async fn get(db: impl SqliteExecutor<'_>, id: i64) -> DbResult<Option<Applic
 }
 
 pub async fn by_key(db: impl SqliteExecutor<'_>, key: &str) -> DbResult<Option<ApplicationRow>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM applications WHERE app_key = ?1"))
-        .bind(key)
-        .fetch_optional(db)
-        .await
-        .context("reading an application")
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM applications WHERE app_key = ?1"
+    ))
+    .bind(key)
+    .fetch_optional(db)
+    .await
+    .context("reading an application")
 }
 
 pub async fn insert(

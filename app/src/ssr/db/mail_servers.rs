@@ -1,6 +1,6 @@
 //! `mail_servers`: each server's OAuth client, endpoints and IMAP/SMTP settings.
 
-use sqlx::{sqlite::SqliteArguments, query::Query, Sqlite, SqliteExecutor};
+use sqlx::{query::Query, sqlite::SqliteArguments, Sqlite, SqliteExecutor};
 
 use super::{Context, Counted, DbResult};
 use crate::domain::{

@@ -39,7 +39,10 @@ pub async fn insert(
     .map(|_| ())
 }
 
-pub async fn find(db: impl SqliteExecutor<'_>, state_hash: &str) -> DbResult<Option<OAuthStateRow>> {
+pub async fn find(
+    db: impl SqliteExecutor<'_>,
+    state_hash: &str,
+) -> DbResult<Option<OAuthStateRow>> {
     sqlx::query_as(
         "SELECT account_id, user_id, pkce_verifier_enc, expires_at, used_at FROM oauth_states
          WHERE state_hash = ?1",

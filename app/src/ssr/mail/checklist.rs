@@ -91,7 +91,10 @@ pub fn not_authorised(protocol: Protocol, message: &str) -> ProtocolResult {
     });
     let mut r = list.finish(
         protocol,
-        Err(format!("no usable access token: {}", provider_text(message, 500))),
+        Err(format!(
+            "no usable access token: {}",
+            provider_text(message, 500)
+        )),
     );
     r.hint = Some("Authorize the mailbox again.".into());
     r

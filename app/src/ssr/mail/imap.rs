@@ -119,7 +119,10 @@ where
                         .await
                         .map(|s| (s, format!("signed in as {login}")))
                         .map_err(|(e, _)| {
-                            format!("the server refused the login: {}", provider_text(&e.to_string(), 500))
+                            format!(
+                                "the server refused the login: {}",
+                                provider_text(&e.to_string(), 500)
+                            )
                         })
                 })
                 .await;
@@ -176,10 +179,12 @@ where
     let mut session = session;
     let count = list
         .step("select INBOX", async {
-            let mailbox = session
-                .select("INBOX")
-                .await
-                .map_err(|e| format!("SELECT INBOX failed: {}", provider_text(&e.to_string(), 500)))?;
+            let mailbox = session.select("INBOX").await.map_err(|e| {
+                format!(
+                    "SELECT INBOX failed: {}",
+                    provider_text(&e.to_string(), 500)
+                )
+            })?;
             Ok((
                 mailbox.exists,
                 format!("INBOX holds {} messages", mailbox.exists),
@@ -189,4 +194,3 @@ where
     let _ = tokio::time::timeout(Duration::from_secs(3), session.logout()).await;
     Ok(count)
 }
-

@@ -40,6 +40,8 @@ pub fn refused(text: &str, challenge: &Option<String>) -> String {
         .as_ref()
         .map(|c| format!(" — server said: {c}"))
         .unwrap_or_default();
-    format!("the server refused the token: {}{said}", provider_text(text, 500))
+    format!(
+        "the server refused the token: {}{said}",
+        provider_text(text, 500)
+    )
 }
-

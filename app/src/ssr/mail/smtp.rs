@@ -34,7 +34,8 @@ pub async fn login(
         .build_rustls()
         .map_err(|e| format!("TLS settings: {e}"))?;
     let addr = (target.host.clone(), target.port);
-    let smtp_err = |e: lettre::transport::smtp::Error| provider_text(&error_chain(&e).join(": "), 500);
+    let smtp_err =
+        |e: lettre::transport::smtp::Error| provider_text(&error_chain(&e).join(": "), 500);
     let mut conn = match target.encryption {
         Encryption::SslTls => {
             list.step("connect, TLS and EHLO", async {
@@ -164,4 +165,3 @@ pub async fn login(
     let _ = tokio::time::timeout(Duration::from_secs(3), conn.quit()).await;
     Ok(())
 }
-

@@ -77,7 +77,10 @@ impl ServerCertVerifier for AcceptAnyCert {
     }
 }
 
-pub fn tls_connector(validate: bool, extra: &ExtraCa) -> Result<tokio_rustls::TlsConnector, String> {
+pub fn tls_connector(
+    validate: bool,
+    extra: &ExtraCa,
+) -> Result<tokio_rustls::TlsConnector, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -127,4 +130,3 @@ pub async fn tls(
         .unwrap_or_default();
     Ok((s, format!("TLS established ({version})")))
 }
-

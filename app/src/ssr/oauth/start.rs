@@ -62,7 +62,9 @@ pub async fn start(
         &token_hash(&state_token),
         account_id,
         user.id,
-        state.secrets.seal_str(verifier.secret(), aad::PKCE_VERIFIER),
+        state
+            .secrets
+            .seal_str(verifier.secret(), aad::PKCE_VERIFIER),
         t,
         t + STATE_TTL_SECS,
     )

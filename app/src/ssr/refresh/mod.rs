@@ -193,9 +193,16 @@ async fn refresh_using(
             let access = state
                 .secrets
                 .seal_str(token.access_token().secret(), aad::ACCESS_TOKEN);
-            db::mail_accounts::save_refresh(&state.pool, account_id, access, rotated, expires_at, t)
-                .await
-                .map_err(|e| RefreshError::Other(e.to_string()))?;
+            db::mail_accounts::save_refresh(
+                &state.pool,
+                account_id,
+                access,
+                rotated,
+                expires_at,
+                t,
+            )
+            .await
+            .map_err(|e| RefreshError::Other(e.to_string()))?;
             tracing::debug!(
                 account_id,
                 rotated = token.refresh_token().is_some(),
@@ -253,4 +260,3 @@ pub async fn due_accounts(state: &AppState, before_secs: i64) -> Result<Vec<i64>
     let t = state.clock.now();
     db::mail_accounts::due_for_refresh(&state.pool, t + before_secs, t).await
 }
-

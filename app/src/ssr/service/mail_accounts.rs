@@ -5,8 +5,8 @@ use tracing::instrument;
 
 use crate::domain::mail_account::label;
 use crate::domain::{
-    AccountChoices, AccountFilter, AccountName, AccountStatus, AuthMethod, Email,
-    MailAccountView, Page, SessionUser,
+    AccountChoices, AccountFilter, AccountName, AccountStatus, AuthMethod, Email, MailAccountView,
+    Page, SessionUser,
 };
 use crate::error::AppError;
 use crate::ssr::crypto::aad;
@@ -112,7 +112,10 @@ pub async fn create(
     let password_enc = match &server {
         Ok(s) if s.auth_method == AuthMethod::Password => {
             if form.password.is_empty() {
-                errors.push((label::PASSWORD, "is required for a password mail server".into()));
+                errors.push((
+                    label::PASSWORD,
+                    "is required for a password mail server".into(),
+                ));
                 None
             } else if form.password.chars().count() > 1024 {
                 errors.push((label::PASSWORD, "must be at most 1024 characters".into()));
@@ -147,12 +150,20 @@ pub async fn create(
         .await
         .map_err(|e| {
             if e.is_unique_violation() {
-                AppError::field(label::LOGIN, "this mailbox is already linked on this mail server")
+                AppError::field(
+                    label::LOGIN,
+                    "this mailbox is already linked on this mail server",
+                )
             } else {
                 e.into()
             }
         })?;
-    tracing::info!(account_id = id, mail_server_id = server.id, owner, "mail account created");
+    tracing::info!(
+        account_id = id,
+        mail_server_id = server.id,
+        owner,
+        "mail account created"
+    );
     Ok(id)
 }
 
@@ -178,7 +189,8 @@ pub async fn unlink(st: &AppState, me: &SessionUser, id: i64) -> Result<Option<S
             .map_err(|e| crate::ssr::internal("decrypting a refresh token", e))?;
         match oauth::client::load(st, account.mail_server_id).await {
             Ok(server) => {
-                if let Err(m) = oauth::revocation::revoke(st, &server, &token, "refresh_token").await
+                if let Err(m) =
+                    oauth::revocation::revoke(st, &server, &token, "refresh_token").await
                 {
                     warning = Some(format!(
                         "The tokens were deleted here, but revoking them at the provider failed: {m}."

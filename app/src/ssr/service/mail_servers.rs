@@ -4,9 +4,7 @@
 use tracing::instrument;
 
 use crate::domain::mail_server::label;
-use crate::domain::{
-    MailServerDraft, MailServerEdit, MailServerSummary, Page, ProviderKind,
-};
+use crate::domain::{MailServerDraft, MailServerEdit, MailServerSummary, Page, ProviderKind};
 use crate::error::AppError;
 use crate::ssr::crypto::aad;
 use crate::ssr::db::mail_servers::{MailServerRecord, SecretChange};
@@ -140,7 +138,10 @@ pub async fn save(
     };
     let unique = |e: db::QueryError| {
         if e.is_unique_violation() {
-            AppError::field(label::SUBJECT, "a mail server with this subject already exists")
+            AppError::field(
+                label::SUBJECT,
+                "a mail server with this subject already exists",
+            )
         } else {
             e.into()
         }

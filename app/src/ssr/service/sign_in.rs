@@ -7,7 +7,6 @@ use crate::domain::{Email, Password, SessionUser};
 use crate::error::AppError;
 use crate::ssr::{db, passwords, sessions, AppState};
 
-
 /// Checks the password and opens a session; returns its token. `replaced` is the session the
 /// browser had before, ended so a token planted before sign-in is worthless.
 #[instrument(skip_all, fields(client = %client))]

@@ -7,7 +7,6 @@ use crate::domain::{DisplayName, Email, Password, Role, UserView};
 use crate::error::AppError;
 use crate::ssr::{db, passwords, AppState};
 
-
 pub async fn list(st: &AppState) -> Result<Vec<UserView>, AppError> {
     Ok(db::users::list(&st.pool).await?)
 }
