@@ -61,17 +61,12 @@ pub async fn create_mail_account(
     owner_id: String,
     password: String,
 ) -> Result<i64, AppError> {
-    use crate::{api::guard, ssr::service::mail_accounts};
+    use crate::{api::guard, domain::NewAccountForm, ssr::service::mail_accounts};
     guard::answer(async {
         let (st, me) = guard::user().await?;
-        let form = mail_accounts::NewMailAccount {
-            name,
-            mail_server_id,
-            login,
-            owner_id,
-            password,
-        };
-        mail_accounts::create(&st, &me, &form).await
+        let form = NewAccountForm::parse(&name, &mail_server_id, &login, &owner_id)
+            .map_err(AppError::fields)?;
+        mail_accounts::create(&st, &me, &form, &password).await
     })
     .await
 }

@@ -139,6 +139,58 @@ pub struct AccountChoices {
     pub users: Vec<UserChoice>,
 }
 
+/// The "Add mail account" form, parsed. The mailbox password (password servers only) is
+/// checked by the server, which knows the server's method.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAccountForm {
+    pub name: AccountName,
+    pub login: super::Email,
+    pub mail_server_id: i64,
+    /// `None`: the caller.
+    pub owner_id: Option<i64>,
+}
+
+impl NewAccountForm {
+    /// Every bad field at once. An empty name becomes the login.
+    pub fn parse(
+        name: &str,
+        mail_server_id: &str,
+        login: &str,
+        owner_id: &str,
+    ) -> Result<Self, Vec<(&'static str, String)>> {
+        let mut errors = vec![];
+        let login = super::Email::parse(login).map_err(|m| errors.push((label::LOGIN, m)));
+        // A blank name is the login's; with a bad login, only the login is wrong.
+        let name = match (&login, name.trim().is_empty()) {
+            (Err(()), true) => Err(()),
+            (Ok(l), true) => {
+                AccountName::parse(l.as_str()).map_err(|m| errors.push((label::NAME, m)))
+            }
+            (_, false) => AccountName::parse(name).map_err(|m| errors.push((label::NAME, m))),
+        };
+        let server = mail_server_id
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| errors.push((label::SERVER, "choose a mail server".into())));
+        let owner = match owner_id.trim() {
+            "" => Ok(None),
+            s => s
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| errors.push((label::OWNER, "choose a user".into()))),
+        };
+        match (name, login, server, owner) {
+            (Ok(name), Ok(login), Ok(mail_server_id), Ok(owner_id)) => Ok(NewAccountForm {
+                name,
+                login,
+                mail_server_id,
+                owner_id,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
 /// The Mail accounts list's filters; `None` is "any".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct AccountFilter {
@@ -193,6 +245,25 @@ mod tests {
             AccountStatus::Linked.authorize_action(AuthMethod::OAuth2),
             None
         );
+    }
+
+    #[test]
+    fn the_new_account_form_reports_every_field() {
+        let long = "n".repeat(101);
+        let errs = NewAccountForm::parse(&long, "x", "not an address", "y").unwrap_err();
+        let labels: Vec<&str> = errs.iter().map(|e| e.0).collect();
+        assert_eq!(
+            labels,
+            vec![label::LOGIN, label::NAME, label::SERVER, label::OWNER]
+        );
+        let errs = NewAccountForm::parse("", "1", "not an address", "").unwrap_err();
+        assert_eq!(
+            errs.iter().map(|e| e.0).collect::<Vec<_>>(),
+            vec![label::LOGIN]
+        );
+        let ok = NewAccountForm::parse(" ", "7", "a@b.test", "").unwrap();
+        assert_eq!(ok.name.as_str(), "a@b.test");
+        assert_eq!((ok.mail_server_id, ok.owner_id), (7, None));
     }
 
     #[test]

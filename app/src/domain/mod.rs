@@ -14,8 +14,8 @@ pub mod user;
 
 pub use application::{AppName, ApplicationView};
 pub use mail_account::{
-    AccountChoices, AccountFilter, AccountName, AccountStatus, MailAccountView, ServerChoice,
-    UserChoice,
+    AccountChoices, AccountFilter, AccountName, AccountStatus, MailAccountView, NewAccountForm,
+    ServerChoice, UserChoice,
 };
 pub use mail_server::{MailServerDraft, MailServerEdit, MailServerSummary, Subject};
 pub use mail_test::{Protocol, ProtocolResult, TestStep};

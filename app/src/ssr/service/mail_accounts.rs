@@ -5,7 +5,7 @@ use tracing::instrument;
 
 use crate::domain::mail_account::label;
 use crate::domain::{
-    AccountChoices, AccountFilter, AccountName, AccountStatus, AuthMethod, Email, MailAccountView,
+    AccountChoices, AccountFilter, AccountStatus, AuthMethod, MailAccountView, NewAccountForm,
     Page, SessionUser,
 };
 use crate::error::AppError;
@@ -61,74 +61,45 @@ pub async fn choices(st: &AppState, me: &SessionUser) -> Result<AccountChoices, 
     })
 }
 
-/// The "Add mail account" form, as typed.
-pub struct NewMailAccount {
-    pub name: String,
-    pub mail_server_id: String,
-    pub login: String,
-    /// Empty: the caller.
-    pub owner_id: String,
-    /// Only for a password mail server.
-    pub password: String,
-}
-
-/// Creates a mail account. Users may create only their own, on active servers visible to them;
-/// admins may choose any active owner. Every field is checked before anything is written.
-#[instrument(skip_all, fields(user_id = me.id))]
+/// Creates a mail account from the parsed form. Users may create only their own, on active
+/// servers visible to them; admins may choose any active owner. A password server needs the
+/// mailbox `password`. Every remaining mistake is reported at once; nothing is written.
+#[instrument(skip_all, fields(user_id = me.id, mail_server_id = form.mail_server_id))]
 pub async fn create(
     st: &AppState,
     me: &SessionUser,
-    form: &NewMailAccount,
+    form: &NewAccountForm,
+    password: &str,
 ) -> Result<i64, AppError> {
-    let mut errors: Vec<(&str, String)> = vec![];
-    let login = Email::parse(&form.login).map_err(|m| errors.push((label::LOGIN, m)));
-    let name_raw = match (&login, form.name.trim().is_empty()) {
-        (Ok(l), true) => l.as_str().to_string(),
-        _ => form.name.clone(),
-    };
-    let name = AccountName::parse(&name_raw).map_err(|m| errors.push((label::NAME, m)));
-    let server = match form.mail_server_id.trim().parse::<i64>() {
-        Ok(id) => db::mail_servers::get(&st.pool, id)
-            .await?
-            .filter(|s| s.active && (s.visible_to_users || me.is_admin()))
-            .ok_or("choose an active mail server"),
-        Err(_) => Err("choose a mail server"),
+    let owner = form.owner_id.unwrap_or(me.id);
+    if owner != me.id && !me.is_admin() {
+        return Err(AppError::Forbidden);
     }
-    .map_err(|m| errors.push((label::SERVER, m.to_string())));
-    let owner = match form.owner_id.trim() {
-        "" => Ok(me.id),
-        s => s
-            .parse::<i64>()
-            .map_err(|_| errors.push((label::OWNER, "choose a user".into()))),
-    };
-    if let Ok(owner) = owner {
-        if owner != me.id && !me.is_admin() {
-            return Err(AppError::Forbidden);
-        }
-        if !db::users::is_active(&st.pool, owner).await? {
-            errors.push((label::OWNER, "choose an active user".into()));
-        }
+    let mut errors: Vec<(&str, String)> = vec![];
+    let server = db::mail_servers::get(&st.pool, form.mail_server_id)
+        .await?
+        .filter(|s| s.active && (s.visible_to_users || me.is_admin()));
+    if server.is_none() {
+        errors.push((label::SERVER, "choose an active mail server".into()));
+    }
+    if !db::users::is_active(&st.pool, owner).await? {
+        errors.push((label::OWNER, "choose an active user".into()));
     }
     let password_enc = match &server {
-        Ok(s) if s.auth_method == AuthMethod::Password => {
-            if form.password.is_empty() {
+        Some(s) if s.auth_method == AuthMethod::Password => {
+            if password.is_empty() {
                 errors.push((
                     label::PASSWORD,
                     "is required for a password mail server".into(),
                 ));
-                None
-            } else if form.password.chars().count() > 1024 {
+            } else if password.chars().count() > 1024 {
                 errors.push((label::PASSWORD, "must be at most 1024 characters".into()));
-                None
-            } else {
-                Some(st.secrets.seal_str(&form.password, aad::ACCOUNT_PASSWORD))
             }
+            Some(st.secrets.seal_str(password, aad::ACCOUNT_PASSWORD))
         }
         _ => None,
     };
-    let (Ok(login), Ok(name), Ok(server), Ok(owner), true) =
-        (login, name, server, owner, errors.is_empty())
-    else {
+    let Some(server) = server.filter(|_| errors.is_empty()) else {
         return Err(AppError::fields(errors));
     };
     // A password mailbox is usable at once; an OAuth one waits for its owner's consent.
@@ -140,9 +111,9 @@ pub async fn create(
     let new = NewAccount {
         mail_server_id: server.id,
         owner_id: owner,
-        name: name.as_str(),
-        login: login.as_str(),
-        login_key: login.key(),
+        name: form.name.as_str(),
+        login: form.login.as_str(),
+        login_key: form.login.key(),
         status,
         password_enc,
     };
@@ -158,12 +129,7 @@ pub async fn create(
                 e.into()
             }
         })?;
-    tracing::info!(
-        account_id = id,
-        mail_server_id = server.id,
-        owner,
-        "mail account created"
-    );
+    tracing::info!(account_id = id, owner, "mail account created");
     Ok(id)
 }
 
