@@ -15,8 +15,8 @@ step "cargo clippy (hydrate: frontend, wasm32)"
 cargo clippy -p frontend --target wasm32-unknown-unknown --all-targets -- -D warnings
 step "cargo test"
 # One test at a time: with several test servers rendering pages at once in one process, about
-# one page load in 250 never got its answer (a race inside Leptos' SSR Suspense; one server per
-# process, as in production, showed none in 28,000 loads).
+# one page load in 250 never got its answer (docs/development.md: likely leptos-rs/leptos#4773;
+# one server per process, as in production, showed none in 28,000 loads).
 cargo test -p app -p server --features app/ssr -- --test-threads=1
 step "cargo test: the log capture, alone"
 cargo test -p server --features app/ssr --test oauth -- --ignored
