@@ -76,3 +76,41 @@ test("a session survives a server restart", async ({ page }) => {
     await stopServer(server);
   }
 });
+
+// Every one of these has been an open redirect somewhere: browsers drop tabs and newlines from
+// URLs and read a backslash as a slash, so `/<tab>/evil.example` becomes `//evil.example`.
+const hostileNext = [
+  "//evil.example",
+  "///evil.example",
+  "/\t/evil.example",
+  "/\n/evil.example",
+  "/\r/evil.example",
+  "\t//evil.example",
+  " //evil.example",
+  "/\\evil.example",
+  "\\\\evil.example",
+  "https://evil.example",
+  "https:evil.example",
+  "HTTPS://evil.example/",
+  "javascript:alert(1)",
+  "data:text/html,<script>alert(1)</script>",
+  "evil.example",
+  "/\u2028/evil.example",
+  "/login?next=//evil.example",
+  "%2F%2Fevil.example",
+];
+
+test("after signing in, a hostile next never leaves Mailbridge", async ({ page, context }) => {
+  const origin = new URL(base()).origin;
+  for (const next of hostileNext) {
+    await context.clearCookies();
+    await page.goto(base() + "/login?next=" + encodeURIComponent(next));
+    await hydrated(page);
+    await page.getByLabel("Email").fill(admin.email);
+    await page.getByLabel("Password").fill(admin.password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.waitForURL((u) => u.pathname !== "/login", { waitUntil: "commit" });
+    expect(new URL(page.url()).origin, JSON.stringify(next)).toBe(origin);
+    await hydrated(page);
+  }
+});

@@ -19,6 +19,8 @@ pub struct Config {
     /// Where cargo-leptos put the WASM, JS and CSS (`LEPTOS_SITE_ROOT`).
     pub site_root: String,
     pub session_idle_minutes: i64,
+    /// `MAILBRIDGE_TRUSTED_PROXIES`: reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: app::domain::CidrList,
     pub login_max_failures_per_email: i64,
     pub login_max_failures_per_client: i64,
     pub login_window_secs: i64,
@@ -114,8 +116,13 @@ impl Config {
             }
         };
 
+        let trusted_proxies =
+            app::domain::CidrList::parse(&var("MAILBRIDGE_TRUSTED_PROXIES").unwrap_or_default())
+                .map_err(|m| err("MAILBRIDGE_TRUSTED_PROXIES", m))?;
+
         Ok(Config {
             site_addr,
+            trusted_proxies,
             database_url,
             public_url,
             log_format,
@@ -227,6 +234,7 @@ mod tests {
             ("MAILBRIDGE_LOG_FORMAT", "xml"),
             ("MAILBRIDGE_SESSION_IDLE_MINUTES", "0"),
             ("MAILBRIDGE_LOGIN_WINDOW_SECS", "soon"),
+            ("MAILBRIDGE_TRUSTED_PROXIES", "10.0.0.0/33"),
         ] {
             let e = load(&[(var, value)]).unwrap_err();
             assert_eq!(e.var, var, "{value}");

@@ -38,8 +38,8 @@ pub async fn oauth_callback(
     use axum::response::{IntoResponse, Redirect};
     let client_ip = req
         .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip());
+        .get::<app::ssr::client::ClientAddr>()
+        .map(|c| c.0);
     let user = match app::ssr::sessions::user_from_headers(&state, req.headers()).await {
         Ok(Some(u)) => u,
         // The session guard sends signed-out visitors to /login first; this is a race with expiry.

@@ -73,6 +73,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
         settings: Arc::new(Settings {
             public_url: config.public_url.clone(),
             session_idle_secs: config.session_idle_minutes * 60,
+            trusted_proxies: config.trusted_proxies.clone(),
             login: LoginLimits {
                 per_email: config.login_max_failures_per_email,
                 per_client: config.login_max_failures_per_client,
@@ -123,7 +124,10 @@ pub fn router(state: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(middleware::map_response(explain_too_large))
         // Outermost: the span covers the guards too, and the status the client finally gets.
-        .layer(middleware::from_fn(crate::telemetry::request_span))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::telemetry::request_span,
+        ))
         .with_state(state)
 }
 

@@ -4,7 +4,12 @@
 use std::io::IsTerminal;
 use std::time::Instant;
 
-use axum::{extract::Request, middleware::Next, response::Response};
+use app::ssr::{client, AppState};
+use axum::{
+    extract::{ConnectInfo, Request, State},
+    middleware::Next,
+    response::Response,
+};
 use tracing::Instrument;
 use tracing_subscriber::{fmt, EnvFilter};
 
@@ -35,13 +40,24 @@ pub fn route_of(path: &str) -> String {
     }
 }
 
-/// Wraps each request in a span (method, route, then status, duration and the signed-in user
-/// once known) and logs one line when it is answered.
-pub async fn request_span(req: Request, next: Next) -> Response {
+/// Resolves the client's address once (see [`client::resolve`]) for everything after it, and
+/// wraps the request in a span (method, route, client, then status, duration and the signed-in
+/// user once known), logging one line when it is answered.
+pub async fn request_span(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let client_ip =
+        peer.map(|p| client::resolve(p, req.headers(), &state.settings.trusted_proxies));
+    if let Some(ip) = client_ip {
+        req.extensions_mut().insert(client::ClientAddr(ip));
+    }
     let span = tracing::info_span!(
         "request",
         method = %req.method(),
         route = %route_of(req.uri().path()),
+        client = %client_ip.map(|ip| ip.to_string()).unwrap_or_default(),
         user_id = tracing::field::Empty,
         status = tracing::field::Empty,
         millis = tracing::field::Empty,

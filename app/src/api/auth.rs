@@ -30,14 +30,10 @@ pub async fn login(email: String, password: String) -> Result<(), AppError> {
         };
         let st = guard::state()?;
         let old = guard::session_token();
-        let token = sign_in::sign_in(
-            &st,
-            &email,
-            &password,
-            &guard::client_addr(),
-            old.as_deref(),
-        )
-        .await?;
+        let client = guard::client_addr()
+            .map(crate::ssr::client::lockout_key)
+            .unwrap_or_else(|| "unknown".into());
+        let token = sign_in::sign_in(&st, &email, &password, &client, old.as_deref()).await?;
         guard::set_cookie(&sessions::session_cookie(
             &token,
             st.settings.secure_cookies(),

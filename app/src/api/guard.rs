@@ -69,15 +69,20 @@ pub async fn admin() -> Result<(AppState, SessionUser), AppError> {
     }
 }
 
-/// The client's address as the socket saw it.
-pub fn client_addr() -> String {
-    use_context::<Parts>()
-        .and_then(|p| {
-            p.extensions
+/// The client's address: the socket's peer, or the client a trusted proxy forwarded for
+/// (resolved once per request by the server, `ssr::client`).
+pub fn client_addr() -> Option<std::net::IpAddr> {
+    let parts = use_context::<Parts>()?;
+    parts
+        .extensions
+        .get::<crate::ssr::client::ClientAddr>()
+        .map(|c| c.0)
+        .or_else(|| {
+            parts
+                .extensions
                 .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip().to_string())
+                .map(|c| c.0.ip())
         })
-        .unwrap_or_else(|| "unknown".to_string())
 }
 
 pub fn set_cookie(value: &str) {

@@ -32,6 +32,8 @@ pub struct ApplicationView {
     pub name: String,
     pub active: bool,
     pub allowed_ips: String,
+    /// Why the stored allowed-address list cannot be read: then every callback is refused.
+    pub allowed_ips_problem: Option<String>,
     pub redirect_uri: String,
     /// Subjects of the mail servers using it.
     pub used_by: Vec<String>,

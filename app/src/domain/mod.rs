@@ -9,6 +9,7 @@ pub mod mail_test;
 pub mod net;
 pub mod paging;
 pub mod provider;
+pub mod redirect;
 pub mod text;
 pub mod user;
 

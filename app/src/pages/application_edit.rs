@@ -55,6 +55,11 @@ fn ApplicationEdit() -> impl IntoView {
                             <input class="mono redirect-uri" id="app-redirect-uri" readonly value=a.redirect_uri.clone() />
                             <CopyButton text=Signal::derive(move || uri.clone()) target_id="app-redirect-uri" />
                             <p class="muted">"Used by: " {if a.used_by.is_empty() { "no mail server".to_string() } else { a.used_by.join(", ") }}</p>
+                            {a.allowed_ips_problem.clone().map(|m| view! {
+                                <p class="error" role="alert" id="allowed-ips-problem">
+                                    "The stored Allowed IP addresses cannot be read (" {m} "), so every callback is refused. Save a valid list below."
+                                </p>
+                            })}
                             <Show when=move || !confirming_regen.get() fallback=move || view! {
                                 <div class="confirm" role="alertdialog">
                                     <p class="error">"The old Redirect URI stops working at once: every provider client registered with it must be updated."</p>

@@ -63,7 +63,11 @@ fn ApplicationTable(list: Vec<ApplicationView>) -> impl IntoView {
                                 <input class="mono redirect-uri" id=input_id.clone() readonly value=a.redirect_uri.clone() aria-label=format!("Redirect URI of {}", a.name) />
                                 <CopyButton text=Signal::derive(move || uri.clone()) target_id=input_id />
                             </td>
-                            <td>{if a.allowed_ips.is_empty() { "any".to_string() } else { a.allowed_ips.clone() }}</td>
+                            <td>{match (&a.allowed_ips_problem, a.allowed_ips.is_empty()) {
+                                (Some(_), _) => "unreadable: nobody is admitted".to_string(),
+                                (None, true) => "any".to_string(),
+                                (None, false) => a.allowed_ips.clone(),
+                            }}</td>
                             <td>{a.used_by.join(", ")}</td>
                             <td><A href=format!("/applications/{}", a.id)>"Edit"</A></td>
                         </tr>

@@ -3,6 +3,7 @@
 //! `db` holds the SQL. Nothing here knows about Leptos or HTTP requests: the server functions
 //! in `api` call in, the CLI and the tests too.
 
+pub mod client;
 pub mod clock;
 pub mod crypto;
 pub mod db;

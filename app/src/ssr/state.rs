@@ -13,6 +13,8 @@ pub struct Settings {
     /// Idle time after which a session ends.
     pub session_idle_secs: i64,
     pub login: LoginLimits,
+    /// `MAILBRIDGE_TRUSTED_PROXIES`: peers whose forwarded-for headers name the client.
+    pub trusted_proxies: crate::domain::CidrList,
 }
 
 impl Settings {

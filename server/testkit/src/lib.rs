@@ -112,6 +112,19 @@ impl TestApp {
     where
         F: ServerFn + Serialize,
     {
+        self.post_with(args, cookie, &[]).await
+    }
+
+    /// [`TestApp::post`] with extra headers (e.g. `X-Forwarded-For`).
+    pub async fn post_with<F>(
+        &self,
+        args: &F,
+        cookie: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response
+    where
+        F: ServerFn + Serialize,
+    {
         let body = serde_qs::to_string(args).expect("form encoding");
         let mut req = new_client()
             .post(format!("{}{}", self.url, F::PATH))
@@ -120,6 +133,9 @@ impl TestApp {
             .body(body);
         if let Some(c) = cookie {
             req = req.header("cookie", c);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
         }
         req.send().await.expect("request")
     }
@@ -147,9 +163,22 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str, cookie: Option<&str>) -> reqwest::Response {
+        self.get_with(path, cookie, &[]).await
+    }
+
+    /// [`TestApp::get`] with extra headers.
+    pub async fn get_with(
+        &self,
+        path: &str,
+        cookie: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
         let mut req = new_client().get(format!("{}{path}", self.url));
         if let Some(c) = cookie {
             req = req.header("cookie", c);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
         }
         req.send().await.expect("request")
     }

@@ -108,7 +108,14 @@ async fn application(
     if !app.active {
         return Err(Halt::Outcome(Outcome::DisabledApplication, None));
     }
-    let allowed = CidrList::parse(&app.allowed_ips).unwrap_or_default();
+    // A list that cannot be read admits nobody: failing open would admit everybody.
+    let Ok(allowed) = CidrList::parse(&app.allowed_ips) else {
+        tracing::warn!(
+            application_id = app.id,
+            "the allowed-address list cannot be read; callback refused"
+        );
+        return Err(Halt::Outcome(Outcome::AddressRefused, None));
+    };
     if !allowed.is_empty() && !client_ip.map(|ip| allowed.allows(ip)).unwrap_or(false) {
         tracing::warn!(client = ?client_ip, application_id = app.id, "callback from an address outside the allowed list");
         return Err(Halt::Outcome(Outcome::AddressRefused, None));

@@ -27,6 +27,7 @@ pub async fn list(st: &AppState, id: Option<i64>) -> Result<Vec<ApplicationView>
                 .collect(),
             name: r.name,
             active: r.active,
+            allowed_ips_problem: CidrList::parse(&r.allowed_ips).err(),
             allowed_ips: r.allowed_ips,
         })
         .collect())
