@@ -30,9 +30,13 @@ pub enum AppError {
     /// something still in use).
     #[error("{0}")]
     Refused(String),
-    /// Too many attempts; the message says for how long.
-    #[error("{0}")]
-    RateLimited(String),
+    /// Too many attempts, or too many at once; the message says for how long, and the answer
+    /// carries `Retry-After`.
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error("{0} was not found.")]
     NotFound(String),
     #[error("Something went wrong on the server; the details are in the server log.")]
@@ -105,7 +109,7 @@ impl AppError {
             AppError::Invalid(_) => 422,
             AppError::Denied(_) => 401,
             AppError::Refused(_) => 409,
-            AppError::RateLimited(_) => 429,
+            AppError::RateLimited { .. } => 429,
             AppError::NotFound(_) => 404,
             AppError::Internal | AppError::Transport(_) => 500,
         }

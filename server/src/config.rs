@@ -24,6 +24,10 @@ pub struct Config {
     pub login_max_failures_per_email: i64,
     pub login_max_failures_per_client: i64,
     pub login_window_secs: i64,
+    pub login_max_failures_per_email_all_clients: i64,
+    pub login_short_window_secs: i64,
+    /// Argon2id hashes running at once (`MAILBRIDGE_PASSWORD_HASH_CONCURRENCY`).
+    pub password_hash_concurrency: i64,
     /// First-start admin, created only while no user exists.
     pub admin_email: Option<String>,
     pub admin_password: Option<String>,
@@ -135,6 +139,19 @@ impl Config {
                 1,
             )?,
             login_window_secs: number("MAILBRIDGE_LOGIN_WINDOW_SECS", 15 * 60, 1)?,
+            login_max_failures_per_email_all_clients: number(
+                "MAILBRIDGE_LOGIN_MAX_FAILURES_PER_EMAIL_ALL_CLIENTS",
+                100,
+                1,
+            )?,
+            login_short_window_secs: number("MAILBRIDGE_LOGIN_SHORT_WINDOW_SECS", 5 * 60, 1)?,
+            password_hash_concurrency: number(
+                "MAILBRIDGE_PASSWORD_HASH_CONCURRENCY",
+                std::thread::available_parallelism()
+                    .map(|n| n.get() as i64)
+                    .unwrap_or(2),
+                1,
+            )?,
             admin_email: var("MAILBRIDGE_ADMIN_EMAIL"),
             // Not trimmed: spaces may be part of a password.
             admin_password: get("MAILBRIDGE_ADMIN_PASSWORD").filter(|p| !p.is_empty()),

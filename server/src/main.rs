@@ -25,6 +25,11 @@ enum Command {
         #[arg(long)]
         account: i64,
     },
+    /// Lift the sign-in lock-out of an address (its recorded failures from every client).
+    Unlock {
+        #[arg(long)]
+        email: String,
+    },
     /// Create a user. The password is read from --password-file, or else from stdin.
     CreateUser {
         #[arg(long)]
@@ -61,6 +66,7 @@ fn main() -> ExitCode {
                 .map(|_| tracing::info!("migrations applied"))
                 .map_err(|e| format!("MAILBRIDGE_DATABASE_URL: {e}")),
             Command::Check { account } => check(config, account).await,
+            Command::Unlock { email } => unlock(&config, &email).await,
             Command::CreateUser {
                 email,
                 name,
@@ -112,6 +118,22 @@ async fn create_user(
         "created user {id} <{}> with role {}",
         email.as_str(),
         role.as_str()
+    );
+    Ok(())
+}
+
+async fn unlock(config: &Config, email: &str) -> Result<(), String> {
+    let email = app::domain::Email::parse(email).map_err(|m| format!("--email {m}"))?;
+    let pool = app::ssr::db::open(&config.database_url)
+        .await
+        .map_err(|e| format!("MAILBRIDGE_DATABASE_URL: {e}"))?;
+    let removed = app::ssr::db::sign_in_failures::clear(&pool, &email.key(), None)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "{}: {removed} recorded failure{} removed; sign-in is open again",
+        email.as_str(),
+        if removed == 1 { "" } else { "s" }
     );
     Ok(())
 }

@@ -78,12 +78,17 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
                 per_email: config.login_max_failures_per_email,
                 per_client: config.login_max_failures_per_client,
                 window_secs: config.login_window_secs,
+                per_email_all_clients: config.login_max_failures_per_email_all_clients,
+                short_window_secs: config.login_short_window_secs,
             },
         }),
         secrets: Arc::new(secrets),
         providers: Arc::new(providers),
         http,
         refresher: Arc::new(app::ssr::refresh::Refresher::default()),
+        hashing: Arc::new(tokio::sync::Semaphore::new(
+            config.password_hash_concurrency as usize,
+        )),
         refresh: app::ssr::refresh::RefreshSettings {
             before_secs: config.refresh_before_secs,
             interval_secs: config.refresh_interval_secs as u64,

@@ -126,7 +126,7 @@ async fn lock_out_after_five_failures_for_one_email_ends_after_the_window() {
     assert!(cookie.is_none());
     let locked = "Too many failed sign-in attempts";
     assert!(
-        matches!(&answer, Err((429, AppError::RateLimited(m))) if m.contains(locked)),
+        matches!(&answer, Err((429, AppError::RateLimited { message: m, .. })) if m.contains(locked)),
         "{answer:?}"
     );
     // Another address is not affected by alice's lock.
@@ -152,7 +152,7 @@ async fn lock_out_after_twenty_failures_from_one_client() {
     let (status, _, answer) = app.login("carol@example.test", PASSWORD, None).await;
     assert_eq!(status, 429, "{answer:?}");
     assert!(
-        matches!(answer, Err((429, AppError::RateLimited(_)))),
+        matches!(answer, Err((429, AppError::RateLimited { .. }))),
         "{answer:?}"
     );
 }

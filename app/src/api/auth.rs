@@ -30,9 +30,7 @@ pub async fn login(email: String, password: String) -> Result<(), AppError> {
         };
         let st = guard::state()?;
         let old = guard::session_token();
-        let client = guard::client_addr()
-            .map(crate::ssr::client::lockout_key)
-            .unwrap_or_else(|| "unknown".into());
+        let client = guard::lockout_client();
         let token = sign_in::sign_in(&st, &email, &password, &client, old.as_deref()).await?;
         guard::set_cookie(&sessions::session_cookie(
             &token,
@@ -67,7 +65,9 @@ pub async fn change_own_password(
         let (st, me) = guard::user().await?;
         let new = Password::parse(&new_password).map_err(|m| AppError::field("New password", m))?;
         let keep = guard::session_token();
-        sign_in::change_own_password(&st, &me, &current_password, &new, keep.as_deref()).await
+        let client = guard::lockout_client();
+        sign_in::change_own_password(&st, &me, &client, &current_password, &new, keep.as_deref())
+            .await
     })
     .await
 }

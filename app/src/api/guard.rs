@@ -19,6 +19,12 @@ pub async fn answer<T>(
                 http::StatusCode::from_u16(err.status())
                     .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
             );
+            if let AppError::RateLimited {
+                retry_after_secs, ..
+            } = err
+            {
+                opts.insert_header(http::header::RETRY_AFTER, (*retry_after_secs).into());
+            }
         }
     }
     result
@@ -83,6 +89,13 @@ pub fn client_addr() -> Option<std::net::IpAddr> {
                 .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
                 .map(|c| c.0.ip())
         })
+}
+
+/// The key the lock-out counts this caller's failures under.
+pub fn lockout_client() -> String {
+    client_addr()
+        .map(crate::ssr::client::lockout_key)
+        .unwrap_or_else(|| "unknown".into())
 }
 
 pub fn set_cookie(value: &str) {

@@ -22,10 +22,37 @@ pub async fn hash(password: &Password) -> Result<String, AppError> {
     .map_err(|e| super::internal("password hashing task", e))?
 }
 
+/// How long a sign-in waits for a free hashing slot before it is told to come back.
+const QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Counts password checks (tests compare it before and after a burst of guesses).
+pub static VERIFICATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// [`verify`] under the server's hashing limit: with every slot taken for a second, the caller
+/// gets a 429 to retry instead of queueing without bound (each hash holds 19 MiB).
+pub async fn verify_limited(
+    limit: &tokio::sync::Semaphore,
+    stored: Option<String>,
+    raw: &str,
+) -> Result<bool, AppError> {
+    let _slot = match tokio::time::timeout(QUEUE_WAIT, limit.acquire()).await {
+        Ok(Ok(permit)) => permit,
+        _ => {
+            return Err(AppError::RateLimited {
+                message: "The server is busy checking other sign-ins; try again in a moment."
+                    .into(),
+                retry_after_secs: 2,
+            })
+        }
+    };
+    Ok(verify(stored, raw).await)
+}
+
 /// Checks `raw` against a stored hash. With no hash (unknown email) a dummy hash is still
 /// checked, so the answer takes as long either way and does not reveal which emails exist.
 pub async fn verify(stored: Option<String>, raw: &str) -> bool {
     let raw = raw.to_string();
+    VERIFICATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     tokio::task::spawn_blocking(move || {
         let (hash, real) = match stored {
             Some(h) => (h, true),

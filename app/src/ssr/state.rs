@@ -24,13 +24,17 @@ impl Settings {
     }
 }
 
-/// Sign-in throttling: at most `per_email` failures for one address, or `per_client` from one
-/// client address, within `window_secs`.
+/// Sign-in throttling: at most `per_email` failures for one address from one client, or
+/// `per_client` from one client for any addresses, within `window_secs`; and, so that many
+/// clients together cannot guess on, `per_email_all_clients` for one address from all clients
+/// within the short window (a short lock the real user outlasts).
 #[derive(Debug, Clone)]
 pub struct LoginLimits {
     pub per_email: i64,
     pub per_client: i64,
     pub window_secs: i64,
+    pub per_email_all_clients: i64,
+    pub short_window_secs: i64,
 }
 
 impl Default for LoginLimits {
@@ -39,6 +43,8 @@ impl Default for LoginLimits {
             per_email: 5,
             per_client: 20,
             window_secs: 15 * 60,
+            per_email_all_clients: 100,
+            short_window_secs: 5 * 60,
         }
     }
 }
@@ -55,6 +61,9 @@ pub struct AppState {
     pub http: oauth2::reqwest::Client,
     pub refresher: Arc<super::refresh::Refresher>,
     pub refresh: super::refresh::RefreshSettings,
+    /// Password hashes running at once (`MAILBRIDGE_PASSWORD_HASH_CONCURRENCY`): each Argon2id
+    /// takes 19 MiB and a core for tens of milliseconds.
+    pub hashing: Arc<tokio::sync::Semaphore>,
     pub mail: Arc<super::mail::MailSettings>,
 }
 

@@ -1,41 +1,59 @@
-//! `sign_in_failures`: recent wrong passwords, by address and by client, for the lock-out.
+//! `sign_in_failures`: recent wrong passwords, by address and by client, for the lock-out. A
+//! row is written *before* the password is checked (a reservation) and deleted if it was right,
+//! so parallel guesses cannot all pass the count before any failure is written.
 
 use sqlx::SqliteExecutor;
 
 use super::{Context, DbResult};
 
-/// Failures since `since` for this address and from this client.
-pub async fn count_since(
-    db: impl SqliteExecutor<'_>,
-    email_key: &str,
-    client: &str,
-    since: i64,
-) -> DbResult<(i64, i64)> {
-    sqlx::query_as(
-        "SELECT (SELECT COUNT(*) FROM sign_in_failures WHERE email_key = ?1 AND at > ?3),
-                (SELECT COUNT(*) FROM sign_in_failures WHERE client_addr = ?2 AND at > ?3)",
-    )
-    .bind(email_key)
-    .bind(client)
-    .bind(since)
-    .fetch_one(db)
-    .await
-    .context("counting sign-in failures")
+/// The limits a reservation must stay under; windows in seconds.
+pub struct Limits {
+    pub per_pair: i64,
+    pub per_client: i64,
+    pub window_secs: i64,
+    pub per_email_all_clients: i64,
+    pub short_window_secs: i64,
 }
 
-pub async fn insert(
+/// Records an attempt for (`email_key`, `client`) unless one of the limits is reached; returns
+/// the row's id, or `None` when locked. One statement: SQLite runs writers one at a time, so
+/// the count and the insert cannot interleave with another attempt's.
+pub async fn reserve(
     db: impl SqliteExecutor<'_>,
     email_key: &str,
     client: &str,
     now: i64,
-) -> DbResult<()> {
-    sqlx::query("INSERT INTO sign_in_failures (email_key, client_addr, at) VALUES (?1, ?2, ?3)")
-        .bind(email_key)
-        .bind(client)
-        .bind(now)
+    limits: &Limits,
+) -> DbResult<Option<i64>> {
+    sqlx::query_scalar(
+        "INSERT INTO sign_in_failures (email_key, client_addr, at)
+         SELECT ?1, ?2, ?3
+         WHERE (SELECT COUNT(*) FROM sign_in_failures
+                WHERE email_key = ?1 AND client_addr = ?2 AND at > ?3 - ?4) < ?5
+           AND (SELECT COUNT(*) FROM sign_in_failures WHERE client_addr = ?2 AND at > ?3 - ?4) < ?6
+           AND (SELECT COUNT(*) FROM sign_in_failures WHERE email_key = ?1 AND at > ?3 - ?7) < ?8
+         RETURNING id",
+    )
+    .bind(email_key)
+    .bind(client)
+    .bind(now)
+    .bind(limits.window_secs)
+    .bind(limits.per_pair)
+    .bind(limits.per_client)
+    .bind(limits.short_window_secs)
+    .bind(limits.per_email_all_clients)
+    .fetch_optional(db)
+    .await
+    .context("reserving a sign-in attempt")
+}
+
+/// Gives a reservation back: the password was right.
+pub async fn release(db: impl SqliteExecutor<'_>, id: i64) -> DbResult<()> {
+    sqlx::query("DELETE FROM sign_in_failures WHERE id = ?1")
+        .bind(id)
         .execute(db)
         .await
-        .context("recording a sign-in failure")
+        .context("releasing a sign-in attempt")
         .map(|_| ())
 }
 
@@ -48,11 +66,20 @@ pub async fn delete_before(db: impl SqliteExecutor<'_>, before: i64) -> DbResult
         .map(|_| ())
 }
 
-pub async fn clear_for_email(db: impl SqliteExecutor<'_>, email_key: &str) -> DbResult<()> {
-    sqlx::query("DELETE FROM sign_in_failures WHERE email_key = ?1")
-        .bind(email_key)
-        .execute(db)
-        .await
-        .context("clearing sign-in failures")
-        .map(|_| ())
+/// Forgets the failures of one address from one client (a right password), or from every
+/// client (`client` None: the operator's `mailbridge unlock`). Returns how many were removed.
+pub async fn clear(
+    db: impl SqliteExecutor<'_>,
+    email_key: &str,
+    client: Option<&str>,
+) -> DbResult<u64> {
+    sqlx::query(
+        "DELETE FROM sign_in_failures WHERE email_key = ?1 AND (?2 IS NULL OR client_addr = ?2)",
+    )
+    .bind(email_key)
+    .bind(client)
+    .execute(db)
+    .await
+    .context("clearing sign-in failures")
+    .map(|r| r.rows_affected())
 }

@@ -7,8 +7,9 @@ use crate::domain::{Email, Password, SessionUser};
 use crate::error::AppError;
 use crate::ssr::{db, passwords, sessions, AppState};
 
-/// Checks the password and opens a session; returns its token. `replaced` is the session the
-/// browser had before, ended so a token planted before sign-in is worthless.
+/// Checks the password and opens a session; returns its token. `client` is the lock-out key
+/// of the caller ([`crate::ssr::client::lockout_key`]). `replaced` is the session the browser
+/// had before, ended so a token planted before sign-in is worthless.
 #[instrument(skip_all, fields(client = %client))]
 pub async fn sign_in(
     st: &AppState,
@@ -18,15 +19,13 @@ pub async fn sign_in(
     replaced: Option<&str>,
 ) -> Result<String, AppError> {
     let key = email.key();
-    check_lockout(st, &key, client).await?;
     let found = db::users::credentials(&st.pool, &key).await?;
     let (user_id, hash) = match found {
         Some((id, hash)) => (Some(id), Some(hash)),
         None => (None, None),
     };
-    let ok = passwords::verify(hash, password).await;
+    let ok = checked(st, &key, client, hash, password).await?;
     let Some(user_id) = user_id.filter(|_| ok) else {
-        record_failure(st, &key, client).await?;
         tracing::info!("sign-in failed");
         return Err(AppError::Denied(WRONG_CREDENTIALS.into()));
     };
@@ -35,36 +34,59 @@ pub async fn sign_in(
     }
     let token = sessions::create(st, user_id).await?;
     db::users::record_sign_in(&st.pool, user_id, st.clock.now()).await?;
-    db::sign_in_failures::clear_for_email(&st.pool, &key).await?;
+    db::sign_in_failures::clear(&st.pool, &key, Some(client)).await?;
     tracing::info!(user_id, "signed in");
     Ok(token)
 }
 
-/// Refuses a sign-in attempt while the address or the client has too many recent failures.
-async fn check_lockout(st: &AppState, email_key: &str, client: &str) -> Result<(), AppError> {
+/// Checks a password for (`email_key`, `client`) under the lock-out: an attempt is counted
+/// before the check (refused when a limit is reached), and given back when it was right.
+async fn checked(
+    st: &AppState,
+    email_key: &str,
+    client: &str,
+    stored: Option<String>,
+    password: &str,
+) -> Result<bool, AppError> {
     let limits = &st.settings.login;
-    let since = st.clock.now() - limits.window_secs;
-    let (by_email, by_client) =
-        db::sign_in_failures::count_since(&st.pool, email_key, client, since).await?;
-    if by_email >= limits.per_email || by_client >= limits.per_client {
-        let minutes = (limits.window_secs + 59) / 60;
-        return Err(AppError::RateLimited(format!(
-            "Too many failed sign-in attempts. Sign-in is locked for up to {minutes} minute{}; try again later.",
-            if minutes == 1 { "" } else { "s" }
-        )));
-    }
-    Ok(())
-}
-
-async fn record_failure(st: &AppState, email_key: &str, client: &str) -> Result<(), AppError> {
     let t = st.clock.now();
-    db::sign_in_failures::insert(&st.pool, email_key, client, t).await?;
-    // Old rows are of no use to any window; keep the table small.
-    let keep = st.settings.login.window_secs.max(3600);
-    if let Err(e) = db::sign_in_failures::delete_before(&st.pool, t - keep).await {
-        tracing::warn!(error = %e, "pruning sign-in failures");
+    let db_limits = db::sign_in_failures::Limits {
+        per_pair: limits.per_email,
+        per_client: limits.per_client,
+        window_secs: limits.window_secs,
+        per_email_all_clients: limits.per_email_all_clients,
+        short_window_secs: limits.short_window_secs,
+    };
+    let Some(reservation) =
+        db::sign_in_failures::reserve(&st.pool, email_key, client, t, &db_limits).await?
+    else {
+        let minutes = (limits.window_secs + 59) / 60;
+        return Err(AppError::RateLimited {
+            message: format!(
+                "Too many failed sign-in attempts. Sign-in is locked for up to {minutes} minute{}; try again later.",
+                if minutes == 1 { "" } else { "s" }
+            ),
+            retry_after_secs: limits.window_secs as u64,
+        });
+    };
+    let ok = match passwords::verify_limited(&st.hashing, stored, password).await {
+        Ok(ok) => ok,
+        Err(busy) => {
+            // Not checked, so not a failure either.
+            db::sign_in_failures::release(&st.pool, reservation).await?;
+            return Err(busy);
+        }
+    };
+    if ok {
+        db::sign_in_failures::release(&st.pool, reservation).await?;
+    } else {
+        // Old rows are of no use to any window; keep the table small.
+        let keep = limits.window_secs.max(limits.short_window_secs).max(3600);
+        if let Err(e) = db::sign_in_failures::delete_before(&st.pool, t - keep).await {
+            tracing::warn!(error = %e, "pruning sign-in failures");
+        }
     }
-    Ok(())
+    Ok(ok)
 }
 
 pub async fn sign_out(st: &AppState, token: Option<&str>) -> Result<(), AppError> {
@@ -74,18 +96,20 @@ pub async fn sign_out(st: &AppState, token: Option<&str>) -> Result<(), AppError
     }
 }
 
-/// Changes the caller's password after checking the current one; every other session of the
-/// caller ends (another browser, a stolen cookie), the one with `keep_token` stays.
+/// Changes the caller's password after checking the current one — counted by the lock-out like
+/// a sign-in, so a stolen session cannot guess it; every other session of the caller ends (another browser, a stolen cookie), the one with `keep_token` stays.
 #[instrument(skip_all, fields(user_id = me.id))]
 pub async fn change_own_password(
     st: &AppState,
     me: &SessionUser,
+    client: &str,
     current: &str,
     new: &Password,
     keep_token: Option<&str>,
 ) -> Result<(), AppError> {
     let stored = db::users::password_hash(&st.pool, me.id).await?;
-    if !passwords::verify(stored, current).await {
+    let email = Email::parse(&me.email).map_err(|m| crate::ssr::internal("a stored email", m))?;
+    if !checked(st, &email.key(), client, stored, current).await? {
         return Err(AppError::field(
             "Current password",
             "is not your current password",
