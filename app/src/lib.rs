@@ -28,6 +28,8 @@ use crate::pages::{
 
 /// The HTML document around the app; rendered only on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    ssr::headers::page_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">

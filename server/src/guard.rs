@@ -57,6 +57,87 @@ pub async fn same_origin(
         .into_response()
 }
 
+/// The `host:port` values requests for `public_url` carry. A loopback public URL also answers
+/// to the other loopback names (a developer's `localhost` vs `127.0.0.1`): no outside name can
+/// resolve to those for a browser without being one of them.
+pub fn allowed_hosts(public_url: &str) -> Vec<String> {
+    let Ok(url) = url::Url::parse(public_url) else {
+        return vec![];
+    };
+    let Some(host) = url.host_str().map(str::to_ascii_lowercase) else {
+        return vec![];
+    };
+    let port = url.port_or_known_default().unwrap_or(80);
+    let loopback = ["127.0.0.1", "localhost", "[::1]"];
+    let names: Vec<String> = if loopback.contains(&host.as_str()) {
+        loopback.iter().map(|h| h.to_string()).collect()
+    } else {
+        vec![host]
+    };
+    let mut hosts: Vec<String> = names.iter().map(|h| format!("{h}:{port}")).collect();
+    // Browsers leave the default port out of `Host`.
+    if url.port().is_none() {
+        hosts.extend(names);
+    }
+    hosts
+}
+
+/// Refuses requests addressed to another host than this Mailbridge's (a DNS-rebinding page
+/// whose name now points at 127.0.0.1 sends its own name). `/healthz` stays reachable for load
+/// balancers that probe by address.
+pub async fn known_host(State(state): State<AppState>, req: Request<Body>, next: Next) -> Response {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_ascii_lowercase);
+    let known = host
+        .as_ref()
+        .is_some_and(|h| state.settings.allowed_hosts.iter().any(|a| a == h));
+    if known || req.uri().path() == "/healthz" {
+        return next.run(req).await;
+    }
+    tracing::warn!(host = ?host, "request for another host refused");
+    (
+        StatusCode::MISDIRECTED_REQUEST,
+        format!(
+            "This is not the address of this Mailbridge; use {}.",
+            state.settings.public_url
+        ),
+    )
+        .into_response()
+}
+
+/// Headers on every answer: no MIME sniffing, no Referer (a callback URL carries the
+/// authorization code), no framing, HSTS when served over https, and for anything that is not
+/// a page (a page sets its own, with its nonce) a policy that runs nothing.
+pub async fn security_headers(State(state): State<AppState>, mut res: Response) -> Response {
+    use axum::http::HeaderValue;
+    let h = res.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(app::ssr::headers::NON_PAGE_CSP),
+        );
+    }
+    if state.settings.secure_cookies() {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    res
+}
+
 fn is_public(path: &str) -> bool {
     path == "/login"
         || path == "/healthz"

@@ -74,6 +74,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
             public_url: config.public_url.clone(),
             session_idle_secs: config.session_idle_minutes * 60,
             trusted_proxies: config.trusted_proxies.clone(),
+            allowed_hosts: guard::allowed_hosts(&config.public_url),
             login: LoginLimits {
                 per_email: config.login_max_failures_per_email,
                 per_client: config.login_max_failures_per_client,
@@ -126,8 +127,16 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             guard::same_origin,
         ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::known_host,
+        ))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(middleware::map_response(explain_too_large))
+        .layer(middleware::map_response_with_state(
+            state.clone(),
+            guard::security_headers,
+        ))
         // Outermost: the span covers the guards too, and the status the client finally gets.
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -7,6 +7,7 @@ pub mod client;
 pub mod clock;
 pub mod crypto;
 pub mod db;
+pub mod headers;
 pub mod mail;
 pub mod oauth;
 pub mod passwords;

@@ -13,6 +13,9 @@ pub struct Settings {
     /// Idle time after which a session ends.
     pub session_idle_secs: i64,
     pub login: LoginLimits,
+    /// `host:port` values a request's `Host` may carry: the public URL's, and for a loopback
+    /// public URL its loopback aliases. Anything else is refused (DNS rebinding).
+    pub allowed_hosts: Vec<String>,
     /// `MAILBRIDGE_TRUSTED_PROXIES`: peers whose forwarded-for headers name the client.
     pub trusted_proxies: crate::domain::CidrList,
 }

@@ -78,6 +78,20 @@ pub const PASSWORD: &str = "correct horse battery";
 pub type Answer<T> = Result<T, (u16, AppError)>;
 
 impl TestApp {
+    /// The `Host` a browser (or a proxy forwarding it) sends for the configured public URL.
+    pub fn host(&self) -> String {
+        url::Url::parse(&self.state.settings.public_url)
+            .ok()
+            .and_then(|u| {
+                let host = u.host_str()?.to_string();
+                Some(match u.port() {
+                    Some(p) => format!("{host}:{p}"),
+                    None => host,
+                })
+            })
+            .unwrap_or_default()
+    }
+
     /// The origin a browser on the configured public URL would send.
     pub fn origin(&self) -> String {
         url::Url::parse(&self.state.settings.public_url)
@@ -128,6 +142,7 @@ impl TestApp {
         let body = serde_qs::to_string(args).expect("form encoding");
         let mut req = new_client()
             .post(format!("{}{}", self.url, F::PATH))
+            .header("host", self.host())
             .header("origin", self.origin())
             .header("content-type", "application/x-www-form-urlencoded")
             .body(body);
@@ -173,7 +188,9 @@ impl TestApp {
         cookie: Option<&str>,
         headers: &[(&str, &str)],
     ) -> reqwest::Response {
-        let mut req = new_client().get(format!("{}{path}", self.url));
+        let mut req = new_client()
+            .get(format!("{}{path}", self.url))
+            .header("host", self.host());
         if let Some(c) = cookie {
             req = req.header("cookie", c);
         }
