@@ -19,6 +19,7 @@ pub struct Config {
     /// Where cargo-leptos put the WASM, JS and CSS (`LEPTOS_SITE_ROOT`).
     pub site_root: String,
     pub session_idle_minutes: i64,
+    pub session_max_hours: i64,
     /// `MAILBRIDGE_TRUSTED_PROXIES`: reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: app::domain::CidrList,
     pub login_max_failures_per_email: i64,
@@ -132,6 +133,7 @@ impl Config {
             log_format,
             site_root,
             session_idle_minutes: number("MAILBRIDGE_SESSION_IDLE_MINUTES", 12 * 60, 1)?,
+            session_max_hours: number("MAILBRIDGE_SESSION_MAX_HOURS", 7 * 24, 1)?,
             login_max_failures_per_email: number("MAILBRIDGE_LOGIN_MAX_FAILURES_PER_EMAIL", 5, 1)?,
             login_max_failures_per_client: number(
                 "MAILBRIDGE_LOGIN_MAX_FAILURES_PER_CLIENT",

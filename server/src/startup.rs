@@ -73,6 +73,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
         settings: Arc::new(Settings {
             public_url: config.public_url.clone(),
             session_idle_secs: config.session_idle_minutes * 60,
+            session_max_secs: config.session_max_hours * 3600,
             trusted_proxies: config.trusted_proxies.clone(),
             allowed_hosts: guard::allowed_hosts(&config.public_url),
             login: LoginLimits {
@@ -228,6 +229,8 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         })?;
     tracing::info!(addr = %config.site_addr, public_url = %config.public_url, "Mailbridge listening");
     let worker = app::ssr::refresh::spawn(state.clone(), state.refresh.clone());
+    let housekeeping =
+        app::ssr::housekeeping::spawn(state.clone(), std::time::Duration::from_secs(600));
     let stop_refreshing = worker.stop_signal();
     let served = axum::serve(
         no_delay(listener),
@@ -242,6 +245,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     .await;
     // Refreshes already sent are awaited and saved, whether serving ended well or not.
     worker.stop().await;
+    housekeeping.abort();
     served.map_err(StartError::Serve)?;
     tracing::info!("Mailbridge stopped");
     Ok(())

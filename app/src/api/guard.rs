@@ -42,7 +42,8 @@ fn request_parts() -> Result<Parts, AppError> {
 
 /// The session token the browser sent, if any.
 pub fn session_token() -> Option<String> {
-    use_context::<Parts>().and_then(|p| sessions::cookie_token(&p.headers))
+    let secure = use_context::<AppState>()?.settings.secure_cookies();
+    use_context::<Parts>().and_then(|p| sessions::cookie_token(&p.headers, secure))
 }
 
 /// The signed-in caller of this server function or page, if any.

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod crypto;
 pub mod db;
 pub mod headers;
+pub mod housekeeping;
 pub mod mail;
 pub mod oauth;
 pub mod passwords;

@@ -11,6 +11,17 @@ use crate::domain::SessionUser;
 use crate::error::AppError;
 
 pub const SESSION_COOKIE: &str = "mailbridge_session";
+/// Over https the cookie is `__Host-` prefixed: browsers then accept it only with `Secure`,
+/// `Path=/` and no `Domain`, so a sibling subdomain cannot plant or shadow it.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-mailbridge_session";
+
+pub fn cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
 
 /// 256 random bits, URL-safe.
 pub fn random_token() -> String {
@@ -25,23 +36,27 @@ pub fn token_hash(token: &str) -> String {
 }
 
 pub fn session_cookie(token: &str, secure: bool) -> String {
+    let name = cookie_name(secure);
     let secure = if secure { "; Secure" } else { "" };
-    format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax{secure}")
+    format!("{name}={token}; Path=/; HttpOnly; SameSite=Lax{secure}")
 }
 
 pub fn clear_session_cookie(secure: bool) -> String {
+    let name = cookie_name(secure);
     let secure = if secure { "; Secure" } else { "" };
-    format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}")
+    format!("{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}")
 }
 
-pub fn cookie_token(headers: &HeaderMap) -> Option<String> {
+/// The session token among these headers' cookies (the `__Host-` one over https).
+pub fn cookie_token(headers: &HeaderMap, secure: bool) -> Option<String> {
+    let wanted = cookie_name(secure);
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(name, _)| *name == wanted)
         .map(|(_, value)| value.to_string())
         .filter(|v| !v.is_empty())
 }
@@ -64,7 +79,10 @@ pub async fn user(state: &AppState, token: &str) -> Result<Option<SessionUser>, 
     let Some(row) = db::sessions::find(&state.pool, &hash).await? else {
         return Ok(None);
     };
-    if t - row.last_seen_at > state.settings.session_idle_secs {
+    let settings = &state.settings;
+    if t - row.last_seen_at > settings.session_idle_secs
+        || t - row.created_at > settings.session_max_secs
+    {
         db::sessions::delete(&state.pool, &hash).await?;
         return Ok(None);
     }
@@ -85,7 +103,7 @@ pub async fn user_from_headers(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<SessionUser>, AppError> {
-    match cookie_token(headers) {
+    match cookie_token(headers, state.settings.secure_cookies()) {
         Some(token) => user(state, &token).await,
         None => Ok(None),
     }

@@ -12,6 +12,8 @@ pub struct Settings {
     pub public_url: String,
     /// Idle time after which a session ends.
     pub session_idle_secs: i64,
+    /// Age after which a session ends however busy (`MAILBRIDGE_SESSION_MAX_HOURS`).
+    pub session_max_secs: i64,
     pub login: LoginLimits,
     /// `host:port` values a request's `Host` may carry: the public URL's, and for a loopback
     /// public URL its loopback aliases. Anything else is refused (DNS rebinding).

@@ -117,7 +117,8 @@ impl TestApp {
         let token = sessions::create(&self.state, user_id)
             .await
             .expect("session");
-        format!("{}={token}", sessions::SESSION_COOKIE)
+        let name = sessions::cookie_name(self.state.settings.secure_cookies());
+        format!("{name}={token}")
     }
 
     /// Posts a server function's arguments as the browser does (a form, with this site's
@@ -219,7 +220,7 @@ impl TestApp {
             .get_all("set-cookie")
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .find(|v| v.starts_with(sessions::SESSION_COOKIE))
+            .find(|v| v.starts_with(sessions::cookie_name(self.state.settings.secure_cookies())))
             .map(|v| v.split(';').next().unwrap_or_default().to_string());
         (status, cookie, decode::<()>(res).await)
     }

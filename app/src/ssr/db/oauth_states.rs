@@ -64,11 +64,11 @@ pub async fn claim(db: impl SqliteExecutor<'_>, state_hash: &str, now: i64) -> D
         .map(|r| r.rows_affected() == 1)
 }
 
-pub async fn delete_expired_before(db: impl SqliteExecutor<'_>, before: i64) -> DbResult<()> {
+pub async fn delete_expired_before(db: impl SqliteExecutor<'_>, before: i64) -> DbResult<u64> {
     sqlx::query("DELETE FROM oauth_states WHERE expires_at < ?1")
         .bind(before)
         .execute(db)
         .await
         .context("pruning authorisation states")
-        .map(|_| ())
+        .map(|r| r.rows_affected())
 }

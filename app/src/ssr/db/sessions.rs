@@ -12,6 +12,7 @@ pub struct SessionRow {
     pub email: String,
     pub display_name: String,
     pub role: Role,
+    pub created_at: i64,
     pub last_seen_at: i64,
 }
 
@@ -36,7 +37,7 @@ pub async fn insert(
 /// The session with this token hash, if its user is active.
 pub async fn find(db: impl SqliteExecutor<'_>, token_hash: &str) -> DbResult<Option<SessionRow>> {
     sqlx::query_as(
-        "SELECT u.id AS user_id, u.email, u.display_name, u.role, s.last_seen_at
+        "SELECT u.id AS user_id, u.email, u.display_name, u.role, s.created_at, s.last_seen_at
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_hash = ?1 AND u.active = 1",
     )
@@ -63,6 +64,21 @@ pub async fn delete(db: impl SqliteExecutor<'_>, token_hash: &str) -> DbResult<(
         .await
         .context("ending a session")
         .map(|_| ())
+}
+
+/// Deletes sessions idle since before `idle_before` or created before `created_before`.
+pub async fn delete_expired(
+    db: impl SqliteExecutor<'_>,
+    idle_before: i64,
+    created_before: i64,
+) -> DbResult<u64> {
+    sqlx::query("DELETE FROM sessions WHERE last_seen_at < ?1 OR created_at < ?2")
+        .bind(idle_before)
+        .bind(created_before)
+        .execute(db)
+        .await
+        .context("purging sessions")
+        .map(|r| r.rows_affected())
 }
 
 /// Ends every session of a user except the one with `keep` (which may be empty: all of them).

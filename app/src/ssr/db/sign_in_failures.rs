@@ -57,13 +57,13 @@ pub async fn release(db: impl SqliteExecutor<'_>, id: i64) -> DbResult<()> {
         .map(|_| ())
 }
 
-pub async fn delete_before(db: impl SqliteExecutor<'_>, before: i64) -> DbResult<()> {
+pub async fn delete_before(db: impl SqliteExecutor<'_>, before: i64) -> DbResult<u64> {
     sqlx::query("DELETE FROM sign_in_failures WHERE at < ?1")
         .bind(before)
         .execute(db)
         .await
         .context("pruning sign-in failures")
-        .map(|_| ())
+        .map(|r| r.rows_affected())
 }
 
 /// Forgets the failures of one address from one client (a right password), or from every
