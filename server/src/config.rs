@@ -20,6 +20,9 @@ pub struct Config {
     pub site_root: String,
     pub session_idle_minutes: i64,
     pub session_max_hours: i64,
+    pub header_timeout_secs: i64,
+    pub body_timeout_secs: i64,
+    pub max_connections: i64,
     /// `MAILBRIDGE_TRUSTED_PROXIES`: reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: app::domain::CidrList,
     pub login_max_failures_per_email: i64,
@@ -134,6 +137,9 @@ impl Config {
             site_root,
             session_idle_minutes: number("MAILBRIDGE_SESSION_IDLE_MINUTES", 12 * 60, 1)?,
             session_max_hours: number("MAILBRIDGE_SESSION_MAX_HOURS", 7 * 24, 1)?,
+            header_timeout_secs: number("MAILBRIDGE_HEADER_TIMEOUT_SECS", 20, 1)?,
+            body_timeout_secs: number("MAILBRIDGE_BODY_TIMEOUT_SECS", 30, 1)?,
+            max_connections: number("MAILBRIDGE_MAX_CONNECTIONS", 1024, 1)?,
             login_max_failures_per_email: number("MAILBRIDGE_LOGIN_MAX_FAILURES_PER_EMAIL", 5, 1)?,
             login_max_failures_per_client: number(
                 "MAILBRIDGE_LOGIN_MAX_FAILURES_PER_CLIENT",

@@ -4,6 +4,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod guard;
 pub mod routes;
+pub mod serving;
 pub mod startup;
 pub mod telemetry;
 

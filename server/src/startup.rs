@@ -38,8 +38,6 @@ pub enum StartError {
     Http(String),
     #[error("MAILBRIDGE_ADMIN_EMAIL / MAILBRIDGE_ADMIN_PASSWORD: {0}")]
     Admin(String),
-    #[error("server stopped with an error: {0}")]
-    Serve(std::io::Error),
 }
 
 pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
@@ -76,6 +74,9 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
             session_max_secs: config.session_max_hours * 3600,
             trusted_proxies: config.trusted_proxies.clone(),
             allowed_hosts: guard::allowed_hosts(&config.public_url),
+            body_timeout_secs: config.body_timeout_secs as u64,
+            header_timeout_secs: config.header_timeout_secs as u64,
+            max_connections: config.max_connections as usize,
             login: LoginLimits {
                 per_email: config.login_max_failures_per_email,
                 per_client: config.login_max_failures_per_client,
@@ -119,7 +120,10 @@ pub fn router(state: AppState) -> Router {
             _,
         >(ctx, shell))
         // Innermost: a POST's body is read only once the guards below (outer) let it through.
-        .layer(middleware::from_fn(read_body_within_limit))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            read_body_within_limit,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             guard::require_session,
@@ -146,24 +150,20 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Accepted connections with Nagle's algorithm off: a response written as headers then body
-/// would otherwise wait for the client's delayed ACK (40 ms on Linux) before its last bytes.
-pub fn no_delay(
-    listener: tokio::net::TcpListener,
-) -> axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)> {
-    use axum::serve::ListenerExt;
-    fn set(tcp: &mut tokio::net::TcpStream) {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "TCP_NODELAY not set");
-        }
+/// The connection limits of `state`'s settings.
+pub fn conn_limits(state: &AppState) -> crate::serving::ConnLimits {
+    crate::serving::ConnLimits {
+        header_timeout: std::time::Duration::from_secs(state.settings.header_timeout_secs),
+        max_connections: state.settings.max_connections,
     }
-    listener.tap_io(set as fn(&mut tokio::net::TcpStream))
 }
 
 /// A body sent without Content-Length (chunked) passes the limit layer's up-front check and
 /// would fail half-way through a server function as a 500; reading it here, at most
-/// `MAX_BODY_BYTES`, turns that into the same 413.
+/// `MAX_BODY_BYTES`, turns that into the same 413. A body that trickles in slower than
+/// `MAILBRIDGE_BODY_TIMEOUT_SECS` is a 408.
 async fn read_body_within_limit(
+    axum::extract::State(state): axum::extract::State<AppState>,
     req: axum::extract::Request,
     next: middleware::Next,
 ) -> axum::response::Response {
@@ -172,7 +172,16 @@ async fn read_body_within_limit(
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
-    match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+    let limit = std::time::Duration::from_secs(state.settings.body_timeout_secs);
+    let Ok(read) = tokio::time::timeout(limit, axum::body::to_bytes(body, MAX_BODY_BYTES)).await
+    else {
+        return (
+            http::StatusCode::REQUEST_TIMEOUT,
+            "The request body did not arrive in time.",
+        )
+            .into_response();
+    };
+    match read {
         Ok(bytes) => {
             next.run(axum::extract::Request::from_parts(parts, bytes.into()))
                 .await
@@ -232,11 +241,8 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     let housekeeping =
         app::ssr::housekeeping::spawn(state.clone(), std::time::Duration::from_secs(600));
     let stop_refreshing = worker.stop_signal();
-    let served = axum::serve(
-        no_delay(listener),
-        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let limits = conn_limits(&state);
+    crate::serving::serve(listener, router(state), limits, async move {
         shutdown_signal().await;
         // No new refresh from the moment the signal arrives, while requests drain: the sooner
         // the process is done, the less a supervisor's SIGKILL deadline can catch mid-refresh.
@@ -246,7 +252,6 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     // Refreshes already sent are awaited and saved, whether serving ended well or not.
     worker.stop().await;
     housekeeping.abort();
-    served.map_err(StartError::Serve)?;
     tracing::info!("Mailbridge stopped");
     Ok(())
 }

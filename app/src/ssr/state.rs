@@ -18,6 +18,11 @@ pub struct Settings {
     /// `host:port` values a request's `Host` may carry: the public URL's, and for a loopback
     /// public URL its loopback aliases. Anything else is refused (DNS rebinding).
     pub allowed_hosts: Vec<String>,
+    /// A request body must arrive within this (`MAILBRIDGE_BODY_TIMEOUT_SECS`).
+    pub body_timeout_secs: u64,
+    /// `MAILBRIDGE_HEADER_TIMEOUT_SECS`, `MAILBRIDGE_MAX_CONNECTIONS`: see the server's serving.
+    pub header_timeout_secs: u64,
+    pub max_connections: usize,
     /// `MAILBRIDGE_TRUSTED_PROXIES`: peers whose forwarded-for headers name the client.
     pub trusted_proxies: crate::domain::CidrList,
 }

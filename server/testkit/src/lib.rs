@@ -48,11 +48,14 @@ pub async fn spawn_on(dir: tempfile::TempDir, db: &str, extra: &[(&str, &str)]) 
     }
     let config = Config::from_lookup(|k| env.get(k).cloned()).expect("config");
     let state = startup::build_state(&config).await.expect("state");
-    let app = startup::router(state.clone())
-        .into_make_service_with_connect_info::<std::net::SocketAddr>();
-    tokio::spawn(async move {
-        let _ = axum::serve(startup::no_delay(listener), app).await;
-    });
+    let router = startup::router(state.clone());
+    let limits = startup::conn_limits(&state);
+    tokio::spawn(server::serving::serve(
+        listener,
+        router,
+        limits,
+        std::future::pending(),
+    ));
     TestApp {
         url: format!("http://{addr}"),
         state,
