@@ -10,8 +10,7 @@ pub async fn first_admin(pool: &SqlitePool, config: &Config) -> Result<(), Start
     let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password) else {
         return Ok(());
     };
-    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-        .fetch_one(pool)
+    let users = app::ssr::db::users::count(pool)
         .await
         .map_err(|e| StartError::Admin(format!("cannot count users: {e}")))?;
     if users > 0 {

@@ -79,17 +79,10 @@ pub async fn admin() -> Result<(AppState, SessionUser), AppError> {
 /// The client's address: the socket's peer, or the client a trusted proxy forwarded for
 /// (resolved once per request by the server, `ssr::client`).
 pub fn client_addr() -> Option<std::net::IpAddr> {
-    let parts = use_context::<Parts>()?;
-    parts
+    use_context::<Parts>()?
         .extensions
         .get::<crate::ssr::client::ClientAddr>()
         .map(|c| c.0)
-        .or_else(|| {
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip())
-        })
 }
 
 /// The key the lock-out counts this caller's failures under.

@@ -81,17 +81,14 @@ pub const PASSWORD: &str = "correct horse battery";
 pub type Answer<T> = Result<T, (u16, AppError)>;
 
 impl TestApp {
-    /// The `Host` a browser (or a proxy forwarding it) sends for the configured public URL.
+    /// The `Host` a browser (or a proxy forwarding it) sends for the configured public URL:
+    /// the first the server answers to.
     pub fn host(&self) -> String {
-        url::Url::parse(&self.state.settings.public_url)
-            .ok()
-            .and_then(|u| {
-                let host = u.host_str()?.to_string();
-                Some(match u.port() {
-                    Some(p) => format!("{host}:{p}"),
-                    None => host,
-                })
-            })
+        self.state
+            .settings
+            .allowed_hosts
+            .first()
+            .cloned()
             .unwrap_or_default()
     }
 

@@ -5,15 +5,7 @@
 use sqlx::SqliteExecutor;
 
 use super::{Context, DbResult};
-
-/// The limits a reservation must stay under; windows in seconds.
-pub struct Limits {
-    pub per_pair: i64,
-    pub per_client: i64,
-    pub window_secs: i64,
-    pub per_email_all_clients: i64,
-    pub short_window_secs: i64,
-}
+use crate::ssr::state::LoginLimits;
 
 /// Records an attempt for (`email_key`, `client`) unless one of the limits is reached; returns
 /// the row's id, or `None` when locked. One statement: SQLite runs writers one at a time, so
@@ -23,7 +15,7 @@ pub async fn reserve(
     email_key: &str,
     client: &str,
     now: i64,
-    limits: &Limits,
+    limits: &LoginLimits,
 ) -> DbResult<Option<i64>> {
     sqlx::query_scalar(
         "INSERT INTO sign_in_failures (email_key, client_addr, at)
@@ -38,7 +30,7 @@ pub async fn reserve(
     .bind(client)
     .bind(now)
     .bind(limits.window_secs)
-    .bind(limits.per_pair)
+    .bind(limits.per_email)
     .bind(limits.per_client)
     .bind(limits.short_window_secs)
     .bind(limits.per_email_all_clients)

@@ -52,11 +52,8 @@ pub async fn start(
         req = req.add_extra_param(*k, *v);
     }
     let (url, _) = req.url();
+    // Expired rows are purged by `housekeeping`.
     let t = state.clock.now();
-    // Expired rows are worthless; drop them while we are here.
-    if let Err(e) = db::oauth_states::delete_expired_before(&state.pool, t - 86_400).await {
-        tracing::warn!(error = %e, "pruning authorisation states");
-    }
     db::oauth_states::insert(
         &state.pool,
         &token_hash(&state_token),

@@ -50,15 +50,8 @@ async fn checked(
 ) -> Result<bool, AppError> {
     let limits = &st.settings.login;
     let t = st.clock.now();
-    let db_limits = db::sign_in_failures::Limits {
-        per_pair: limits.per_email,
-        per_client: limits.per_client,
-        window_secs: limits.window_secs,
-        per_email_all_clients: limits.per_email_all_clients,
-        short_window_secs: limits.short_window_secs,
-    };
     let Some(reservation) =
-        db::sign_in_failures::reserve(&st.pool, email_key, client, t, &db_limits).await?
+        db::sign_in_failures::reserve(&st.pool, email_key, client, t, limits).await?
     else {
         let minutes = (limits.window_secs + 59) / 60;
         return Err(AppError::RateLimited {
@@ -77,14 +70,9 @@ async fn checked(
             return Err(busy);
         }
     };
+    // A wrong password keeps its row; old rows are purged by `housekeeping`.
     if ok {
         db::sign_in_failures::release(&st.pool, reservation).await?;
-    } else {
-        // Old rows are of no use to any window; keep the table small.
-        let keep = limits.window_secs.max(limits.short_window_secs).max(3600);
-        if let Err(e) = db::sign_in_failures::delete_before(&st.pool, t - keep).await {
-            tracing::warn!(error = %e, "pruning sign-in failures");
-        }
     }
     Ok(ok)
 }
