@@ -37,6 +37,10 @@ pub enum AppError {
         message: String,
         retry_after_secs: u64,
     },
+    /// The request would affect `count` things the caller has not agreed to yet (e.g. linked
+    /// mailboxes that must be authorised again); sent again with that count, it goes ahead.
+    #[error("{message}")]
+    Confirm { message: String, count: i64 },
     #[error("{0} was not found.")]
     NotFound(String),
     #[error("Something went wrong on the server; the details are in the server log.")]
@@ -108,7 +112,7 @@ impl AppError {
             AppError::Forbidden => 403,
             AppError::Invalid(_) => 422,
             AppError::Denied(_) => 401,
-            AppError::Refused(_) => 409,
+            AppError::Refused(_) | AppError::Confirm { .. } => 409,
             AppError::RateLimited { .. } => 429,
             AppError::NotFound(_) => 404,
             AppError::Internal | AppError::Transport(_) => 500,

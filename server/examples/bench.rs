@@ -117,8 +117,11 @@ async fn seed(kit: &testkit::TestApp, servers: usize, accounts: usize) -> String
         .execute(&mut *tx)
         .await
         .unwrap();
-    let secret = state.secrets.seal_str("bench-secret", aad::CLIENT_SECRET);
     for s in 0..servers {
+        // Ids start at 1 in this fresh database; each secret is sealed for its own row.
+        let secret = state
+            .secrets
+            .seal_str("bench-secret", &aad::CLIENT_SECRET.row(s + 1));
         sqlx::query(
             "INSERT INTO mail_servers (subject, subject_key, auth_method, provider, client_id, client_secret_enc, application_id,
                 imap_host, imap_port, imap_encryption, smtp_host, smtp_port, smtp_encryption, created_at, updated_at)
@@ -355,7 +358,10 @@ fn refresh_bench(
             .await;
         // A generic server at this provider, for the refresh task.
         let t = state.clock.now();
-        let sid = oidc.insert_generic_server(&state.pool, &state.secrets, "Refresh bench", &cid, &secret).await;
+        let sid = {
+            let mut conn = state.pool.acquire().await.unwrap();
+            oidc.insert_generic_server(&mut conn, &state.secrets, "Refresh bench", &cid, &secret).await
+        };
         // Grants through the provider's own flow (authorization code with auto-approval).
         let link_started = Instant::now();
         let grants = oidc.grants(&cid, &secret, redirect, n).await;
@@ -364,18 +370,24 @@ fn refresh_bench(
         sqlx::query("UPDATE mail_accounts SET status = 'pending', access_expires_at = NULL").execute(&state.pool).await.unwrap();
         let mut tx = state.pool.begin().await.unwrap();
         for g in &grants {
-            sqlx::query(
-                "INSERT INTO mail_accounts (mail_server_id, owner_id, name, login, login_key, status, access_token_enc, refresh_token_enc,
-                    access_expires_at, created_at, updated_at) VALUES (?1, 1, ?2, ?2, ?2, 'linked', ?3, ?4, ?5, ?5, ?5)",
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO mail_accounts (mail_server_id, owner_id, name, login, login_key, status,
+                    access_expires_at, created_at, updated_at) VALUES (?1, 1, ?2, ?2, ?2, 'linked', ?3, ?3, ?3) RETURNING id",
             )
             .bind(sid)
             .bind(&g.login)
-            .bind(state.secrets.seal_str(&g.access, aad::ACCESS_TOKEN))
-            .bind(state.secrets.seal_str(&g.refresh, aad::REFRESH_TOKEN))
             .bind(t - 1)
-            .execute(&mut *tx)
+            .fetch_one(&mut *tx)
             .await
             .unwrap();
+            // Sealed with the row's id, as the server does.
+            sqlx::query("UPDATE mail_accounts SET access_token_enc = ?1, refresh_token_enc = ?2 WHERE id = ?3")
+                .bind(state.secrets.seal_str(&g.access, &aad::ACCESS_TOKEN.row(id)))
+                .bind(state.secrets.seal_str(&g.refresh, &aad::REFRESH_TOKEN.row(id)))
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
         }
         tx.commit().await.unwrap();
 

@@ -149,7 +149,7 @@ async fn stop_mid_refresh_and_restart(how: Stop, grace: &str) -> (usize, usize) 
     let t0 = state.clock.now();
     let mut tx = state.pool.begin().await.expect("tx");
     let server_id = oidc
-        .insert_generic_server(&mut *tx, &state.secrets, "Rotating", &cid, &secret)
+        .insert_generic_server(&mut tx, &state.secrets, "Rotating", &cid, &secret)
         .await;
     for g in &grants {
         // Linked, with an access token that has already expired: every account is due.
@@ -162,7 +162,6 @@ async fn stop_mid_refresh_and_restart(how: Stop, grace: &str) -> (usize, usize) 
                 login: &g.login,
                 login_key: Email::parse(&g.login).expect("login").key(),
                 status: AccountStatus::Pending,
-                password_enc: None,
             },
             t0,
         )
@@ -171,8 +170,12 @@ async fn stop_mid_refresh_and_restart(how: Stop, grace: &str) -> (usize, usize) 
         mail_accounts::save_grant(
             &mut *tx,
             id,
-            state.secrets.seal_str(&g.access, aad::ACCESS_TOKEN),
-            state.secrets.seal_str(&g.refresh, aad::REFRESH_TOKEN),
+            state
+                .secrets
+                .seal_str(&g.access, &aad::ACCESS_TOKEN.row(id)),
+            state
+                .secrets
+                .seal_str(&g.refresh, &aad::REFRESH_TOKEN.row(id)),
             t0 - 1,
             "openid email",
             t0,
@@ -228,11 +231,12 @@ async fn stop_mid_refresh_and_restart(how: Stop, grace: &str) -> (usize, usize) 
 
     // None lost: every account is linked, and its stored refresh token is a live token at the
     // provider (introspection says active; a consumed one would say inactive).
-    let rows: Vec<(String, AccountStatus, Vec<u8>)> =
-        sqlx::query_as("SELECT login, status, refresh_token_enc FROM mail_accounts ORDER BY id")
-            .fetch_all(&state.pool)
-            .await
-            .expect("accounts");
+    let rows: Vec<(i64, String, AccountStatus, Vec<u8>)> = sqlx::query_as(
+        "SELECT id, login, status, refresh_token_enc FROM mail_accounts ORDER BY id",
+    )
+    .fetch_all(&state.pool)
+    .await
+    .expect("accounts");
     assert_eq!(rows.len(), ACCOUNTS);
     let originals: std::collections::HashMap<&str, &str> = grants
         .iter()
@@ -240,11 +244,11 @@ async fn stop_mid_refresh_and_restart(how: Stop, grace: &str) -> (usize, usize) 
         .collect();
     let http = reqwest::Client::new();
     let mut inactive = vec![];
-    for (login, status, blob) in &rows {
+    for (id, login, status, blob) in &rows {
         assert_eq!(*status, AccountStatus::Linked, "{login}");
         let refresh = state
             .secrets
-            .open_str(blob, aad::REFRESH_TOKEN)
+            .open_str(blob, &aad::REFRESH_TOKEN.row(id))
             .expect("decrypts");
         assert_ne!(
             originals.get(login.as_str()).copied(),

@@ -145,7 +145,7 @@ async fn a_google_server_keeps_its_secret_encrypted_and_never_returns_it() {
     assert_eq!(
         app.state
             .secrets
-            .open_str(&blob, aad::CLIENT_SECRET)
+            .open_str(&blob, &aad::CLIENT_SECRET.row(id))
             .unwrap(),
         secret
     );

@@ -412,12 +412,12 @@ async fn tokens(s: &Setup) -> (String, String, i64) {
     (
         sb.open_str(
             &row.access_token_enc.expect("access token"),
-            aad::ACCESS_TOKEN,
+            &aad::ACCESS_TOKEN.row(s.account),
         )
         .unwrap(),
         sb.open_str(
             &row.refresh_token_enc.expect("refresh token"),
-            aad::REFRESH_TOKEN,
+            &aad::REFRESH_TOKEN.row(s.account),
         )
         .unwrap(),
         row.access_expires_at.expect("expiry"),
@@ -616,15 +616,16 @@ async fn no_token_code_or_secret_is_ever_logged() {
         .await
         .unwrap();
     let (access, refresh, _) = tokens(&s).await;
-    let secret: Vec<u8> = sqlx::query_scalar("SELECT client_secret_enc FROM mail_servers")
-        .fetch_one(&s.app.state.pool)
-        .await
-        .unwrap();
+    let (server_id, secret): (i64, Vec<u8>) =
+        sqlx::query_as("SELECT id, client_secret_enc FROM mail_servers")
+            .fetch_one(&s.app.state.pool)
+            .await
+            .unwrap();
     let secret = s
         .app
         .state
         .secrets
-        .open_str(&secret, aad::CLIENT_SECRET)
+        .open_str(&secret, &aad::CLIENT_SECRET.row(server_id))
         .unwrap();
     // A failing exchange too: its error path must not log the code either.
     let auth_url = s.start(&s.user_cookie).await;

@@ -56,9 +56,20 @@ async fn expired_sessions_states_and_lockout_rows_are_purged() {
         .await;
     assert_eq!(app.login("carol@example.test", "wrong", None).await.0, 401);
     let t = app.state.clock.now();
-    app::ssr::db::oauth_states::insert(&app.state.pool, "hash", account, user, vec![1], t, t + 600)
-        .await
-        .unwrap();
+    app::ssr::db::oauth_states::insert(
+        &app.state.pool,
+        app::ssr::db::oauth_states::NewState {
+            state_hash: "hash",
+            account_id: account,
+            user_id: user,
+            verifier_enc: vec![1],
+            nonce_enc: vec![2],
+            created_at: t,
+            expires_at: t + 600,
+        },
+    )
+    .await
+    .unwrap();
     // Nothing has expired yet.
     assert_eq!(purge(&app.state).await.unwrap(), Purged::default());
     app.advance_clock(8 * 24 * 3600);

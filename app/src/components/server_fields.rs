@@ -25,6 +25,7 @@ pub struct Fields {
     pub validate_certificate: RwSignal<bool>,
     pub active: RwSignal<bool>,
     pub visible_to_users: RwSignal<bool>,
+    pub allowed_domains: RwSignal<String>,
 }
 
 impl Fields {
@@ -48,6 +49,7 @@ impl Fields {
             validate_certificate: RwSignal::new(d.validate_certificate),
             active: RwSignal::new(d.active),
             visible_to_users: RwSignal::new(d.visible_to_users),
+            allowed_domains: RwSignal::new(d.allowed_domains),
         }
     }
 
@@ -71,6 +73,8 @@ impl Fields {
             validate_certificate: self.validate_certificate.get_untracked(),
             active: self.active.get_untracked(),
             visible_to_users: self.visible_to_users.get_untracked(),
+            allowed_domains: self.allowed_domains.get_untracked(),
+            confirm_linked: 0,
         }
     }
 }

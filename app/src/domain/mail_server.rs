@@ -26,6 +26,67 @@ pub mod label {
     pub const VALIDATE_CERTIFICATE: &str = "Validate certificate";
     pub const ACTIVE: &str = "Active";
     pub const VISIBLE: &str = "Visible to users";
+    pub const ALLOWED_DOMAINS: &str = "Allowed login domains";
+}
+
+/// Why "None" and an unvalidated certificate are refused for OAuth2 servers.
+pub const OAUTH_NEEDS_TLS: &str =
+    "must be SSL/TLS or STARTTLS for an OAuth2 server: a token sent in the clear is a full-mailbox key anyone on the way can copy";
+pub const OAUTH_NEEDS_VALIDATION: &str =
+    "must stay on for an OAuth2 server (for a private certificate authority, set MAILBRIDGE_CA_FILE): otherwise any machine on the way can pose as the mail server and take the token";
+
+/// The domains a server's mailboxes may belong to; empty allows every domain.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LoginDomains(Vec<String>);
+
+impl LoginDomains {
+    /// Domains separated by spaces, commas or new lines, e.g. `example.com example.org`.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let mut out: Vec<String> = vec![];
+        for part in raw.split(|c: char| c.is_whitespace() || c == ',') {
+            let part = part.trim().trim_start_matches('@');
+            if part.is_empty() {
+                continue;
+            }
+            let host = Host::parse(part)
+                .ok()
+                .filter(|h| {
+                    h.as_str().contains('.') && h.as_str().parse::<std::net::IpAddr>().is_err()
+                })
+                .ok_or_else(|| {
+                    format!(
+                        "'{}' is not a domain such as example.com",
+                        part.chars().take(60).collect::<String>()
+                    )
+                })?;
+            if !out.iter().any(|d| d == host.as_str()) {
+                out.push(host.as_str().to_string());
+            }
+        }
+        if out.len() > 50 {
+            return Err("may list at most 50 domains".into());
+        }
+        Ok(LoginDomains(out))
+    }
+
+    /// Whether mailbox `login` (`user@domain`) is in one of the domains; every login is when the
+    /// list is empty.
+    pub fn allows(&self, login: &str) -> bool {
+        if self.0.is_empty() {
+            return true;
+        }
+        let domain = login.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase());
+        domain.is_some_and(|d| self.0.contains(&d))
+    }
+
+    /// As stored and shown: space-separated.
+    pub fn joined(&self) -> String {
+        self.0.join(" ")
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 /// A mail server's name, unique case-insensitively.
@@ -120,6 +181,10 @@ pub struct MailServerDraft {
     pub validate_certificate: bool,
     pub active: bool,
     pub visible_to_users: bool,
+    pub allowed_domains: String,
+    /// How many linked mail accounts the admin agreed to send back to authorisation when this
+    /// save changes where their tokens go (0 until the page has asked).
+    pub confirm_linked: i64,
 }
 
 /// OAuth settings of a valid draft.
@@ -149,6 +214,7 @@ pub struct ValidMailServer {
     pub validate_certificate: bool,
     pub active: bool,
     pub visible_to_users: bool,
+    pub allowed_domains: LoginDomains,
 }
 
 pub type FieldErrors = Vec<(&'static str, String)>;
@@ -253,6 +319,22 @@ impl MailServerDraft {
         check(label::SMTP_PORT, smtp_port.clone().map(|_| ()));
         let smtp_encryption = Encryption::parse(&self.smtp_encryption);
         check(label::SMTP_ENCRYPTION, smtp_encryption.clone().map(|_| ()));
+        if auth_method == Ok(AuthMethod::OAuth2) {
+            if imap_encryption == Ok(Encryption::None) {
+                check(label::IMAP_ENCRYPTION, Err(OAUTH_NEEDS_TLS.into()));
+            }
+            if smtp_encryption == Ok(Encryption::None) {
+                check(label::SMTP_ENCRYPTION, Err(OAUTH_NEEDS_TLS.into()));
+            }
+            if !self.validate_certificate {
+                check(
+                    label::VALIDATE_CERTIFICATE,
+                    Err(OAUTH_NEEDS_VALIDATION.into()),
+                );
+            }
+        }
+        let allowed_domains = LoginDomains::parse(&self.allowed_domains);
+        check(label::ALLOWED_DOMAINS, allowed_domains.clone().map(|_| ()));
 
         if !errors.is_empty() {
             return Err(errors);
@@ -272,6 +354,7 @@ impl MailServerDraft {
             validate_certificate: self.validate_certificate,
             active: self.active,
             visible_to_users: self.visible_to_users,
+            allowed_domains: allowed_domains.map_err(|_| fail())?,
         })
     }
 }
@@ -324,6 +407,39 @@ mod tests {
         d.subject = "x".into();
         d.imap_port = "993".into();
         assert_eq!(d.parse(true).unwrap().oauth.unwrap().client_secret, None);
+    }
+
+    #[test]
+    fn oauth_servers_refuse_plain_text_and_unvalidated_certificates() {
+        let mut d = google();
+        d.imap_encryption = "none".into();
+        d.smtp_encryption = "none".into();
+        d.validate_certificate = false;
+        let labels: Vec<_> = d.parse(false).unwrap_err().iter().map(|e| e.0).collect();
+        assert_eq!(
+            labels,
+            vec![
+                label::IMAP_ENCRYPTION,
+                label::SMTP_ENCRYPTION,
+                label::VALIDATE_CERTIFICATE
+            ]
+        );
+        // A password server may still use them (a test server on the local network).
+        d.auth_method = "password".into();
+        assert!(d.parse(false).is_ok());
+    }
+
+    #[test]
+    fn login_domains_parse_and_match() {
+        let d = LoginDomains::parse(" Example.com, @corp.test\nexample.com ").unwrap();
+        assert_eq!(d.joined(), "example.com corp.test");
+        assert!(d.allows("boss@CORP.test"));
+        assert!(!d.allows("boss@evil.test"));
+        assert!(!d.allows("boss@sub.corp.test"));
+        assert!(!d.allows("no-at-sign"));
+        assert!(LoginDomains::parse("").unwrap().allows("x@y.z"));
+        assert!(LoginDomains::parse("not a/domain").is_err());
+        assert!(LoginDomains::parse("127.0.0.1").is_err());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::components::copy::CopyButton;
 use crate::components::field::{FieldError, FormErrors};
 use crate::components::layout::AdminOnly;
 use crate::components::server_fields::{new_draft, Fields};
-use crate::domain::mail_server::{label, parse_scopes, parse_tenant};
+use crate::domain::mail_server::{label, parse_scopes, parse_tenant, LoginDomains};
 use crate::domain::ApplicationView;
 use crate::domain::MailServerEdit;
 use crate::domain::{Encryption, Host, HttpUrl, Port, ProviderKind, Subject};
@@ -125,8 +125,14 @@ fn MailServerForm(edit: Option<MailServerEdit>, apps: Vec<ApplicationView>) -> i
     let save = ServerAction::<SaveMailServer>::new();
     let navigate = leptos_router::hooks::use_navigate();
 
+    // Set when the server asked to confirm sending linked accounts back to authorisation.
+    let confirm: RwSignal<Option<(String, i64)>> = RwSignal::new(None);
     Effect::new(move |_| match save.value().get() {
         Some(Ok(_)) => navigate("/mail-servers", Default::default()),
+        Some(Err(crate::error::AppError::Confirm { message, count })) => {
+            errors.set_server(None);
+            confirm.set(Some((message, count)));
+        }
         Some(Err(e)) => errors.set_server(Some(e)),
         None => {}
     });
@@ -260,6 +266,9 @@ fn MailServerForm(edit: Option<MailServerEdit>, apps: Vec<ApplicationView>) -> i
     fn scopes_check(v: &str) -> Option<String> {
         parse_scopes(v).err()
     }
+    fn domains_check(v: &str) -> Option<String> {
+        LoginDomains::parse(v).err()
+    }
 
     view! {
         <h1>{if editing { "Edit mail server" } else { "Add mail server" }}</h1>
@@ -343,9 +352,30 @@ fn MailServerForm(edit: Option<MailServerEdit>, apps: Vec<ApplicationView>) -> i
                 {enc_select("server-smtp-encryption", label::SMTP_ENCRYPTION, f.smtp_encryption)}
             </fieldset>
             {checkbox("server-validate-certificate", label::VALIDATE_CERTIFICATE, f.validate_certificate)}
+            <FieldError id="server-validate-certificate-error" message=errors.message(label::VALIDATE_CERTIFICATE) />
+            {text_input("server-allowed-domains", label::ALLOWED_DOMAINS, f.allowed_domains, domains_check, false)}
+            <p class="muted">"Optional: mailboxes of these domains only (e.g. example.com example.org). Empty allows any."</p>
             {checkbox("server-active", label::ACTIVE, f.active)}
             {checkbox("server-visible", label::VISIBLE, f.visible_to_users)}
             <p class="error" role="alert" id="server-form-error">{move || errors.general().get()}</p>
+            {
+                let id = id.clone();
+                move || confirm.get().map(|(message, count)| {
+                    let id = id.clone();
+                    view! {
+                        <div class="confirm" role="alertdialog" id="server-confirm">
+                            <p class="error">{message}</p>
+                            <button type="button" class="danger" on:click=move |_| {
+                                let mut d = f.draft();
+                                d.confirm_linked = count;
+                                confirm.set(None);
+                                save.dispatch(SaveMailServer { id: id.clone(), draft: d });
+                            }>{format!("Save and re-authorise {count} account{}", if count == 1 { "" } else { "s" })}</button>
+                            <button type="button" class="secondary" on:click=move |_| confirm.set(None)>"Cancel"</button>
+                        </div>
+                    }
+                })
+            }
             <button type="submit" disabled=move || save.pending().get()>"Save"</button>
             <Show when=move || save.pending().get()><span class="muted">" Saving…"</span></Show>
             </Ready>

@@ -1,6 +1,6 @@
 //! Secrets at rest: XChaCha20-Poly1305 (RustCrypto's `chacha20poly1305`), a random 192-bit
-//! nonce per value, and the column's name as associated data so a ciphertext cannot be moved
-//! to another column unnoticed.
+//! nonce per value, and `table.column:id` as associated data so a ciphertext cannot be moved
+//! to another column or another row unnoticed.
 
 use std::path::{Path, PathBuf};
 
@@ -11,13 +11,32 @@ use chacha20poly1305::{
 };
 use sqlx::SqlitePool;
 
-/// Associated data of each sealed column: a ciphertext moved to another column fails to open.
+/// Associated data of each sealed column: a ciphertext moved to another column, or to another
+/// row of the same column, fails to open.
 pub mod aad {
-    pub const CLIENT_SECRET: &str = "mail_servers.client_secret";
-    pub const ACCOUNT_PASSWORD: &str = "mail_accounts.password";
-    pub const ACCESS_TOKEN: &str = "mail_accounts.access_token";
-    pub const REFRESH_TOKEN: &str = "mail_accounts.refresh_token";
-    pub const PKCE_VERIFIER: &str = "oauth_states.pkce_verifier";
+    /// A sealed column; [`Column::row`] names one row's value.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Column(&'static str);
+
+    impl Column {
+        /// The associated data of this column in row `id`: `table.column:id`.
+        pub fn row(self, id: impl std::fmt::Display) -> String {
+            format!("{}:{id}", self.0)
+        }
+
+        /// Before rows were bound (databases older than migration 0007): the column only.
+        pub fn legacy(self) -> &'static str {
+            self.0
+        }
+    }
+
+    pub const CLIENT_SECRET: Column = Column("mail_servers.client_secret");
+    pub const ACCOUNT_PASSWORD: Column = Column("mail_accounts.password");
+    pub const ACCESS_TOKEN: Column = Column("mail_accounts.access_token");
+    pub const REFRESH_TOKEN: Column = Column("mail_accounts.refresh_token");
+    /// Rows of `oauth_states` are named by their state hash.
+    pub const PKCE_VERIFIER: Column = Column("oauth_states.pkce_verifier");
+    pub const NONCE: Column = Column("oauth_states.nonce");
     pub const KEY_CHECK: &str = "settings.secret_key_check";
 }
 
@@ -170,7 +189,63 @@ pub async fn load(
                 .await?;
         }
     }
+    bind_to_rows(pool, &sb).await?;
     Ok(sb)
+}
+
+/// Re-seals the values of a database from before migration 0007 (sealed with the column's name
+/// only) with their row's associated data, once, in one transaction: either every value is
+/// bound to its row or none is and the next start tries again. A value that does not open is
+/// left as it is: its account shows the decryption error instead of the start failing.
+async fn bind_to_rows(pool: &SqlitePool, sb: &SecretBox) -> Result<(), KeyError> {
+    use super::db::{mail_accounts, mail_servers, settings};
+    if settings::get(pool, settings::SECRETS_BOUND_TO_ROWS)
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let reseal = |blob: Option<Vec<u8>>, column: aad::Column, id: i64| -> Option<Vec<u8>> {
+        let blob = blob?;
+        Some(match sb.open(&blob, column.legacy()) {
+            Ok(plain) => sb.seal(&plain, &column.row(id)),
+            Err(_) => blob,
+        })
+    };
+    use super::db::Context;
+    let mut tx = pool
+        .begin()
+        .await
+        .context("binding secrets to their rows")?;
+    let servers = mail_servers::sealed_secrets(&mut *tx).await?;
+    let n_servers = servers.len();
+    for (id, blob) in servers {
+        let blob = reseal(Some(blob), aad::CLIENT_SECRET, id);
+        mail_servers::set_secret(&mut *tx, id, blob).await?;
+    }
+    let accounts = mail_accounts::sealed_values(&mut *tx).await?;
+    let n_accounts = accounts.len();
+    for a in accounts {
+        mail_accounts::reseal(
+            &mut *tx,
+            a.id,
+            reseal(a.password_enc, aad::ACCOUNT_PASSWORD, a.id),
+            reseal(a.access_token_enc, aad::ACCESS_TOKEN, a.id),
+            reseal(a.refresh_token_enc, aad::REFRESH_TOKEN, a.id),
+        )
+        .await?;
+    }
+    let now = super::clock::Clock::default().now();
+    settings::set(&mut *tx, settings::SECRETS_BOUND_TO_ROWS, "1", now).await?;
+    tx.commit().await.context("binding secrets to their rows")?;
+    if n_servers + n_accounts > 0 {
+        tracing::info!(
+            servers = n_servers,
+            accounts = n_accounts,
+            "stored secrets bound to their rows"
+        );
+    }
+    Ok(())
 }
 
 fn create_key_file(path: &Path) -> std::io::Result<[u8; 32]> {
@@ -213,5 +288,18 @@ mod tests {
             .open_str(&blob, "mail_servers.client_secret")
             .is_err());
         assert!(sb.open(&blob[..10], "x").is_err());
+    }
+
+    #[test]
+    fn a_value_opens_only_in_its_own_row() {
+        let sb = SecretBox::new(&[7u8; 32]);
+        let blob = sb.seal_str("refresh", &aad::REFRESH_TOKEN.row(1));
+        assert_eq!(
+            sb.open_str(&blob, &aad::REFRESH_TOKEN.row(1)).unwrap(),
+            "refresh"
+        );
+        assert!(sb.open_str(&blob, &aad::REFRESH_TOKEN.row(2)).is_err());
+        assert!(sb.open_str(&blob, &aad::ACCESS_TOKEN.row(1)).is_err());
+        assert!(sb.open_str(&blob, aad::REFRESH_TOKEN.legacy()).is_err());
     }
 }

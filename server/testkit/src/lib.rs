@@ -3,6 +3,7 @@
 //! builders (admin, application, server, account) and the real peers (OIDC, Dovecot, Postfix).
 //! Used by `server/tests` and `server/examples/bench.rs`; never by product code.
 
+pub mod linked;
 pub mod oidc;
 pub mod peers;
 pub mod scenario;

@@ -123,29 +123,34 @@ impl Oidc {
 
     /// A generic OAuth2 mail server at this provider for client `cid`, inserted directly (the
     /// application with id 1 must exist); returns its id.
-    pub async fn insert_generic_server<'e>(
+    pub async fn insert_generic_server(
         &self,
-        db: impl sqlx::SqliteExecutor<'e>,
+        db: &mut sqlx::SqliteConnection,
         secrets: &app::ssr::crypto::SecretBox,
         subject: &str,
         cid: &str,
         secret: &str,
     ) -> i64 {
-        sqlx::query_scalar(
-            "INSERT INTO mail_servers (subject, subject_key, auth_method, provider, client_id, client_secret_enc, application_id,
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO mail_servers (subject, subject_key, auth_method, provider, client_id, application_id,
                 auth_url, token_url, imap_host, imap_port, imap_encryption, smtp_host, smtp_port, smtp_encryption, scopes, created_at, updated_at)
-             VALUES (?1, lower(?1), 'oauth2', 'generic', ?2, ?3, 1, ?4, ?5, '127.0.0.1', 993, 'ssl', '127.0.0.1', 465, 'ssl',
-                     'openid email', ?6, ?6) RETURNING id",
+             VALUES (?1, lower(?1), 'oauth2', 'generic', ?2, 1, ?3, ?4, '127.0.0.1', 993, 'ssl', '127.0.0.1', 465, 'ssl',
+                     'openid email', ?5, ?5) RETURNING id",
         )
         .bind(subject)
         .bind(cid)
-        .bind(secrets.seal_str(secret, app::ssr::crypto::aad::CLIENT_SECRET))
         .bind(format!("{}/auth", self.issuer))
         .bind(format!("{}/token", self.issuer))
         .bind(app::ssr::clock::Clock::default().now())
-        .fetch_one(db)
+        .fetch_one(&mut *db)
         .await
-        .expect("mail server")
+        .expect("mail server");
+        // Sealed with the row's id, as the server does.
+        let sealed = secrets.seal_str(secret, &app::ssr::crypto::aad::CLIENT_SECRET.row(id));
+        app::ssr::db::mail_servers::set_secret(&mut *db, id, Some(sealed))
+            .await
+            .expect("client secret");
+        id
     }
 
     pub fn stop(&mut self) {

@@ -94,14 +94,14 @@ pub struct NewAccount<'a> {
     pub login: &'a str,
     pub login_key: String,
     pub status: AccountStatus,
-    pub password_enc: Option<Vec<u8>>,
 }
 
+/// A new account; a password is set by [`set_password`] once the row's id is known.
 pub async fn insert(db: impl SqliteExecutor<'_>, a: NewAccount<'_>, now: i64) -> DbResult<i64> {
     sqlx::query(
         "INSERT INTO mail_accounts (mail_server_id, owner_id, name, login, login_key, status,
-            password_enc, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+            created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
     )
     .bind(a.mail_server_id)
     .bind(a.owner_id)
@@ -109,7 +109,6 @@ pub async fn insert(db: impl SqliteExecutor<'_>, a: NewAccount<'_>, now: i64) ->
     .bind(a.login)
     .bind(a.login_key)
     .bind(a.status)
-    .bind(a.password_enc)
     .bind(now)
     .execute(db)
     .await
@@ -169,31 +168,59 @@ pub async fn save_grant(
 }
 
 /// A refreshed access token and, when the provider rotated it, the new refresh token: in one
-/// statement, so they land together or not at all.
+/// statement, so they land together or not at all — and only while the account still holds the
+/// refresh token the refresh started from (`expected`). Unlinking, re-authorising or a server
+/// change in the meantime wins: `false` is returned and nothing is written.
 pub async fn save_refresh(
     db: impl SqliteExecutor<'_>,
     id: i64,
+    expected: &[u8],
     access_enc: Vec<u8>,
     rotated_refresh_enc: Option<Vec<u8>>,
     expires_at: i64,
     now: i64,
-) -> DbResult<()> {
+) -> DbResult<bool> {
     sqlx::query(
         "UPDATE mail_accounts SET access_token_enc = ?1,
             refresh_token_enc = COALESCE(?2, refresh_token_enc), access_expires_at = ?3,
-            status = 'linked', last_error = NULL, last_refresh_at = ?4, refresh_failures = 0,
-            next_retry_at = NULL, updated_at = ?4
-         WHERE id = ?5",
+            status = CASE WHEN status = 'disabled' THEN 'disabled' ELSE 'linked' END,
+            last_error = CASE WHEN status = 'disabled' THEN last_error END,
+            last_refresh_at = ?4, refresh_failures = 0, next_retry_at = NULL, updated_at = ?4
+         WHERE id = ?5 AND refresh_token_enc = ?6",
     )
     .bind(access_enc)
     .bind(rotated_refresh_enc)
     .bind(expires_at)
     .bind(now)
     .bind(id)
+    .bind(expected)
     .execute(db)
     .await
     .context("saving refreshed tokens")
-    .map(|_| ())
+    .map(|r| r.rows_affected() == 1)
+}
+
+/// The provider refused the refresh token the refresh started from (`expected`): the account
+/// needs its owner again. Not written when the grant changed meanwhile.
+pub async fn mark_refresh_refused(
+    db: impl SqliteExecutor<'_>,
+    id: i64,
+    expected: &[u8],
+    message: &str,
+    now: i64,
+) -> DbResult<bool> {
+    sqlx::query(
+        "UPDATE mail_accounts SET status = 'needs_reauth', last_error = ?1, updated_at = ?2
+         WHERE id = ?3 AND refresh_token_enc = ?4 AND status <> 'disabled'",
+    )
+    .bind(message)
+    .bind(now)
+    .bind(id)
+    .bind(expected)
+    .execute(db)
+    .await
+    .context("saving a refresh failure")
+    .map(|r| r.rows_affected() == 1)
 }
 
 pub async fn mark_needs_reauth(
@@ -214,24 +241,28 @@ pub async fn mark_needs_reauth(
     .map(|_| ())
 }
 
-/// A failed refresh that will be retried at `retry_at`.
+/// A failed refresh that will be retried at `retry_at`; written only while the account still
+/// holds the refresh token the refresh started from (`expected`).
 pub async fn mark_refresh_error(
     db: impl SqliteExecutor<'_>,
     id: i64,
+    expected: &[u8],
     message: &str,
     failures: i64,
     retry_at: i64,
     now: i64,
 ) -> DbResult<()> {
     sqlx::query(
-        "UPDATE mail_accounts SET status = 'error', last_error = ?1, refresh_failures = ?2,
-            next_retry_at = ?3, updated_at = ?4 WHERE id = ?5",
+        "UPDATE mail_accounts SET status = CASE WHEN status = 'disabled' THEN 'disabled' ELSE 'error' END,
+            last_error = ?1, refresh_failures = ?2, next_retry_at = ?3, updated_at = ?4
+         WHERE id = ?5 AND refresh_token_enc = ?6",
     )
     .bind(message)
     .bind(failures)
     .bind(retry_at)
     .bind(now)
     .bind(id)
+    .bind(expected)
     .execute(db)
     .await
     .context("saving a refresh failure")
@@ -327,4 +358,146 @@ pub async fn due_for_refresh(
     .fetch_all(db)
     .await
     .context("listing accounts to refresh")
+}
+
+/// Sets a new account's sealed password (sealed with the row's id, known only after insert).
+pub async fn set_password(db: impl SqliteExecutor<'_>, id: i64, blob: Vec<u8>) -> DbResult<()> {
+    sqlx::query("UPDATE mail_accounts SET password_enc = ?1 WHERE id = ?2")
+        .bind(blob)
+        .bind(id)
+        .execute(db)
+        .await
+        .context("storing a mailbox password")
+        .map(|_| ())
+}
+
+/// Every sealed value of an account.
+#[derive(Debug, sqlx::FromRow)]
+pub struct SealedValues {
+    pub id: i64,
+    pub password_enc: Option<Vec<u8>>,
+    pub access_token_enc: Option<Vec<u8>>,
+    pub refresh_token_enc: Option<Vec<u8>>,
+}
+
+pub async fn sealed_values(db: impl SqliteExecutor<'_>) -> DbResult<Vec<SealedValues>> {
+    sqlx::query_as(
+        "SELECT id, password_enc, access_token_enc, refresh_token_enc FROM mail_accounts
+         WHERE password_enc IS NOT NULL OR access_token_enc IS NOT NULL OR refresh_token_enc IS NOT NULL",
+    )
+    .fetch_all(db)
+    .await
+    .context("reading sealed account values")
+}
+
+pub async fn reseal(
+    db: impl SqliteExecutor<'_>,
+    id: i64,
+    password: Option<Vec<u8>>,
+    access: Option<Vec<u8>>,
+    refresh: Option<Vec<u8>>,
+) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE mail_accounts SET password_enc = ?1, access_token_enc = ?2, refresh_token_enc = ?3
+         WHERE id = ?4",
+    )
+    .bind(password)
+    .bind(access)
+    .bind(refresh)
+    .bind(id)
+    .execute(db)
+    .await
+    .context("re-sealing account values")
+    .map(|_| ())
+}
+
+/// `(account id, sealed refresh token)` of every account holding a grant on a server.
+pub async fn grants_on_server(
+    db: impl SqliteExecutor<'_>,
+    server_id: i64,
+) -> DbResult<Vec<(i64, Vec<u8>)>> {
+    sqlx::query_as(
+        "SELECT id, refresh_token_enc FROM mail_accounts
+         WHERE mail_server_id = ?1 AND refresh_token_enc IS NOT NULL ORDER BY id",
+    )
+    .bind(server_id)
+    .fetch_all(db)
+    .await
+    .context("reading a server's grants")
+}
+
+/// How many accounts hold a grant (a refresh token) on a server.
+pub async fn count_grants(db: impl SqliteExecutor<'_>, server_id: i64) -> DbResult<i64> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM mail_accounts WHERE mail_server_id = ?1 AND refresh_token_enc IS NOT NULL",
+    )
+    .bind(server_id)
+    .fetch_one(db)
+    .await
+    .context("counting a server's grants")
+}
+
+/// Forgets every grant on a server: its accounts need their owners again, told `reason`.
+pub async fn drop_grants_on_server(
+    db: impl SqliteExecutor<'_>,
+    server_id: i64,
+    reason: &str,
+    now: i64,
+) -> DbResult<u64> {
+    sqlx::query(
+        "UPDATE mail_accounts SET access_token_enc = NULL, refresh_token_enc = NULL,
+            access_expires_at = NULL, granted_scopes = NULL,
+            status = CASE WHEN status = 'disabled' THEN 'disabled' ELSE 'needs_reauth' END,
+            last_error = ?1, refresh_failures = 0, next_retry_at = NULL, updated_at = ?2
+         WHERE mail_server_id = ?3 AND refresh_token_enc IS NOT NULL",
+    )
+    .bind(reason)
+    .bind(now)
+    .bind(server_id)
+    .execute(db)
+    .await
+    .context("withdrawing a server's grants")
+    .map(|r| r.rows_affected())
+}
+
+/// A deactivated owner's accounts stop being refreshed or used: `disabled`, with `reason`.
+pub async fn disable_owner_accounts(
+    db: impl SqliteExecutor<'_>,
+    owner_id: i64,
+    reason: &str,
+    now: i64,
+) -> DbResult<u64> {
+    sqlx::query(
+        "UPDATE mail_accounts SET status = 'disabled', last_error = ?1, updated_at = ?2
+         WHERE owner_id = ?3 AND status <> 'disabled'",
+    )
+    .bind(reason)
+    .bind(now)
+    .bind(owner_id)
+    .execute(db)
+    .await
+    .context("disabling a user's accounts")
+    .map(|r| r.rows_affected())
+}
+
+/// A reactivated owner's accounts resume: `linked` when they hold a grant or a password (the
+/// next refresh or test tells whether it still works), else `pending`.
+pub async fn enable_owner_accounts(
+    db: impl SqliteExecutor<'_>,
+    owner_id: i64,
+    now: i64,
+) -> DbResult<u64> {
+    sqlx::query(
+        "UPDATE mail_accounts SET status = CASE
+                WHEN refresh_token_enc IS NOT NULL OR password_enc IS NOT NULL THEN 'linked'
+                ELSE 'pending' END,
+            last_error = NULL, updated_at = ?1
+         WHERE owner_id = ?2 AND status = 'disabled'",
+    )
+    .bind(now)
+    .bind(owner_id)
+    .execute(db)
+    .await
+    .context("enabling a user's accounts")
+    .map(|r| r.rows_affected())
 }

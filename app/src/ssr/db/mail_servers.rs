@@ -34,6 +34,7 @@ pub struct MailServerRow {
     pub validate_certificate: bool,
     pub active: bool,
     pub visible_to_users: bool,
+    pub allowed_domains: String,
 }
 
 /// What happens to the stored client secret on save.
@@ -68,9 +69,10 @@ pub struct MailServerRecord {
     pub validate_certificate: bool,
     pub active: bool,
     pub visible_to_users: bool,
+    pub allowed_domains: String,
 }
 
-/// Binds ?1..?22 in the column order both statements below use.
+/// Binds ?1..?23 in the column order both statements below use.
 fn bind_fields<'q>(
     q: Query<'q, Sqlite, SqliteArguments<'q>>,
     r: &'q MailServerRecord,
@@ -97,11 +99,13 @@ fn bind_fields<'q>(
         .bind(r.validate_certificate)
         .bind(r.active)
         .bind(r.visible_to_users)
+        .bind(&r.allowed_domains)
 }
 
 const FIELDS: &str = "subject, subject_key, auth_method, provider, client_id, application_id, tenant,
     issuer_url, auth_url, token_url, userinfo_url, revocation_url, scopes, imap_host, imap_port,
-    imap_encryption, smtp_host, smtp_port, smtp_encryption, validate_certificate, active, visible_to_users";
+    imap_encryption, smtp_host, smtp_port, smtp_encryption, validate_certificate, active, visible_to_users,
+    allowed_domains";
 
 pub async fn insert(db: impl SqliteExecutor<'_>, r: &MailServerRecord, now: i64) -> DbResult<i64> {
     let secret = match &r.secret {
@@ -111,7 +115,7 @@ pub async fn insert(db: impl SqliteExecutor<'_>, r: &MailServerRecord, now: i64)
     let sql = format!(
         "INSERT INTO mail_servers ({FIELDS}, client_secret_enc, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-                 ?19, ?20, ?21, ?22, ?23, ?24, ?24)"
+                 ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?25)"
     );
     bind_fields(sqlx::query(&sql), r)
         .bind(secret)
@@ -141,8 +145,8 @@ pub async fn update(
         .join(", ");
     let sql = format!(
         "UPDATE mail_servers SET {sets},
-            client_secret_enc = CASE WHEN ?24 THEN client_secret_enc ELSE ?23 END, updated_at = ?25
-         WHERE id = ?26"
+            client_secret_enc = CASE WHEN ?25 THEN client_secret_enc ELSE ?24 END, updated_at = ?26
+         WHERE id = ?27"
     );
     bind_fields(sqlx::query(&sql), r)
         .bind(secret)
@@ -161,7 +165,7 @@ pub async fn get(db: impl SqliteExecutor<'_>, id: i64) -> DbResult<Option<MailSe
                 s.application_id, a.app_key, s.tenant, s.issuer_url, s.auth_url, s.token_url,
                 s.userinfo_url, s.revocation_url, s.scopes, s.imap_host, s.imap_port,
                 s.imap_encryption, s.smtp_host, s.smtp_port, s.smtp_encryption,
-                s.validate_certificate, s.active, s.visible_to_users
+                s.validate_certificate, s.active, s.visible_to_users, s.allowed_domains
          FROM mail_servers s LEFT JOIN applications a ON a.id = s.application_id WHERE s.id = ?1",
     )
     .bind(id)
@@ -227,4 +231,29 @@ pub async fn choices(db: impl SqliteExecutor<'_>, admin: bool) -> DbResult<Vec<S
     .fetch_all(db)
     .await
     .context("listing mail servers")
+}
+
+/// `(id, sealed client secret)` of every server that has one.
+pub async fn sealed_secrets(db: impl SqliteExecutor<'_>) -> DbResult<Vec<(i64, Vec<u8>)>> {
+    sqlx::query_as(
+        "SELECT id, client_secret_enc FROM mail_servers WHERE client_secret_enc IS NOT NULL",
+    )
+    .fetch_all(db)
+    .await
+    .context("reading client secrets")
+}
+
+/// Stores a server's sealed client secret (sealed with the row's id, known only after insert).
+pub async fn set_secret(
+    db: impl SqliteExecutor<'_>,
+    id: i64,
+    blob: Option<Vec<u8>>,
+) -> DbResult<()> {
+    sqlx::query("UPDATE mail_servers SET client_secret_enc = ?1 WHERE id = ?2")
+        .bind(blob)
+        .bind(id)
+        .execute(db)
+        .await
+        .context("storing a client secret")
+        .map(|_| ())
 }

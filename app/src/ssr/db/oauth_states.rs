@@ -7,32 +7,39 @@ use super::{Context, DbResult};
 
 #[derive(sqlx::FromRow)]
 pub struct OAuthStateRow {
+    pub state_hash: String,
     pub account_id: i64,
     pub user_id: i64,
     pub pkce_verifier_enc: Vec<u8>,
     pub expires_at: i64,
     pub used_at: Option<i64>,
+    pub nonce_enc: Option<Vec<u8>>,
 }
 
-pub async fn insert(
-    db: impl SqliteExecutor<'_>,
-    state_hash: &str,
-    account_id: i64,
-    user_id: i64,
-    verifier_enc: Vec<u8>,
-    now: i64,
-    expires_at: i64,
-) -> DbResult<()> {
+/// An authorisation just started, its secrets sealed.
+pub struct NewState<'a> {
+    pub state_hash: &'a str,
+    pub account_id: i64,
+    pub user_id: i64,
+    pub verifier_enc: Vec<u8>,
+    pub nonce_enc: Vec<u8>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+pub async fn insert(db: impl SqliteExecutor<'_>, s: NewState<'_>) -> DbResult<()> {
     sqlx::query(
-        "INSERT INTO oauth_states (state_hash, account_id, user_id, pkce_verifier_enc, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO oauth_states (state_hash, account_id, user_id, pkce_verifier_enc, nonce_enc,
+            created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )
-    .bind(state_hash)
-    .bind(account_id)
-    .bind(user_id)
-    .bind(verifier_enc)
-    .bind(now)
-    .bind(expires_at)
+    .bind(s.state_hash)
+    .bind(s.account_id)
+    .bind(s.user_id)
+    .bind(s.verifier_enc)
+    .bind(s.nonce_enc)
+    .bind(s.created_at)
+    .bind(s.expires_at)
     .execute(db)
     .await
     .context("storing an authorisation state")
@@ -44,7 +51,8 @@ pub async fn find(
     state_hash: &str,
 ) -> DbResult<Option<OAuthStateRow>> {
     sqlx::query_as(
-        "SELECT account_id, user_id, pkce_verifier_enc, expires_at, used_at FROM oauth_states
+        "SELECT state_hash, account_id, user_id, pkce_verifier_enc, expires_at, used_at, nonce_enc
+         FROM oauth_states
          WHERE state_hash = ?1",
     )
     .bind(state_hash)

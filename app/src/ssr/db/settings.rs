@@ -7,6 +7,8 @@ use super::{Context, DbResult};
 pub const ORGANISATION_NAME: &str = "organisation_name";
 /// A value sealed with the secret key at first start, to prove the key at every start after.
 pub const SECRET_KEY_CHECK: &str = "secret_key_check";
+/// Set once every sealed value carries its row in its associated data (issue 13).
+pub const SECRETS_BOUND_TO_ROWS: &str = "secrets_bound_to_rows";
 
 pub async fn get(db: impl SqliteExecutor<'_>, key: &str) -> DbResult<Option<String>> {
     sqlx::query_scalar("SELECT value FROM settings WHERE key = ?1")

@@ -7,7 +7,7 @@ use tracing::instrument;
 
 use super::checklist::not_authorised;
 use super::{test, Credential, Mechanism, Target};
-use crate::domain::{AuthMethod, Protocol, ProtocolResult};
+use crate::domain::{AccountStatus, AuthMethod, Protocol, ProtocolResult};
 use crate::error::AppError;
 use crate::ssr::crypto::aad;
 use crate::ssr::{db, oauth, refresh, AppState};
@@ -21,6 +21,12 @@ pub async fn run_account_test(
     let account = db::mail_accounts::get(&state.pool, id)
         .await?
         .ok_or_else(|| AppError::NotFound("The mail account".into()))?;
+    if account.status == AccountStatus::Disabled {
+        return Ok(not_authorised(
+            protocol,
+            "the mailbox is disabled (its owner's account was deactivated)",
+        ));
+    }
     let server = db::mail_servers::get(&state.pool, account.mail_server_id)
         .await?
         .ok_or_else(|| AppError::NotFound("The mail server".into()))?;
@@ -46,11 +52,19 @@ pub async fn run_account_test(
         let pw = account
             .password_enc
             .as_ref()
-            .and_then(|b| state.secrets.open_str(b, aad::ACCOUNT_PASSWORD).ok())
+            .and_then(|b| {
+                state
+                    .secrets
+                    .open_str(b, &aad::ACCOUNT_PASSWORD.row(id))
+                    .ok()
+            })
             .ok_or_else(|| AppError::Refused("This mail account has no password stored.".into()))?;
         run(Credential::Password(pw)).await
     } else {
         oauth::client::load(state, account.mail_server_id).await?;
+        // The token is read after the server row: a change of the server's destination
+        // withdraws the grants in its own transaction, so a token found here was granted for
+        // the host and port read above.
         let token = match refresh::ensure_fresh(state, id, 120).await {
             Ok(t) => t,
             Err(e) => return Ok(not_authorised(protocol, &e.to_string())),

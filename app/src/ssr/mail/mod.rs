@@ -56,6 +56,22 @@ pub async fn test(
     timeout: Duration,
 ) -> ProtocolResult {
     let mut list = Checklist::new(timeout);
+    // A token is a full-mailbox key: it never travels in the clear or to a server whose
+    // certificate was not checked, whatever the server row says (rows from before this rule).
+    if let Credential::Bearer(_) = cred {
+        let refusal = if target.encryption == Encryption::None {
+            Some("not sent: an OAuth2 token is never sent without TLS (set the encryption to SSL/TLS or STARTTLS)")
+        } else if !target.validate_certificate {
+            Some("not sent: an OAuth2 token is never sent to a server whose certificate is not validated (turn \"Validate certificate\" on; MAILBRIDGE_CA_FILE for a private CA)")
+        } else {
+            None
+        };
+        if let Some(m) = refusal {
+            let r = list.finish(protocol, Err(m.to_string()));
+            tracing::warn!("mail login test refused: {m}");
+            return r;
+        }
+    }
     let result = match protocol {
         Protocol::Imap => imap::login(target, cred, extra, &mut list).await.map(Some),
         Protocol::Smtp => smtp::login(target, cred, extra, &mut list)

@@ -205,7 +205,10 @@ async fn exchange(
 ) -> Result<TokenResp, Halt> {
     let verifier = state
         .secrets
-        .open_str(&saved.pkce_verifier_enc, aad::PKCE_VERIFIER)
+        .open_str(
+            &saved.pkce_verifier_enc,
+            &aad::PKCE_VERIFIER.row(&saved.state_hash),
+        )
         .map_err(|e| crate::ssr::internal("decrypting a PKCE verifier", e))?;
     let client = match server.client() {
         Ok(c) => c,
@@ -238,7 +241,17 @@ async fn confirm_identity(
     account: &MailAccountRow,
 ) -> Result<(), Halt> {
     let message = match identity(state, server, token).await {
-        Ok(who) if who.eq_ignore_ascii_case(&account.login) => return Ok(()),
+        Ok(who) if who.eq_ignore_ascii_case(&account.login) => {
+            if server.allowed_domains.allows(&who) {
+                return Ok(());
+            }
+            revoke_unused(state, server, token).await;
+            let message = format!(
+                "This mail server accepts mailboxes of {} only.",
+                server.allowed_domains.joined()
+            );
+            return Err(fail(state, account.id, Outcome::DomainRefused, &message).await);
+        }
         Ok(who) => format!(
             "You consented as {}, but this mailbox is {}. Authorize again and choose {}.",
             provider_text(&who, 254),
@@ -271,6 +284,8 @@ async fn store_grant(
         )
         .await);
     };
+    // The unlink of this account waits for the grant to be stored, and the other way round.
+    let _held = state.refresher.hold(account_id).await;
     let t = state.clock.now();
     let expires_at = t + token
         .expires_in()
@@ -285,17 +300,35 @@ async fn store_grant(
                 .join(" ")
         })
         .unwrap_or_else(|| server.scopes.join(" "));
-    db::mail_accounts::save_grant(
+    let saved = db::mail_accounts::save_grant(
         &state.pool,
         account_id,
+        state.secrets.seal_str(
+            token.access_token().secret(),
+            &aad::ACCESS_TOKEN.row(account_id),
+        ),
         state
             .secrets
-            .seal_str(token.access_token().secret(), aad::ACCESS_TOKEN),
-        state.secrets.seal_str(refresh.secret(), aad::REFRESH_TOKEN),
+            .seal_str(refresh.secret(), &aad::REFRESH_TOKEN.row(account_id)),
         expires_at,
         &provider_text(&scopes, 1000),
         t,
     )
-    .await?;
-    Ok(())
+    .await;
+    match saved {
+        Ok(()) => Ok(()),
+        // Another account already holds this mailbox's grant on this server: the mailbox is
+        // its owner's, whoever typed the address first.
+        Err(e) if e.is_unique_violation() => {
+            revoke_unused(state, server, token).await;
+            Err(fail(
+                state,
+                account_id,
+                Outcome::AlreadyLinked,
+                "This mailbox is already linked on this mail server by another account. Nothing was stored.",
+            )
+            .await)
+        }
+        Err(e) => Err(e.into()),
+    }
 }

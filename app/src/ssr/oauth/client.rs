@@ -12,6 +12,7 @@ use oauth2::{
 use serde::{Deserialize, Serialize};
 
 use super::Outcome;
+use crate::domain::mail_server::LoginDomains;
 use crate::domain::{AuthMethod, ProviderKind};
 use crate::error::AppError;
 use crate::ssr::crypto::aad;
@@ -51,6 +52,7 @@ pub struct ServerOAuth {
     pub redirect_uri: String,
     pub application_id: i64,
     pub active: bool,
+    pub allowed_domains: LoginDomains,
 }
 
 /// The OAuth settings of mail server `server_id`; refused for a password server.
@@ -78,7 +80,7 @@ pub async fn load(state: &AppState, server_id: i64) -> Result<ServerOAuth, AppEr
     let client_secret = match &row.client_secret_enc {
         Some(blob) => state
             .secrets
-            .open_str(blob, aad::CLIENT_SECRET)
+            .open_str(blob, &aad::CLIENT_SECRET.row(row.id))
             .map_err(|e| crate::ssr::internal("decrypting a client secret", e))?,
         None => String::new(),
     };
@@ -100,6 +102,7 @@ pub async fn load(state: &AppState, server_id: i64) -> Result<ServerOAuth, AppEr
             .unwrap_or_default(),
         application_id: row.application_id.unwrap_or_default(),
         active: row.active,
+        allowed_domains: LoginDomains::parse(&row.allowed_domains).unwrap_or_default(),
     })
 }
 

@@ -17,6 +17,8 @@ pub enum Outcome {
     ExchangeFailed,
     ProviderUnreachable,
     IdentityMismatch,
+    DomainRefused,
+    AlreadyLinked,
     NoRefreshToken,
     Failed,
 }
@@ -37,6 +39,8 @@ impl Outcome {
             Outcome::ExchangeFailed => "exchange_failed",
             Outcome::ProviderUnreachable => "provider_unreachable",
             Outcome::IdentityMismatch => "identity_mismatch",
+            Outcome::DomainRefused => "domain_refused",
+            Outcome::AlreadyLinked => "already_linked",
             Outcome::NoRefreshToken => "no_refresh_token",
             Outcome::Failed => "failed",
         }

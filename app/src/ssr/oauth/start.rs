@@ -41,10 +41,14 @@ pub async fn start(
     })?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let state_token = random_token();
+    // OpenID Connect: the id_token must carry this nonce, so one issued for another request
+    // cannot be replayed into this callback.
+    let nonce = random_token();
     let mut req = client
         .authorize_url(|| CsrfToken::new(state_token.clone()))
         .set_pkce_challenge(challenge)
-        .add_extra_param("login_hint", account.login.clone());
+        .add_extra_param("login_hint", account.login.clone())
+        .add_extra_param("nonce", nonce.clone());
     for s in &server.scopes {
         req = req.add_scope(Scope::new(s.clone()));
     }
@@ -54,18 +58,19 @@ pub async fn start(
     let (url, _) = req.url();
     // Expired rows are purged by `housekeeping`.
     let t = state.clock.now();
-    db::oauth_states::insert(
-        &state.pool,
-        &token_hash(&state_token),
+    let hash = token_hash(&state_token);
+    let new = db::oauth_states::NewState {
+        state_hash: &hash,
         account_id,
-        user.id,
-        state
+        user_id: user.id,
+        verifier_enc: state
             .secrets
-            .seal_str(verifier.secret(), aad::PKCE_VERIFIER),
-        t,
-        t + STATE_TTL_SECS,
-    )
-    .await?;
+            .seal_str(verifier.secret(), &aad::PKCE_VERIFIER.row(&hash)),
+        nonce_enc: state.secrets.seal_str(&nonce, &aad::NONCE.row(&hash)),
+        created_at: t,
+        expires_at: t + STATE_TTL_SECS,
+    };
+    db::oauth_states::insert(&state.pool, new).await?;
     tracing::info!("authorisation started");
     Ok(url.to_string())
 }

@@ -50,6 +50,12 @@ impl Refresher {
         let mut map = self.locks.lock().unwrap_or_else(|p| p.into_inner());
         map.entry(account_id).or_default().clone()
     }
+
+    /// Holds account `account_id`'s lock: no refresh of it runs until the guard is dropped.
+    /// Unlinking, deleting and storing a new grant take it too.
+    pub async fn hold(&self, account_id: i64) -> tokio::sync::OwnedMutexGuard<()> {
+        self.lock_for(account_id).lock_owned().await
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -60,9 +66,17 @@ pub enum RefreshError {
     Refused(String),
     #[error("refreshing failed, will retry: {0}")]
     Transient(String),
+    #[error("the account was unlinked or authorised again while refreshing; the new tokens were revoked")]
+    Superseded,
+    #[error("a stored token could not be decrypted; authorize the mailbox again")]
+    Undecryptable,
     #[error("{0}")]
     Other(String),
 }
+
+/// What the owner reads when a sealed value of their account does not open with its row's
+/// associated data (copied from another row, or altered).
+pub const UNDECRYPTABLE: &str = "A stored token of this mailbox could not be decrypted: it does not belong to this account. Authorize the mailbox again.";
 
 async fn read_tokens(state: &AppState, id: i64) -> Result<MailAccountRow, RefreshError> {
     db::mail_accounts::get(&state.pool, id)
@@ -75,11 +89,11 @@ fn is_fresh(row: &MailAccountRow, now: i64, margin_secs: i64) -> bool {
     row.status == AccountStatus::Linked && row.access_expires_at.unwrap_or(0) > now + margin_secs
 }
 
-fn open_access(state: &AppState, blob: &[u8]) -> Result<String, RefreshError> {
+fn open_access(state: &AppState, id: i64, blob: &[u8]) -> Result<String, RefreshError> {
     state
         .secrets
-        .open_str(blob, aad::ACCESS_TOKEN)
-        .map_err(|_| RefreshError::Other("a stored token could not be decrypted".into()))
+        .open_str(blob, &aad::ACCESS_TOKEN.row(id))
+        .map_err(|_| RefreshError::Undecryptable)
 }
 
 /// A usable access token for `account_id`, refreshed first if it expires within `margin_secs`.
@@ -91,15 +105,27 @@ pub async fn ensure_fresh(
     let row = read_tokens(state, account_id).await?;
     if is_fresh(&row, state.clock.now(), margin_secs) {
         if let Some(blob) = &row.access_token_enc {
-            return open_access(state, blob);
+            // An access token that does not open is replaced by a refresh.
+            if let Ok(token) = open_access(state, account_id, blob) {
+                return Ok(token);
+            }
+            refresh(state, account_id, margin_secs, true).await?;
+            return fresh_token(state, account_id).await;
         }
     }
     refresh(state, account_id, margin_secs, false).await?;
+    fresh_token(state, account_id).await
+}
+
+async fn fresh_token(state: &AppState, account_id: i64) -> Result<String, RefreshError> {
     let row = read_tokens(state, account_id).await?;
+    if row.status != AccountStatus::Linked {
+        return Err(RefreshError::NotLinked(row.status));
+    }
     let blob = row
         .access_token_enc
         .ok_or(RefreshError::NotLinked(row.status))?;
-    open_access(state, &blob)
+    open_access(state, account_id, &blob)
 }
 
 /// OAuth clients by mail server, built once per refresh pass: a pass over thousands of accounts
@@ -166,14 +192,36 @@ async fn refresh_using(
     let Some(refresh_blob) = row.refresh_token_enc else {
         return Err(RefreshError::NotLinked(row.status));
     };
-    let refresh_token = state
+    let Ok(refresh_token) = state
         .secrets
-        .open_str(&refresh_blob, aad::REFRESH_TOKEN)
-        .map_err(|_| RefreshError::Other("a stored token could not be decrypted".into()))?;
+        .open_str(&refresh_blob, &aad::REFRESH_TOKEN.row(account_id))
+    else {
+        tracing::error!(
+            account_id,
+            "a stored refresh token does not open for its row"
+        );
+        db::mail_accounts::mark_refresh_refused(
+            &state.pool,
+            account_id,
+            &refresh_blob,
+            UNDECRYPTABLE,
+            state.clock.now(),
+        )
+        .await
+        .map_err(|e| RefreshError::Other(e.to_string()))?;
+        return Err(RefreshError::Undecryptable);
+    };
     let client = match clients {
         Some(cache) => cache.get(state, row.mail_server_id).await?,
         None => Arc::new(build_client(state, row.mail_server_id).await?),
     };
+    // Read the account again after the server row (or the pass's cached client): a change of
+    // destination withdraws the grants in the same transaction, so a grant still held here was
+    // issued by the endpoint the client points at.
+    let again = read_tokens(state, account_id).await?;
+    if again.refresh_token_enc.as_deref() != Some(refresh_blob.as_slice()) {
+        return Err(RefreshError::Superseded);
+    }
 
     state.refresher.calls.fetch_add(1, Ordering::Relaxed);
     let result = client
@@ -187,15 +235,19 @@ async fn refresh_using(
                 .expires_in()
                 .map(|d| d.as_secs() as i64)
                 .unwrap_or(3600);
-            let rotated = token
-                .refresh_token()
-                .map(|r| state.secrets.seal_str(r.secret(), aad::REFRESH_TOKEN));
-            let access = state
-                .secrets
-                .seal_str(token.access_token().secret(), aad::ACCESS_TOKEN);
-            db::mail_accounts::save_refresh(
+            let rotated = token.refresh_token().map(|r| {
+                state
+                    .secrets
+                    .seal_str(r.secret(), &aad::REFRESH_TOKEN.row(account_id))
+            });
+            let access = state.secrets.seal_str(
+                token.access_token().secret(),
+                &aad::ACCESS_TOKEN.row(account_id),
+            );
+            let saved = db::mail_accounts::save_refresh(
                 &state.pool,
                 account_id,
+                &refresh_blob,
                 access,
                 rotated,
                 expires_at,
@@ -203,6 +255,18 @@ async fn refresh_using(
             )
             .await
             .map_err(|e| RefreshError::Other(e.to_string()))?;
+            if !saved {
+                // Unlinked (or linked anew) while the provider answered: the grant that lost
+                // must not stay alive at the provider.
+                tracing::warn!(
+                    account_id,
+                    "refresh lost to an unlink or a new grant; revoking"
+                );
+                if let Ok(server) = client::load(state, row.mail_server_id).await {
+                    super::oauth::revocation::revoke_unused(state, &server, &token).await;
+                }
+                return Err(RefreshError::Superseded);
+            }
             tracing::debug!(
                 account_id,
                 rotated = token.refresh_token().is_some(),
@@ -219,9 +283,15 @@ async fn refresh_using(
                 "The provider refused the refresh token (invalid_grant: {}). Authorize again.",
                 provider_text(&desc, 300)
             );
-            db::mail_accounts::mark_needs_reauth(&state.pool, account_id, &message, t)
-                .await
-                .map_err(|e| RefreshError::Other(e.to_string()))?;
+            db::mail_accounts::mark_refresh_refused(
+                &state.pool,
+                account_id,
+                &refresh_blob,
+                &message,
+                t,
+            )
+            .await
+            .map_err(|e| RefreshError::Other(e.to_string()))?;
             tracing::warn!(
                 account_id,
                 "refresh refused by the provider; the account needs re-authorisation"
@@ -242,6 +312,7 @@ async fn refresh_using(
             db::mail_accounts::mark_refresh_error(
                 &state.pool,
                 account_id,
+                &refresh_blob,
                 &message_for_owner,
                 failures,
                 t + backoff,

@@ -4,6 +4,7 @@
 use tracing::instrument;
 
 use crate::domain::mail_account::label;
+use crate::domain::mail_server::LoginDomains;
 use crate::domain::{
     AccountChoices, AccountFilter, AccountStatus, AuthMethod, MailAccountView, NewAccountForm,
     Page, SessionUser,
@@ -12,6 +13,8 @@ use crate::error::AppError;
 use crate::ssr::crypto::aad;
 use crate::ssr::db::mail_accounts::NewAccount;
 use crate::ssr::{db, oauth, AppState};
+
+use super::custody;
 
 /// The account, if the caller owns it or is an admin; otherwise 404 (not 403: its existence
 /// is none of a stranger's business).
@@ -85,7 +88,7 @@ pub async fn create(
     if !db::users::is_active(&st.pool, owner).await? {
         errors.push((label::OWNER, "choose an active user".into()));
     }
-    let password_enc = match &server {
+    let mailbox_password = match &server {
         Some(s) if s.auth_method == AuthMethod::Password => {
             if password.is_empty() {
                 errors.push((
@@ -95,15 +98,27 @@ pub async fn create(
             } else if password.chars().count() > 1024 {
                 errors.push((label::PASSWORD, "must be at most 1024 characters".into()));
             }
-            Some(st.secrets.seal_str(password, aad::ACCOUNT_PASSWORD))
+            Some(password)
         }
         _ => None,
     };
+    if let Some(s) = &server {
+        let domains = LoginDomains::parse(&s.allowed_domains).unwrap_or_default();
+        if !domains.allows(form.login.as_str()) {
+            errors.push((
+                label::LOGIN,
+                format!(
+                    "this mail server accepts mailboxes of {} only",
+                    domains.joined()
+                ),
+            ));
+        }
+    }
     let Some(server) = server.filter(|_| errors.is_empty()) else {
         return Err(AppError::fields(errors));
     };
     // A password mailbox is usable at once; an OAuth one waits for its owner's consent.
-    let status = if password_enc.is_some() {
+    let status = if mailbox_password.is_some() {
         AccountStatus::Linked
     } else {
         AccountStatus::Pending
@@ -115,46 +130,80 @@ pub async fn create(
         login: form.login.as_str(),
         login_key: form.login.key(),
         status,
-        password_enc,
     };
-    let id = db::mail_accounts::insert(&st.pool, new, st.clock.now())
+    // Unique per owner only: another user's pending account for the same address reserves
+    // nothing and is never revealed; who holds the grant is decided when its owner consents.
+    let mut tx = st.pool.begin().await.map_err(crate::ssr::begin_failed)?;
+    let id = db::mail_accounts::insert(&mut *tx, new, st.clock.now())
         .await
         .map_err(|e| {
             if e.is_unique_violation() {
+                let whose = if owner == me.id {
+                    "you already have"
+                } else {
+                    "this user already has"
+                };
                 AppError::field(
                     label::LOGIN,
-                    "this mailbox is already linked on this mail server",
+                    format!("{whose} this mailbox on this mail server"),
                 )
             } else {
                 e.into()
             }
         })?;
+    if let Some(password) = mailbox_password {
+        let sealed = st
+            .secrets
+            .seal_str(password, &aad::ACCOUNT_PASSWORD.row(id));
+        db::mail_accounts::set_password(&mut *tx, id, sealed).await?;
+    }
+    tx.commit().await.map_err(crate::ssr::commit_failed)?;
     tracing::info!(account_id = id, owner, "mail account created");
     Ok(id)
 }
 
+/// Deletes an account, revoking its grant at the provider first (a failure there is logged,
+/// not fatal: the tokens are gone here either way).
 #[instrument(skip_all, fields(account_id = id, user_id = me.id))]
 pub async fn delete(st: &AppState, me: &SessionUser, id: i64) -> Result<(), AppError> {
-    visible(st, me, id).await?;
-    db::mail_accounts::delete(&st.pool, id).await?;
-    tracing::info!("mail account deleted");
+    let account = visible(st, me, id).await?;
+    let client = oauth::client::load(st, account.mail_server_id).await.ok();
+    let grant = {
+        let _held = st.refresher.hold(id).await;
+        let grant = db::mail_accounts::get(&st.pool, id)
+            .await?
+            .and_then(|r| r.refresh_token_enc);
+        db::mail_accounts::delete(&st.pool, id).await?;
+        grant
+    };
+    let grants: Vec<_> = grant.map(|g| (id, g)).into_iter().collect();
+    let failed = custody::revoke_at_old_provider(st, client.as_ref(), grants).await;
+    tracing::info!(revocation_failed = failed > 0, "mail account deleted");
     Ok(())
 }
 
 /// Revokes the refresh token at the provider (when it has a revocation endpoint), deletes the
 /// tokens and sets the account back to `pending`. Returns a warning when revocation failed.
+/// The account's lock is held while the tokens go, so a refresh in flight cannot write them
+/// back (its rotated token is revoked instead).
 #[instrument(skip_all, fields(account_id = id, user_id = me.id))]
 pub async fn unlink(st: &AppState, me: &SessionUser, id: i64) -> Result<Option<String>, AppError> {
     let account = visible(st, me, id).await?;
-    let row = db::mail_accounts::get(&st.pool, id).await?;
+    let blob = {
+        let _held = st.refresher.hold(id).await;
+        let blob = db::mail_accounts::get(&st.pool, id)
+            .await?
+            .and_then(|r| r.refresh_token_enc);
+        db::mail_accounts::clear_grant(&st.pool, id, None, st.clock.now()).await?;
+        blob
+    };
     let mut warning = None;
-    if let Some(blob) = row.and_then(|r| r.refresh_token_enc) {
-        let token = st
-            .secrets
-            .open_str(&blob, aad::REFRESH_TOKEN)
-            .map_err(|e| crate::ssr::internal("decrypting a refresh token", e))?;
-        match oauth::client::load(st, account.mail_server_id).await {
-            Ok(server) => {
+    if let Some(blob) = blob {
+        match (
+            st.secrets.open_str(&blob, &aad::REFRESH_TOKEN.row(id)),
+            oauth::client::load(st, account.mail_server_id).await,
+        ) {
+            (Ok(token), Ok(server)) => {
                 if let Err(m) =
                     oauth::revocation::revoke(st, &server, &token, "refresh_token").await
                 {
@@ -163,14 +212,22 @@ pub async fn unlink(st: &AppState, me: &SessionUser, id: i64) -> Result<Option<S
                     ));
                 }
             }
-            Err(e) => {
+            (Err(_), _) => {
+                warning = Some(
+                    "The tokens were deleted here, but could not be revoked at the provider: they did not decrypt."
+                        .to_string(),
+                )
+            }
+            (_, Err(e)) => {
                 warning = Some(format!(
                     "The tokens were deleted here, but not revoked at the provider: {e}"
                 ))
             }
         }
     }
-    db::mail_accounts::clear_grant(&st.pool, id, warning.as_deref(), st.clock.now()).await?;
+    if let Some(w) = &warning {
+        db::mail_accounts::set_last_error(&st.pool, id, w, st.clock.now()).await?;
+    }
     tracing::info!(revoked = warning.is_none(), "mail account unlinked");
     Ok(warning)
 }

@@ -8,7 +8,9 @@ use crate::domain::{MailServerDraft, MailServerEdit, MailServerSummary, Page, Pr
 use crate::error::AppError;
 use crate::ssr::crypto::aad;
 use crate::ssr::db::mail_servers::{MailServerRecord, SecretChange};
-use crate::ssr::{db, providers, AppState};
+use crate::ssr::{db, oauth, providers, AppState};
+
+use super::custody;
 
 fn not_found() -> AppError {
     AppError::NotFound("The mail server".into())
@@ -55,6 +57,8 @@ pub async fn edit_form(st: &AppState, id: i64) -> Result<MailServerEdit, AppErro
             validate_certificate: r.validate_certificate,
             active: r.active,
             visible_to_users: r.visible_to_users,
+            allowed_domains: r.allowed_domains,
+            confirm_linked: 0,
         },
     })
 }
@@ -67,14 +71,15 @@ pub async fn save(
     id: Option<i64>,
     draft: &MailServerDraft,
 ) -> Result<i64, AppError> {
-    let secret_stored = match id {
-        None => false,
-        Some(id) => db::mail_servers::get(&st.pool, id)
-            .await?
-            .ok_or_else(not_found)?
-            .client_secret_enc
-            .is_some(),
+    let old = match id {
+        None => None,
+        Some(id) => Some(
+            db::mail_servers::get(&st.pool, id)
+                .await?
+                .ok_or_else(not_found)?,
+        ),
     };
+    let secret_stored = old.as_ref().is_some_and(|r| r.client_secret_enc.is_some());
     let valid = draft.parse(secret_stored).map_err(AppError::fields)?;
 
     let mut endpoints = None;
@@ -105,10 +110,14 @@ pub async fn save(
     }
 
     let o = valid.oauth.as_ref();
-    let secret = match o.map(|o| o.client_secret.as_ref()) {
-        None => SecretChange::Clear,
-        Some(None) => SecretChange::Keep,
-        Some(Some(s)) => SecretChange::Set(st.secrets.seal_str(s, aad::CLIENT_SECRET)),
+    // Sealed with the row's id: a new server's secret is written once the row exists.
+    let new_secret = o.and_then(|o| o.client_secret.clone());
+    let secret = match (o, &new_secret, id) {
+        (None, _, _) => SecretChange::Clear,
+        (Some(_), None, _) | (Some(_), Some(_), None) => SecretChange::Keep,
+        (Some(_), Some(s), Some(id)) => {
+            SecretChange::Set(st.secrets.seal_str(s, &aad::CLIENT_SECRET.row(id)))
+        }
     };
     let e = endpoints.as_ref();
     let record = MailServerRecord {
@@ -135,6 +144,19 @@ pub async fn save(
         validate_certificate: valid.validate_certificate,
         active: valid.active,
         visible_to_users: valid.visible_to_users,
+        allowed_domains: valid.allowed_domains.joined(),
+    };
+    // Where the linked accounts' tokens go may change only with the admin's say-so, and then
+    // every grant given for the old destination is withdrawn.
+    let moved = match &old {
+        Some(old) => custody::destination_changes(old, &record),
+        None => vec![],
+    };
+    let handover = match (&old, moved.is_empty()) {
+        (Some(old), false) => {
+            custody::prepare_move(st, old.id, &moved, draft.confirm_linked).await?
+        }
+        _ => None,
     };
     let unique = |e: db::QueryError| {
         if e.is_unique_violation() {
@@ -148,15 +170,33 @@ pub async fn save(
     };
     let t = st.clock.now();
     let saved = match id {
-        None => db::mail_servers::insert(&st.pool, &record, t)
-            .await
-            .map_err(unique)?,
+        None => {
+            let mut tx = st.pool.begin().await.map_err(crate::ssr::begin_failed)?;
+            let id = db::mail_servers::insert(&mut *tx, &record, t)
+                .await
+                .map_err(unique)?;
+            if let Some(s) = &new_secret {
+                let sealed = st.secrets.seal_str(s, &aad::CLIENT_SECRET.row(id));
+                db::mail_servers::set_secret(&mut *tx, id, Some(sealed)).await?;
+            }
+            tx.commit().await.map_err(crate::ssr::commit_failed)?;
+            id
+        }
         Some(id) => {
-            if !db::mail_servers::update(&st.pool, id, &record, t)
+            let mut tx = st.pool.begin().await.map_err(crate::ssr::begin_failed)?;
+            if !db::mail_servers::update(&mut *tx, id, &record, t)
                 .await
                 .map_err(unique)?
             {
                 return Err(not_found());
+            }
+            let grants = match &handover {
+                Some(h) => custody::withdraw_grants(&mut tx, id, &h.reason, t).await?,
+                None => vec![],
+            };
+            tx.commit().await.map_err(crate::ssr::commit_failed)?;
+            if let Some(h) = handover {
+                custody::revoke_at_old_provider(st, h.old_client.as_ref(), grants).await;
             }
             id
         }
@@ -169,6 +209,8 @@ pub async fn save(
 /// the admin saw how many mailboxes (and tokens) go with it and confirmed that.
 #[instrument(skip_all, fields(mail_server_id = id))]
 pub async fn delete(st: &AppState, id: i64, confirm_accounts: i64) -> Result<(), AppError> {
+    // Loaded before the rows go: the grants are revoked where they were issued.
+    let client = oauth::client::load(st, id).await.ok();
     let mut tx = st.pool.begin().await.map_err(crate::ssr::begin_failed)?;
     let linked = db::mail_accounts::count_on_server(&mut *tx, id).await?;
     if linked > 0 && confirm_accounts != linked {
@@ -178,10 +220,14 @@ pub async fn delete(st: &AppState, id: i64, confirm_accounts: i64) -> Result<(),
             if linked == 1 { "it" } else { "them" }
         )));
     }
+    // The grants are revoked at the provider too: deleting the server here must not leave
+    // live mailbox grants behind there.
+    let grants = db::mail_accounts::grants_on_server(&mut *tx, id).await?;
     if !db::mail_servers::delete(&mut *tx, id).await? {
         return Err(not_found());
     }
     tx.commit().await.map_err(crate::ssr::commit_failed)?;
+    custody::revoke_at_old_provider(st, client.as_ref(), grants).await;
     tracing::info!(linked_accounts = linked, "mail server deleted");
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! the tests call the same code.
 
 pub mod applications;
+pub mod custody;
 pub mod mail_accounts;
 pub mod mail_servers;
 pub mod settings;

@@ -42,6 +42,10 @@ pub async fn create(
     Ok(id)
 }
 
+/// What the owner of a disabled mailbox reads.
+pub const OWNER_DEACTIVATED: &str =
+    "Its owner's Mailbridge account was deactivated: the mailbox is not refreshed or used until the owner is activated again.";
+
 /// Changes name, role and active flag; never leaves the installation without an active admin.
 /// Deactivation ends every session of the user at once.
 #[instrument(skip_all, fields(user_id = id))]
@@ -65,8 +69,14 @@ pub async fn update(
             AppError::field(Role::LABEL, LAST_ADMIN)
         });
     }
-    if !active {
+    // A deactivated user's mailboxes stop being refreshed, tested or handed out; they resume
+    // when the user is activated again.
+    let now = st.clock.now();
+    if active {
+        db::mail_accounts::enable_owner_accounts(&mut *tx, id, now).await?;
+    } else {
         db::sessions::delete_for_user(&mut *tx, id, "").await?;
+        db::mail_accounts::disable_owner_accounts(&mut *tx, id, OWNER_DEACTIVATED, now).await?;
     }
     tx.commit().await.map_err(crate::ssr::commit_failed)?;
     tracing::info!(role = role.as_str(), active, "user updated");

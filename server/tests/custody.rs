@@ -1,0 +1,442 @@
+//! Tokens go only where their owner agreed (issue 13): each rule as the attack it stops, against
+//! the kit's real OIDC server.
+
+mod common;
+
+use std::time::Duration;
+
+use app::api::{mail_accounts, mail_servers, users};
+use app::domain::{AccountStatus, Encryption, Protocol, Role};
+use app::error::AppError;
+use app::ssr::crypto::aad;
+use app::ssr::mail::{self, Credential, ExtraCa, Mechanism, Target};
+use app::ssr::refresh::{self, RefreshError};
+use common::{fields, google_draft, linked::Linked, linked::SlowRelay, new_account};
+
+/// A port that records whether anything connected to it: the attacker's machine.
+struct Trap {
+    port: u16,
+    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Trap {
+    async fn start() -> Trap {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let h = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                // Greets like a mail server so that a client would go on and send its token.
+                tokio::spawn(async move {
+                    use tokio::io::AsyncWriteExt;
+                    let _ = s.write_all(b"220 trap ESMTP\r\n").await;
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                });
+            }
+        });
+        Trap { port, hits }
+    }
+
+    fn hits(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[tokio::test]
+async fn a_token_never_travels_in_the_clear_or_to_an_unchecked_certificate() {
+    let trap = Trap::start().await;
+    let target = |encryption, validate_certificate| Target {
+        host: "127.0.0.1".into(),
+        port: trap.port,
+        encryption,
+        validate_certificate,
+        login: "alice@example.test".into(),
+        mechanism: Mechanism::Auto,
+    };
+    let token = || Credential::Bearer("full-mailbox-token".into());
+    let t = Duration::from_secs(2);
+    for protocol in [Protocol::Imap, Protocol::Smtp] {
+        for (enc, validate) in [(Encryption::None, true), (Encryption::SslTls, false)] {
+            let r = mail::test(
+                protocol,
+                &target(enc, validate),
+                &token(),
+                &ExtraCa::default(),
+                t,
+            )
+            .await;
+            assert!(!r.ok);
+            assert!(r.message.contains("not sent"), "{}", r.message);
+        }
+    }
+    assert_eq!(trap.hits(), 0, "nothing may even connect");
+
+    // The form refuses both for an OAuth2 server, naming the fields; a password server may.
+    let app = common::spawn().await;
+    let admin = app.admin().await;
+    let app_id = app.create_application(&admin, "Web").await;
+    let mut d = google_draft("Gmail", "id", "secret", app_id);
+    d.imap_encryption = "none".into();
+    d.validate_certificate = false;
+    let r = app
+        .call(
+            mail_servers::SaveMailServer {
+                id: String::new(),
+                draft: d.clone(),
+            },
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(fields(&r), ["IMAP encryption", "Validate certificate"]);
+    d.auth_method = "password".into();
+    app.create_server(&admin, d).await;
+}
+
+#[tokio::test]
+async fn changing_where_tokens_go_asks_first_then_revokes_and_sends_owners_back() {
+    let l = Linked::start(&[], &[], "alice@example.test").await;
+    let trap = Trap::start().await;
+    let grant = l.refresh_token(l.account).await.expect("linked");
+    let edit = l
+        .app
+        .ok(mail_servers::GetMailServer { id: l.server }, &l.admin)
+        .await;
+    let save = |draft| mail_servers::SaveMailServer {
+        id: l.server.to_string(),
+        draft,
+    };
+
+    // A change that moves nothing (the Subject) needs no confirmation.
+    let mut renamed = edit.draft.clone();
+    renamed.subject = "Google, renamed".into();
+    l.app.ok(save(renamed.clone()), &l.admin).await;
+    assert_eq!(l.status(l.account).await.0, AccountStatus::Linked);
+
+    // The IMAP host pointed at the attacker's machine: asked, with the count, nothing written.
+    let mut moved = renamed.clone();
+    moved.imap_host = "127.0.0.1".into();
+    moved.imap_port = trap.port.to_string();
+    match l.app.call(save(moved.clone()), Some(&l.admin)).await {
+        Err((409, AppError::Confirm { count: 1, message })) => {
+            assert!(
+                message.contains("IMAP host") && message.contains("1 linked"),
+                "{message}"
+            )
+        }
+        other => panic!("expected a confirmation, got {other:?}"),
+    }
+    let now = l
+        .app
+        .ok(mail_servers::GetMailServer { id: l.server }, &l.admin)
+        .await;
+    assert_eq!(now.draft.imap_host, edit.draft.imap_host);
+    assert_eq!(l.status(l.account).await.0, AccountStatus::Linked);
+    assert!(l.active_at_provider(&grant).await);
+
+    // Confirmed: the grant is revoked at the provider, the owner is told why, and "Run test"
+    // sends nothing to the new host.
+    moved.confirm_linked = 1;
+    l.app.ok(save(moved), &l.admin).await;
+    let (status, reason) = l.status(l.account).await;
+    assert_eq!(status, AccountStatus::NeedsReauth);
+    assert!(reason.unwrap_or_default().contains("IMAP host"));
+    assert!(l.refresh_token(l.account).await.is_none());
+    assert!(
+        !l.active_at_provider(&grant).await,
+        "revoked at the old provider"
+    );
+    let r = mail::run_account_test(&l.app.state, l.account, Protocol::Imap)
+        .await
+        .unwrap();
+    assert!(!r.ok);
+    assert_eq!(trap.hits(), 0, "the new host never saw a connection");
+    let owner_view = l
+        .app
+        .ok(mail_accounts::GetMailAccount { id: l.account }, &l.owner)
+        .await;
+    assert!(owner_view
+        .last_error
+        .unwrap_or_default()
+        .contains("authorize it again"));
+}
+
+#[tokio::test]
+async fn unlink_wins_over_a_refresh_in_flight_and_the_rotated_grant_is_revoked() {
+    // The token endpoint answers through a relay that holds its answers for a while.
+    let oidc = common::oidc::Oidc::start(&[("ROTATE_REFRESH", "1")]).await;
+    let upstream = oidc.issuer.trim_start_matches("http://").parse().unwrap();
+    let relay = SlowRelay::start(upstream).await;
+    let token_url = format!("http://{}/token", relay.addr);
+    let l = Linked::start_with(
+        oidc,
+        &[("MAILBRIDGE_GOOGLE_TOKEN_URL", &token_url)],
+        "alice@example.test",
+    )
+    .await;
+    relay
+        .delay_ms
+        .store(1500, std::sync::atomic::Ordering::SeqCst);
+    let state = l.app.state.clone();
+    let account = l.account;
+    let in_flight = tokio::spawn(async move { refresh::refresh(&state, account, 0, true).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let warning = l
+        .app
+        .ok(mail_accounts::UnlinkMailAccount { id: l.account }, &l.owner)
+        .await;
+    let _ = in_flight.await.unwrap();
+    relay.delay_ms.store(0, std::sync::atomic::Ordering::SeqCst);
+
+    // The unlink stands: no tokens, pending, and no refresh token the provider ever issued
+    // for this mailbox is still alive there.
+    assert_eq!(
+        l.status(l.account).await.0,
+        AccountStatus::Pending,
+        "{warning:?}"
+    );
+    assert!(l.refresh_token(l.account).await.is_none());
+    let issued = relay.refresh_tokens_seen();
+    assert!(
+        issued.len() >= 2,
+        "the link and the refresh each issued one: {issued:?}"
+    );
+    for t in issued {
+        assert!(
+            !l.active_at_provider(&t).await,
+            "a grant survived the unlink"
+        );
+    }
+}
+
+#[tokio::test]
+async fn deleting_an_account_or_a_server_revokes_its_grants_first() {
+    let l = Linked::start(&[], &[], "alice@example.test").await;
+    let other = l.link_another("bob@example.test").await;
+    let alice = l.refresh_token(l.account).await.unwrap();
+    let bob = l.refresh_token(other).await.unwrap();
+    l.app
+        .ok(mail_accounts::DeleteMailAccount { id: l.account }, &l.owner)
+        .await;
+    assert!(
+        !l.active_at_provider(&alice).await,
+        "deleting the account revoked it"
+    );
+    assert!(l.active_at_provider(&bob).await);
+    l.app
+        .ok(
+            mail_servers::DeleteMailServer {
+                id: l.server,
+                confirm_accounts: 1,
+            },
+            &l.admin,
+        )
+        .await;
+    assert!(
+        !l.active_at_provider(&bob).await,
+        "deleting the server revoked it"
+    );
+}
+
+#[tokio::test]
+async fn a_deactivated_owners_mailboxes_are_not_refreshed_until_reactivated() {
+    let l = Linked::start(&[], &[], "alice@example.test").await;
+    let set_active = |active| users::UpdateUser {
+        id: l.owner_id,
+        name: "Owner".into(),
+        role: Role::User.as_str().into(),
+        active,
+    };
+    l.app.ok(set_active(false), &l.admin).await;
+    let (status, reason) = l.status(l.account).await;
+    assert_eq!(status, AccountStatus::Disabled);
+    assert!(reason.unwrap_or_default().contains("deactivated"));
+    l.app.advance_clock(7200);
+    assert!(refresh::due_accounts(&l.app.state, 300)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        refresh::ensure_fresh(&l.app.state, l.account, 60).await,
+        Err(RefreshError::NotLinked(AccountStatus::Disabled))
+    );
+    let r = mail::run_account_test(&l.app.state, l.account, Protocol::Imap)
+        .await
+        .unwrap();
+    assert!(!r.ok && r.message.contains("disabled"), "{}", r.message);
+
+    l.app.ok(set_active(true), &l.admin).await;
+    assert_eq!(l.status(l.account).await.0, AccountStatus::Linked);
+    assert_eq!(
+        refresh::due_accounts(&l.app.state, 300).await.unwrap(),
+        vec![l.account]
+    );
+    refresh::ensure_fresh(&l.app.state, l.account, 60)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_pending_account_reserves_nothing_and_reveals_nothing() {
+    let l = Linked::start(&[], &[], "alice@example.test").await;
+    let (_, mallory) = l.app.person("mallory@example.test", Role::User).await;
+    // Another user types alice's address: accepted (nothing revealed), but it holds nothing…
+    let squat = l
+        .app
+        .ok(
+            new_account(l.server, "alice@example.test", "", ""),
+            &mallory,
+        )
+        .await;
+    // …and reserves nothing: a second mailbox of the same address by its owner still works,
+    let again = l
+        .app
+        .call(
+            new_account(l.server, "alice@example.test", "", ""),
+            Some(&l.owner),
+        )
+        .await;
+    assert_eq!(fields(&again), ["Login"], "one's own duplicate is named");
+    let (_, boss) = l.app.person("boss@example.test", Role::User).await;
+    let squat_boss = l
+        .app
+        .ok(new_account(l.server, "boss@example.test", "", ""), &mallory)
+        .await;
+    let real = l
+        .app
+        .ok(new_account(l.server, "boss@example.test", "", ""), &boss)
+        .await;
+    assert_eq!(l.authorize(&boss, real).await, "linked");
+    // The grant goes to one account only: the squatter's consent (this kit's provider approves
+    // any address) does not take it over.
+    assert_eq!(l.authorize(&mallory, squat_boss).await, "already_linked");
+    assert_eq!(l.authorize(&mallory, squat).await, "already_linked");
+    assert!(l.refresh_token(squat).await.is_none());
+    assert!(l.refresh_token(real).await.is_some());
+    assert_eq!(l.status(l.account).await.0, AccountStatus::Linked);
+}
+
+#[tokio::test]
+async fn allowed_login_domains_are_checked_when_typed_and_when_consented() {
+    let l = Linked::start(&[], &[], "alice@example.test").await;
+    let mut d = l
+        .app
+        .ok(mail_servers::GetMailServer { id: l.server }, &l.admin)
+        .await
+        .draft;
+    d.allowed_domains = "corp.test".into();
+    l.app
+        .ok(
+            mail_servers::SaveMailServer {
+                id: l.server.to_string(),
+                draft: d.clone(),
+            },
+            &l.admin,
+        )
+        .await;
+    let r = l
+        .app
+        .call(
+            new_account(l.server, "x@example.test", "", ""),
+            Some(&l.owner),
+        )
+        .await;
+    assert_eq!(fields(&r), ["Login"]);
+    // alice's account predates the rule: authorising it again is refused at the callback.
+    assert_eq!(l.authorize(&l.owner, l.account).await, "domain_refused");
+    d.allowed_domains = "not a domain!".into();
+    let r = l
+        .app
+        .call(
+            mail_servers::SaveMailServer {
+                id: l.server.to_string(),
+                draft: d,
+            },
+            Some(&l.admin),
+        )
+        .await;
+    assert_eq!(fields(&r), ["Allowed login domains"]);
+}
+
+#[tokio::test]
+async fn a_sealed_token_copied_to_another_row_does_not_open_there() {
+    let l = Linked::start(&[], &[], "alice@example.test").await;
+    let bob = l.link_another("bob@example.test").await;
+    // Someone with write access to the database copies alice's grant into bob's row.
+    sqlx::query(
+        "UPDATE mail_accounts SET refresh_token_enc = (SELECT refresh_token_enc FROM mail_accounts WHERE id = ?1),
+            access_token_enc = (SELECT access_token_enc FROM mail_accounts WHERE id = ?1), access_expires_at = 0
+         WHERE id = ?2",
+    )
+    .bind(l.account)
+    .bind(bob)
+    .execute(&l.app.state.pool)
+    .await
+    .unwrap();
+    let r = refresh::ensure_fresh(&l.app.state, bob, 60).await;
+    assert_eq!(
+        r,
+        Err(RefreshError::Undecryptable),
+        "bob must not get alice's mailbox"
+    );
+    let (status, reason) = l.status(bob).await;
+    assert_eq!(status, AccountStatus::NeedsReauth);
+    assert!(reason
+        .unwrap_or_default()
+        .contains("could not be decrypted"));
+    // The pages and alice's account are unharmed.
+    let list = l
+        .app
+        .ok(
+            mail_accounts::ListMailAccounts {
+                server_id: String::new(),
+                owner_id: String::new(),
+                status: String::new(),
+                page: 0,
+            },
+            &l.owner,
+        )
+        .await;
+    assert_eq!(list.total, 2);
+    refresh::ensure_fresh(&l.app.state, l.account, 60)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn secrets_of_an_older_database_are_bound_to_their_rows_on_first_start() {
+    let app = common::spawn().await;
+    let admin = app.admin().await;
+    let app_id = app.create_application(&admin, "Web").await;
+    let server = app
+        .create_server(&admin, google_draft("Gmail", "id", "s3cret", app_id))
+        .await;
+    // As an older Mailbridge stored it: sealed with the column's name only, no flag.
+    let legacy = app
+        .state
+        .secrets
+        .seal_str("s3cret", aad::CLIENT_SECRET.legacy());
+    sqlx::query("UPDATE mail_servers SET client_secret_enc = ?1")
+        .bind(&legacy)
+        .execute(&app.state.pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM settings WHERE key = 'secrets_bound_to_rows'")
+        .execute(&app.state.pool)
+        .await
+        .unwrap();
+    let db = format!("sqlite://{}", app.dir.path().join("test.db").display());
+    let restarted = common::spawn_on(app.dir, &db, &[]).await;
+    let blob: Vec<u8> = sqlx::query_scalar("SELECT client_secret_enc FROM mail_servers")
+        .fetch_one(&restarted.state.pool)
+        .await
+        .unwrap();
+    assert_ne!(blob, legacy);
+    let open = |aad: &str| restarted.state.secrets.open_str(&blob, aad).ok();
+    assert_eq!(
+        open(&aad::CLIENT_SECRET.row(server)).as_deref(),
+        Some("s3cret")
+    );
+    assert_eq!(open(aad::CLIENT_SECRET.legacy()), None);
+}
