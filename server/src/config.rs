@@ -39,6 +39,10 @@ pub struct Config {
     pub secret_key: Option<String>,
     pub secret_key_file: Option<std::path::PathBuf>,
     pub mail_timeout_secs: i64,
+    /// Connection tests running at once (`MAILBRIDGE_MAIL_TEST_CONCURRENCY`).
+    pub mail_test_concurrency: i64,
+    /// Connection tests one user may start per minute (`MAILBRIDGE_MAIL_TEST_PER_MINUTE`).
+    pub mail_test_per_minute: i64,
     pub ca_file: Option<std::path::PathBuf>,
     pub refresh_before_secs: i64,
     pub refresh_interval_secs: i64,
@@ -164,6 +168,8 @@ impl Config {
             // Not trimmed: spaces may be part of a password.
             admin_password: get("MAILBRIDGE_ADMIN_PASSWORD").filter(|p| !p.is_empty()),
             mail_timeout_secs: number("MAILBRIDGE_MAIL_TIMEOUT_SECS", 15, 1)?,
+            mail_test_concurrency: number("MAILBRIDGE_MAIL_TEST_CONCURRENCY", 8, 1)?,
+            mail_test_per_minute: number("MAILBRIDGE_MAIL_TEST_PER_MINUTE", 20, 1)?,
             ca_file: var("MAILBRIDGE_CA_FILE").map(Into::into),
             refresh_before_secs: number("MAILBRIDGE_REFRESH_BEFORE_SECS", 300, 0)?,
             refresh_interval_secs: number("MAILBRIDGE_REFRESH_INTERVAL_SECS", 60, 1)?,

@@ -97,6 +97,14 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
             interval_secs: config.refresh_interval_secs as u64,
             concurrency: config.refresh_concurrency as usize,
         },
+        mail_tests: Arc::new(app::ssr::mail::gate::TestGate::new(
+            app::ssr::mail::gate::GateLimits {
+                concurrency: config.mail_test_concurrency as usize,
+                per_minute: config.mail_test_per_minute as usize,
+                password_failures: config.login_max_failures_per_email as usize,
+                password_window_secs: config.login_window_secs,
+            },
+        )),
         mail: Arc::new(app::ssr::mail::MailSettings {
             timeout_secs: config.mail_timeout_secs as u64,
             extra_ca,

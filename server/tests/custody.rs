@@ -5,13 +5,15 @@ mod common;
 
 use std::time::Duration;
 
-use app::api::{mail_accounts, mail_servers, users};
+use app::api::{mail_accounts, mail_servers, mail_test, users};
 use app::domain::{AccountStatus, Encryption, Protocol, Role};
 use app::error::AppError;
 use app::ssr::crypto::aad;
 use app::ssr::mail::{self, Credential, ExtraCa, Mechanism, Target};
 use app::ssr::refresh::{self, RefreshError};
-use common::{fields, google_draft, linked::Linked, linked::SlowRelay, new_account};
+use common::{
+    fields, google_draft, linked::Linked, linked::SlowRelay, new_account, password_draft,
+};
 
 /// A port that records whether anything connected to it: the attacker's machine.
 struct Trap {
@@ -439,4 +441,66 @@ async fn secrets_of_an_older_database_are_bound_to_their_rows_on_first_start() {
         Some("s3cret")
     );
     assert_eq!(open(aad::CLIENT_SECRET.legacy()), None);
+}
+
+#[tokio::test]
+async fn connection_tests_run_once_per_account_within_a_rate_and_an_overall_bound() {
+    let trap = Trap::start().await;
+    let app = common::spawn_with(&[
+        ("MAILBRIDGE_MAIL_TEST_PER_MINUTE", "4"),
+        ("MAILBRIDGE_MAIL_TEST_CONCURRENCY", "1"),
+        ("MAILBRIDGE_MAIL_TIMEOUT_SECS", "1"),
+    ])
+    .await;
+    let admin = app.admin().await;
+    let (_, user) = app.person("u@example.test", Role::User).await;
+    let mut d = password_draft("Slow", "127.0.0.1", trap.port, trap.port);
+    d.imap_encryption = "none".into();
+    d.smtp_encryption = "none".into();
+    let server = app.create_server(&admin, d).await;
+    let one = app
+        .ok(new_account(server, "u@example.test", "", "pw"), &user)
+        .await;
+    let two = app
+        .ok(new_account(server, "v@example.test", "", "pw"), &user)
+        .await;
+    let call = |id| {
+        app.call(
+            mail_test::TestMailAccount {
+                id,
+                protocol: Protocol::Smtp,
+            },
+            Some(&user),
+        )
+    };
+
+    // Two clicks on one account: one connection, one answer for both.
+    let (a, b) = tokio::join!(call(one), call(one));
+    assert_eq!(a.unwrap(), b.unwrap());
+    assert_eq!(trap.hits(), 1, "the second click joined the first");
+
+    // Two accounts with room for one test at a time: the second connects after the first.
+    let started = std::time::Instant::now();
+    let both = async { tokio::join!(call(one), call(two)) };
+    let watch = async {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        trap.hits()
+    };
+    let ((a, b), hits_meanwhile) = tokio::join!(both, watch);
+    assert!(a.is_ok() && b.is_ok());
+    assert_eq!(
+        hits_meanwhile, 2,
+        "only one more test ran during the first second"
+    );
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    assert_eq!(trap.hits(), 3);
+
+    // Four tests this minute already: the fifth is refused with a message the page shows.
+    match call(one).await {
+        Err((429, AppError::RateLimited { message, .. })) => {
+            assert!(message.contains("4 a minute"), "{message}")
+        }
+        other => panic!("expected 429, got {other:?}"),
+    }
+    assert_eq!(trap.hits(), 3);
 }

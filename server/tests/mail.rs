@@ -6,10 +6,13 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use app::api::mail_accounts::{CreateMailAccount, GetMailAccount, StartAuthorization};
+use app::api::mail_accounts::{
+    CreateMailAccount, DeleteMailAccount, GetMailAccount, StartAuthorization,
+};
 use app::api::mail_servers::SaveMailServer;
 use app::api::mail_test::TestMailAccount;
 use app::domain::{AccountStatus, Encryption, MailServerDraft, Protocol, ProtocolResult};
+use app::error::AppError;
 use app::ssr::crypto::aad;
 use app::ssr::mail::{self, Credential, ExtraCa, Mechanism, Target};
 use common::{google_draft, new_account, password_draft, peers::Peers, TestApp};
@@ -416,4 +419,42 @@ async fn a_password_server_and_account_pass_the_same_test() {
         .unwrap();
     let imap = app.ok(test(Protocol::Imap), &cookie).await;
     assert!(!imap.ok && imap.auth_failed, "{}", imap.message);
+
+    // Guessing the mailbox's password through tests (delete, add with the next guess, test) is
+    // held to the sign-in page's pace: 5 refused logins per 15 minutes, then 429.
+    let mut account = account;
+    for guess in 2..=5 {
+        app.ok(DeleteMailAccount { id: account }, &cookie).await;
+        account = app
+            .ok(
+                new_account(server, "pwuser@example.test", "", &format!("guess {guess}")),
+                &cookie,
+            )
+            .await;
+        let r = app
+            .ok(
+                TestMailAccount {
+                    id: account,
+                    protocol: Protocol::Smtp,
+                },
+                &cookie,
+            )
+            .await;
+        assert!(r.auth_failed, "{}", r.message);
+    }
+    match app
+        .call(
+            TestMailAccount {
+                id: account,
+                protocol: Protocol::Imap,
+            },
+            Some(&cookie),
+        )
+        .await
+    {
+        Err((429, AppError::RateLimited { message, .. })) => {
+            assert!(message.contains("failed password logins"), "{message}")
+        }
+        other => panic!("expected 429, got {other:?}"),
+    }
 }

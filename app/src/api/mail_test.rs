@@ -13,7 +13,7 @@ pub async fn test_mail_account(id: i64, protocol: Protocol) -> Result<ProtocolRe
     guard::answer(async {
         let (st, me) = guard::user().await?;
         mail_accounts::visible(&st, &me, id).await?;
-        mail::run_account_test(&st, id, protocol).await
+        mail::run_for(&st, &me, id, protocol).await
     })
     .await
 }

@@ -75,6 +75,7 @@ pub struct AppState {
     /// takes 19 MiB and a core for tens of milliseconds.
     pub hashing: Arc<tokio::sync::Semaphore>,
     pub mail: Arc<super::mail::MailSettings>,
+    pub mail_tests: Arc<super::mail::gate::TestGate>,
 }
 
 impl AppState {

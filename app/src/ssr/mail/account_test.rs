@@ -7,10 +7,35 @@ use tracing::instrument;
 
 use super::checklist::not_authorised;
 use super::{test, Credential, Mechanism, Target};
-use crate::domain::{AccountStatus, AuthMethod, Protocol, ProtocolResult};
+use futures_util::FutureExt;
+
+use crate::domain::{AccountStatus, AuthMethod, Protocol, ProtocolResult, SessionUser};
 use crate::error::AppError;
 use crate::ssr::crypto::aad;
 use crate::ssr::{db, oauth, refresh, AppState};
+
+/// "Run test" by `user`: within their rate, joining a test of the same account and protocol
+/// that is already running, and counting a refused password login against them.
+pub async fn run_for(
+    state: &AppState,
+    user: &SessionUser,
+    id: i64,
+    protocol: Protocol,
+) -> Result<ProtocolResult, AppError> {
+    let account = db::mail_accounts::get(&state.pool, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("The mail account".into()))?;
+    let password = account.password_enc.is_some();
+    let gate = &state.mail_tests;
+    gate.admit(user.id, state.clock.now(), password)?;
+    let st = state.clone();
+    let test = async move { run_account_test(&st, id, protocol).await }.boxed();
+    let result = gate.run(id, protocol, test).await?;
+    if password && result.auth_failed {
+        gate.password_refused(user.id, state.clock.now());
+    }
+    Ok(result)
+}
 
 #[instrument(skip_all, fields(account_id = id, protocol = protocol.label()))]
 pub async fn run_account_test(
@@ -73,7 +98,16 @@ pub async fn run_account_test(
         if first.ok || !first.auth_failed {
             first
         } else {
-            // A refused token: refresh once and retry once before reporting.
+            // A refused token: refresh once and retry once before reporting — at most once a
+            // minute per account, so that clicking cannot hammer the provider.
+            if !state.mail_tests.may_force_refresh(id, state.clock.now()) {
+                let mut r = first;
+                r.message = format!(
+                    "{} (the token was refreshed less than a minute ago; not again yet)",
+                    r.message
+                );
+                return store(state, id, protocol, r).await;
+            }
             match refresh::refresh(state, id, 0, true).await {
                 Ok(()) => match refresh::ensure_fresh(state, id, 0).await {
                     Ok(t) => {
@@ -100,6 +134,15 @@ pub async fn run_account_test(
             }
         }
     };
+    store(state, id, protocol, result).await
+}
+
+async fn store(
+    state: &AppState,
+    id: i64,
+    protocol: Protocol,
+    result: ProtocolResult,
+) -> Result<ProtocolResult, AppError> {
     db::mail_accounts::store_test(
         &state.pool,
         id,

@@ -4,6 +4,7 @@
 
 pub mod account_test;
 pub mod checklist;
+pub mod gate;
 pub mod imap;
 pub mod sasl;
 pub mod smtp;
@@ -11,7 +12,7 @@ pub mod tls;
 
 use std::time::Duration;
 
-pub use account_test::run_account_test;
+pub use account_test::{run_account_test, run_for};
 pub use tls::ExtraCa;
 
 use checklist::Checklist;
