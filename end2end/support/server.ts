@@ -64,6 +64,8 @@ export async function startServer(opts: {
     LEPTOS_SITE_ROOT: path.join(repoRoot, "target", "site"),
     MAILBRIDGE_DATABASE_URL: `sqlite://${path.join(dataDir, "mailbridge.db")}`,
     MAILBRIDGE_PUBLIC_URL: url,
+    // The peers kit listens on loopback, which outbound calls refuse by default.
+    MAILBRIDGE_ALLOW_PRIVATE_NETWORKS: "127.0.0.0/8",
     RUST_LOG: "info,sqlx=warn",
     ...(opts.env ?? {}),
   };

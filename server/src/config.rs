@@ -44,6 +44,8 @@ pub struct Config {
     /// Connection tests one user may start per minute (`MAILBRIDGE_MAIL_TEST_PER_MINUTE`).
     pub mail_test_per_minute: i64,
     pub ca_file: Option<std::path::PathBuf>,
+    /// Private ranges outbound calls may reach (`MAILBRIDGE_ALLOW_PRIVATE_NETWORKS`).
+    pub allow_private_networks: app::domain::CidrList,
     pub refresh_before_secs: i64,
     pub refresh_interval_secs: i64,
     pub refresh_concurrency: i64,
@@ -171,6 +173,10 @@ impl Config {
             mail_test_concurrency: number("MAILBRIDGE_MAIL_TEST_CONCURRENCY", 8, 1)?,
             mail_test_per_minute: number("MAILBRIDGE_MAIL_TEST_PER_MINUTE", 20, 1)?,
             ca_file: var("MAILBRIDGE_CA_FILE").map(Into::into),
+            allow_private_networks: app::domain::CidrList::parse(
+                &var("MAILBRIDGE_ALLOW_PRIVATE_NETWORKS").unwrap_or_default(),
+            )
+            .map_err(|m| err("MAILBRIDGE_ALLOW_PRIVATE_NETWORKS", m))?,
             refresh_before_secs: number("MAILBRIDGE_REFRESH_BEFORE_SECS", 300, 0)?,
             refresh_interval_secs: number("MAILBRIDGE_REFRESH_INTERVAL_SECS", 60, 1)?,
             refresh_concurrency: number("MAILBRIDGE_REFRESH_CONCURRENCY", 8, 1)?,

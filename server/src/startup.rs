@@ -56,7 +56,9 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
         Some(path) => app::ssr::mail::tls::ExtraCa::load(path).map_err(StartError::Ca)?,
         None => app::ssr::mail::tls::ExtraCa::default(),
     };
-    let http = app::ssr::state::provider_http_client(&extra_ca).map_err(StartError::Http)?;
+    let policy = app::ssr::outbound::NetPolicy::new(config.allow_private_networks.clone());
+    let outbound =
+        app::ssr::outbound::Outbound::new(&extra_ca, policy).map_err(StartError::Http)?;
     bootstrap::first_admin(&pool, config).await?;
     let leptos_options = LeptosOptions::builder()
         .output_name("mailbridge")
@@ -87,7 +89,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
         }),
         secrets: Arc::new(secrets),
         providers: Arc::new(providers),
-        http,
+        outbound,
         refresher: Arc::new(app::ssr::refresh::Refresher::default()),
         hashing: Arc::new(tokio::sync::Semaphore::new(
             config.password_hash_concurrency as usize,

@@ -47,6 +47,7 @@ impl Server {
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
             .env("LEPTOS_SITE_ROOT", dir.join("site"))
             .env("MAILBRIDGE_DATABASE_URL", db)
+            .env("MAILBRIDGE_ALLOW_PRIVATE_NETWORKS", "127.0.0.0/8")
             .env("MAILBRIDGE_REFRESH_INTERVAL_SECS", "1")
             .env("MAILBRIDGE_REFRESH_BEFORE_SECS", "60")
             .env("MAILBRIDGE_REFRESH_CONCURRENCY", "8")

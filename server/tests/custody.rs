@@ -10,6 +10,7 @@ use app::domain::{AccountStatus, Encryption, Protocol, Role};
 use app::error::AppError;
 use app::ssr::crypto::aad;
 use app::ssr::mail::{self, Credential, ExtraCa, Mechanism, Target};
+use app::ssr::outbound::NetPolicy;
 use app::ssr::refresh::{self, RefreshError};
 use common::{
     fields, google_draft, linked::Linked, linked::SlowRelay, new_account, password_draft,
@@ -66,6 +67,7 @@ async fn a_token_never_travels_in_the_clear_or_to_an_unchecked_certificate() {
                 &target(enc, validate),
                 &token(),
                 &ExtraCa::default(),
+                &loopback(),
                 t,
             )
             .await;
@@ -503,4 +505,9 @@ async fn connection_tests_run_once_per_account_within_a_rate_and_an_overall_boun
         other => panic!("expected 429, got {other:?}"),
     }
     assert_eq!(trap.hits(), 3);
+}
+
+/// Outbound calls to the kit's peers on loopback, as the tests allow them.
+fn loopback() -> NetPolicy {
+    NetPolicy::new(app::domain::CidrList::parse("127.0.0.0/8").unwrap())
 }

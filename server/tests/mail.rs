@@ -15,6 +15,7 @@ use app::domain::{AccountStatus, Encryption, MailServerDraft, Protocol, Protocol
 use app::error::AppError;
 use app::ssr::crypto::aad;
 use app::ssr::mail::{self, Credential, ExtraCa, Mechanism, Target};
+use app::ssr::outbound::NetPolicy;
 use common::{google_draft, new_account, password_draft, peers::Peers, TestApp};
 
 /// Scenario builder this file needs and the kit lacks: a Google-type server at the peers'
@@ -216,6 +217,7 @@ async fn imap_and_smtp_pass_on_every_port_with_both_mechanisms() {
                 &l.target(port, enc, mech),
                 &Credential::Bearer(token.clone()),
                 &ca,
+                &loopback(),
                 t,
             )
             .await;
@@ -235,6 +237,7 @@ async fn imap_and_smtp_pass_on_every_port_with_both_mechanisms() {
                 &l.target(port, enc, mech),
                 &Credential::Bearer(token.clone()),
                 &ca,
+                &loopback(),
                 t,
             )
             .await;
@@ -262,6 +265,7 @@ async fn certificates_wrong_logins_closed_ports_and_revoked_tokens_fail_clearly(
         &l.target("PEERS_IMAPS_PORT", Encryption::SslTls, Mechanism::Auto),
         &bearer(),
         &ExtraCa::default(),
+        &loopback(),
         t,
     )
     .await;
@@ -277,6 +281,7 @@ async fn certificates_wrong_logins_closed_ports_and_revoked_tokens_fail_clearly(
         ),
         &bearer(),
         &ExtraCa::default(),
+        &loopback(),
         t,
     )
     .await;
@@ -294,7 +299,7 @@ async fn certificates_wrong_logins_closed_ports_and_revoked_tokens_fail_clearly(
     };
     let plain = l.target("PEERS_SUBMISSION_PORT", Encryption::None, Mechanism::Auto);
     for (protocol, target) in [(Protocol::Imap, &unvalidated), (Protocol::Smtp, &plain)] {
-        let r = mail::test(protocol, target, &bearer(), &l.ca(), t).await;
+        let r = mail::test(protocol, target, &bearer(), &l.ca(), &loopback(), t).await;
         assert!(!r.ok && r.message.contains("not sent"), "{}", r.message);
         assert!(r.steps.is_empty(), "{:?}", r.steps);
     }
@@ -304,14 +309,14 @@ async fn certificates_wrong_logins_closed_ports_and_revoked_tokens_fail_clearly(
         login: "bob@example.test".into(),
         ..l.target("PEERS_IMAPS_PORT", Encryption::SslTls, Mechanism::Auto)
     };
-    let r = mail::test(Protocol::Imap, &wrong, &bearer(), &l.ca(), t).await;
+    let r = mail::test(Protocol::Imap, &wrong, &bearer(), &l.ca(), &loopback(), t).await;
     assert!(!r.ok && r.auth_failed);
     assert!(r.message.contains("refused the token"), "{}", r.message);
     let wrong = Target {
         login: "bob@example.test".into(),
         ..l.target("PEERS_SMTPS_PORT", Encryption::SslTls, Mechanism::Auto)
     };
-    let r = mail::test(Protocol::Smtp, &wrong, &bearer(), &l.ca(), t).await;
+    let r = mail::test(Protocol::Smtp, &wrong, &bearer(), &l.ca(), &loopback(), t).await;
     assert!(!r.ok && r.auth_failed);
     assert!(r.message.contains("535"), "{}", r.message);
 
@@ -321,7 +326,7 @@ async fn certificates_wrong_logins_closed_ports_and_revoked_tokens_fail_clearly(
         ..l.target("PEERS_IMAPS_PORT", Encryption::SslTls, Mechanism::Auto)
     };
     let started = Instant::now();
-    let r = mail::test(Protocol::Imap, &closed, &bearer(), &l.ca(), t).await;
+    let r = mail::test(Protocol::Imap, &closed, &bearer(), &l.ca(), &loopback(), t).await;
     assert!(!r.ok && !r.auth_failed);
     assert!(r.message.contains("cannot connect"), "{}", r.message);
     assert!(started.elapsed() < t);
@@ -332,6 +337,7 @@ async fn certificates_wrong_logins_closed_ports_and_revoked_tokens_fail_clearly(
         &l.target("PEERS_IMAP_PORT", Encryption::SslTls, Mechanism::Auto),
         &bearer(),
         &l.ca(),
+        &loopback(),
         t,
     )
     .await;
@@ -457,4 +463,9 @@ async fn a_password_server_and_account_pass_the_same_test() {
         }
         other => panic!("expected 429, got {other:?}"),
     }
+}
+
+/// Outbound calls to the kit's peers on loopback, as the tests allow them.
+fn loopback() -> NetPolicy {
+    NetPolicy::new(app::domain::CidrList::parse("127.0.0.0/8").unwrap())
 }

@@ -121,6 +121,16 @@ pub fn parse_tenant(raw: &str) -> Result<String, String> {
     Ok(v.to_ascii_lowercase())
 }
 
+/// An OAuth/OpenID issuer: an http(s) URL without a query (RFC 8414 §2; https is enforced
+/// when it is fetched, since plain http is allowed only inside an allowed private range).
+pub fn parse_issuer(raw: &str) -> Result<HttpUrl, String> {
+    let url = HttpUrl::parse(raw)?;
+    if url.as_str().contains('?') {
+        return Err("must not have a ?query: an issuer is a plain https address".into());
+    }
+    Ok(url)
+}
+
 /// Space-separated OAuth scopes (printable ASCII, no quotes or backslashes, RFC 6749 §3.3).
 pub fn parse_scopes(raw: &str) -> Result<String, String> {
     let v = raw.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -262,7 +272,7 @@ impl MailServerDraft {
             };
             check(label::TENANT, tenant.clone().map(|_| ()));
             let issuer = if provider == Ok(ProviderKind::Generic) {
-                HttpUrl::parse(&self.issuer_url).map(|u| Some(u.as_str().to_string()))
+                parse_issuer(&self.issuer_url).map(|u| Some(u.as_str().to_string()))
             } else {
                 Ok(None)
             };

@@ -15,7 +15,7 @@ use crate::components::server_fields::{new_draft, Fields};
 use crate::domain::mail_server::{label, parse_scopes, parse_tenant, LoginDomains};
 use crate::domain::ApplicationView;
 use crate::domain::MailServerEdit;
-use crate::domain::{Encryption, Host, HttpUrl, Port, ProviderKind, Subject};
+use crate::domain::{Encryption, Host, Port, ProviderKind, Subject};
 
 #[component]
 pub fn MailServerFormPage() -> impl IntoView {
@@ -261,7 +261,7 @@ fn MailServerForm(edit: Option<MailServerEdit>, apps: Vec<ApplicationView>) -> i
         parse_tenant(v).err()
     }
     fn issuer_check(v: &str) -> Option<String> {
-        HttpUrl::parse(v).err()
+        crate::domain::mail_server::parse_issuer(v).err()
     }
     fn scopes_check(v: &str) -> Option<String> {
         parse_scopes(v).err()

@@ -11,6 +11,7 @@ pub mod headers;
 pub mod housekeeping;
 pub mod mail;
 pub mod oauth;
+pub mod outbound;
 pub mod passwords;
 pub mod providers;
 pub mod refresh;

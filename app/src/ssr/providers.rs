@@ -127,7 +127,7 @@ pub fn extra_auth_params(kind: ProviderKind) -> &'static [(&'static str, &'stati
 
 /// Fetches the issuer's metadata (OpenID Connect discovery, else RFC 8414) and returns its
 /// endpoints. Each error says what was wrong, for the "Issuer URL" field.
-pub async fn discover(http: &oauth2::reqwest::Client, issuer: &str) -> Result<Endpoints, String> {
+pub async fn discover(out: &super::outbound::Outbound, issuer: &str) -> Result<Endpoints, String> {
     let issuer = issuer.trim_end_matches('/');
     let candidates = [
         format!("{issuer}/.well-known/openid-configuration"),
@@ -135,15 +135,15 @@ pub async fn discover(http: &oauth2::reqwest::Client, issuer: &str) -> Result<En
     ];
     let mut last_err = String::new();
     for url in &candidates {
-        let res = match http
-            .get(url)
-            .header("accept", "application/json")
-            .send()
-            .await
-        {
+        let res = match out.get(url, None, super::outbound::cap::DISCOVERY).await {
             Ok(r) => r,
+            Err(super::outbound::OutboundError::TooLarge(_)) => {
+                return Err(format!(
+                    "{url} is larger than 512 KB; not a discovery document"
+                ))
+            }
             Err(e) => {
-                last_err = format!("could not reach {url}: {}", describe_reqwest(&e));
+                last_err = format!("could not reach {url}: {e}");
                 // The same host will not answer the second path either.
                 break;
             }
@@ -152,16 +152,8 @@ pub async fn discover(http: &oauth2::reqwest::Client, issuer: &str) -> Result<En
             last_err = format!("{url} answered HTTP {}", res.status().as_u16());
             continue;
         }
-        let body = res
-            .bytes()
-            .await
-            .map_err(|e| format!("could not read {url}: {}", describe_reqwest(&e)))?;
-        if body.len() > 512 * 1024 {
-            return Err(format!(
-                "{url} is larger than 512 KB; not a discovery document"
-            ));
-        }
-        let doc: serde_json::Value = serde_json::from_slice(&body)
+        let body = res.body();
+        let doc: serde_json::Value = serde_json::from_slice(body)
             .map_err(|_| format!("{url} is not a JSON discovery document"))?;
         let field = |k: &str| doc.get(k).and_then(|v| v.as_str()).map(str::to_string);
         let doc_issuer = field("issuer").unwrap_or_default();
@@ -190,19 +182,6 @@ pub async fn discover(http: &oauth2::reqwest::Client, issuer: &str) -> Result<En
         });
     }
     Err(last_err)
-}
-
-/// reqwest's Display hides the cause ("error sending request"); the chain says what happened.
-pub fn describe_reqwest(e: &oauth2::reqwest::Error) -> String {
-    let mut parts = super::error_chain(e);
-    // The causes say more than the outer "error sending request for url (...)".
-    if parts.len() > 1 {
-        parts.remove(0);
-    }
-    if e.is_timeout() {
-        parts.insert(0, "timed out".to_string());
-    }
-    parts.join(": ")
 }
 
 #[cfg(test)]

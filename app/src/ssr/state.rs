@@ -67,8 +67,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub secrets: Arc<super::crypto::SecretBox>,
     pub providers: Arc<super::providers::BuiltIn>,
-    /// For provider calls: never follows redirects (a redirect could point anywhere).
-    pub http: oauth2::reqwest::Client,
+    /// For provider calls: public addresses only, no redirects, answers capped.
+    pub outbound: super::outbound::Outbound,
     pub refresher: Arc<super::refresh::Refresher>,
     pub refresh: super::refresh::RefreshSettings,
     /// Password hashes running at once (`MAILBRIDGE_PASSWORD_HASH_CONCURRENCY`): each Argon2id
@@ -82,24 +82,6 @@ impl AppState {
     pub fn redirect_uri(&self, app_key: &str) -> String {
         format!("{}/oauth/callback/{app_key}", self.settings.public_url)
     }
-}
-
-/// The HTTP client for provider calls, trusting the extra CAs of `MAILBRIDGE_CA_FILE` too.
-pub fn provider_http_client(
-    extra: &super::mail::tls::ExtraCa,
-) -> Result<oauth2::reqwest::Client, String> {
-    let mut builder = oauth2::reqwest::Client::builder();
-    for der in &extra.certs {
-        let cert = oauth2::reqwest::Certificate::from_der(der)
-            .map_err(|e| format!("MAILBRIDGE_CA_FILE: {e}"))?;
-        builder = builder.add_root_certificate(cert);
-    }
-    builder
-        .redirect(oauth2::reqwest::redirect::Policy::none())
-        .timeout(std::time::Duration::from_secs(15))
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .build()
-        .map_err(|e| e.to_string())
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -44,6 +44,12 @@ pub async fn spawn_on(dir: tempfile::TempDir, db: &str, extra: &[(&str, &str)]) 
     let mut env: HashMap<String, String> = HashMap::new();
     env.insert("LEPTOS_SITE_ADDR".into(), addr.to_string());
     env.insert("MAILBRIDGE_DATABASE_URL".into(), db.to_string());
+    // The kit's peers listen on loopback; a test that needs the default (nothing private)
+    // passes an empty value.
+    env.insert(
+        "MAILBRIDGE_ALLOW_PRIVATE_NETWORKS".into(),
+        "127.0.0.0/8".into(),
+    );
     for (k, v) in extra {
         env.insert(k.to_string(), v.to_string());
     }

@@ -71,7 +71,17 @@ pub async fn run_account_test(
     let extra = &state.mail.extra_ca;
     let run = |cred: Credential| {
         let target = &target;
-        async move { test(protocol, target, &cred, extra, timeout).await }
+        async move {
+            test(
+                protocol,
+                target,
+                &cred,
+                extra,
+                &state.outbound.policy,
+                timeout,
+            )
+            .await
+        }
     };
     let result = if server.auth_method == AuthMethod::Password {
         let pw = account

@@ -8,6 +8,7 @@ use super::sasl::{oauthbearer, refused, xoauth2, Sasl};
 use super::tls::{tcp, tls, tls_connector, ExtraCa};
 use super::{Credential, Mechanism, Target};
 use crate::domain::Encryption;
+use crate::ssr::outbound::NetPolicy;
 use crate::ssr::provider_text;
 
 /// Runs the IMAP steps; returns the number of messages in INBOX.
@@ -15,12 +16,15 @@ pub async fn login(
     target: &Target,
     cred: &Credential,
     extra: &ExtraCa,
+    policy: &NetPolicy,
     list: &mut Checklist,
 ) -> Result<u32, String> {
     let connector = tls_connector(target.validate_certificate, extra)?;
     let (tcp_stream,) = list
         .step("connect", async {
-            tcp(&target.host, target.port).await.map(|(s, d)| ((s,), d))
+            tcp(policy, &target.host, target.port)
+                .await
+                .map(|(s, d)| ((s,), d))
         })
         .await?;
     match target.encryption {

@@ -18,6 +18,7 @@ pub use tls::ExtraCa;
 use checklist::Checklist;
 
 use crate::domain::{Encryption, Protocol, ProtocolResult};
+use crate::ssr::outbound::NetPolicy;
 
 pub enum Credential {
     Bearer(String),
@@ -54,6 +55,7 @@ pub async fn test(
     target: &Target,
     cred: &Credential,
     extra: &ExtraCa,
+    policy: &NetPolicy,
     timeout: Duration,
 ) -> ProtocolResult {
     let mut list = Checklist::new(timeout);
@@ -74,8 +76,10 @@ pub async fn test(
         }
     }
     let result = match protocol {
-        Protocol::Imap => imap::login(target, cred, extra, &mut list).await.map(Some),
-        Protocol::Smtp => smtp::login(target, cred, extra, &mut list)
+        Protocol::Imap => imap::login(target, cred, extra, policy, &mut list)
+            .await
+            .map(Some),
+        Protocol::Smtp => smtp::login(target, cred, extra, policy, &mut list)
             .await
             .map(|()| None),
     };

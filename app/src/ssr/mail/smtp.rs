@@ -10,6 +10,7 @@ use super::sasl::{oauthbearer, xoauth2};
 use super::tls::ExtraCa;
 use super::{Credential, Mechanism, Target};
 use crate::domain::Encryption;
+use crate::ssr::outbound::NetPolicy;
 use crate::ssr::{error_chain, provider_text};
 
 /// Runs the SMTP steps: connect, TLS, EHLO, AUTH, QUIT. No mail is sent.
@@ -17,6 +18,7 @@ pub async fn login(
     target: &Target,
     cred: &Credential,
     extra: &ExtraCa,
+    policy: &NetPolicy,
     list: &mut Checklist,
 ) -> Result<(), String> {
     use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
@@ -33,14 +35,20 @@ pub async fn login(
     let params = params
         .build_rustls()
         .map_err(|e| format!("TLS settings: {e}"))?;
-    let addr = (target.host.clone(), target.port);
+    // The address the policy checked is the one connected to.
+    let resolve = || async {
+        policy
+            .resolve(&target.host, target.port)
+            .await
+            .map(|a| a[0])
+    };
     let smtp_err =
         |e: lettre::transport::smtp::Error| provider_text(&error_chain(&e).join(": "), 500);
     let mut conn = match target.encryption {
         Encryption::SslTls => {
             list.step("connect, TLS and EHLO", async {
                 let c = AsyncSmtpConnection::connect_tokio1(
-                    addr.clone(),
+                    resolve().await?,
                     None,
                     &hello,
                     Some(params.clone()),
@@ -55,10 +63,10 @@ pub async fn login(
         Encryption::StartTls => {
             let mut c = list
                 .step("connect and EHLO", async {
-                    let c =
-                        AsyncSmtpConnection::connect_tokio1(addr.clone(), None, &hello, None, None)
-                            .await
-                            .map_err(smtp_err)?;
+                    let addr = resolve().await?;
+                    let c = AsyncSmtpConnection::connect_tokio1(addr, None, &hello, None, None)
+                        .await
+                        .map_err(smtp_err)?;
                     Ok((c, "connected; EHLO answered".to_string()))
                 })
                 .await?;
@@ -74,7 +82,8 @@ pub async fn login(
         }
         Encryption::None => {
             list.step("connect and EHLO", async {
-                let c = AsyncSmtpConnection::connect_tokio1(addr.clone(), None, &hello, None, None)
+                let addr = resolve().await?;
+                let c = AsyncSmtpConnection::connect_tokio1(addr, None, &hello, None, None)
                     .await
                     .map_err(smtp_err)?;
                 Ok((c, "connected (no encryption); EHLO answered".to_string()))

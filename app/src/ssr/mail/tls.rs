@@ -103,10 +103,14 @@ pub fn tls_connector(
     Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
 }
 
-pub async fn tcp(host: &str, port: u16) -> Result<(TcpStream, String), String> {
-    let s = TcpStream::connect((host, port))
-        .await
-        .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
+/// Connects to an address `host` resolves to that the policy allows (the one checked is the
+/// one connected to).
+pub async fn tcp(
+    policy: &crate::ssr::outbound::NetPolicy,
+    host: &str,
+    port: u16,
+) -> Result<(TcpStream, String), String> {
+    let s = policy.connect(host, port).await?;
     let peer = s.peer_addr().map(|a| a.to_string()).unwrap_or_default();
     Ok((s, format!("connected to {peer}")))
 }

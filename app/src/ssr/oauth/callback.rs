@@ -220,7 +220,7 @@ async fn exchange(
     match client
         .exchange_code(AuthorizationCode::new(code))
         .set_pkce_verifier(PkceCodeVerifier::new(verifier))
-        .request_async(&state.http)
+        .request_async(&state.outbound.capped(crate::ssr::outbound::cap::TOKEN))
         .await
     {
         Ok(token) => Ok(token),

@@ -4,7 +4,7 @@
 use oauth2::TokenResponse;
 
 use super::client::{ServerOAuth, TokenResp};
-use crate::ssr::providers::describe_reqwest;
+use crate::ssr::outbound::cap;
 use crate::ssr::AppState;
 
 /// The e-mail address the tokens belong to: the id_token's `email` (its audience must be this
@@ -36,20 +36,14 @@ pub async fn identity(
         .clone()
         .ok_or("no id_token email and no userinfo endpoint")?;
     let res = state
-        .http
-        .get(&url)
-        .bearer_auth(token.access_token().secret())
-        .send()
+        .outbound
+        .get(&url, Some(token.access_token().secret()), cap::USERINFO)
         .await
-        .map_err(|e| format!("userinfo: {}", describe_reqwest(&e)))?;
+        .map_err(|e| format!("userinfo: {e}"))?;
     if !res.status().is_success() {
         return Err(format!("userinfo answered HTTP {}", res.status().as_u16()));
     }
-    let bytes = res
-        .bytes()
-        .await
-        .map_err(|e| format!("userinfo: {}", describe_reqwest(&e)))?;
-    let body: serde_json::Value = serde_json::from_slice(&bytes)
+    let body: serde_json::Value = serde_json::from_slice(res.body())
         .map_err(|_| "userinfo answered something that is not JSON".to_string())?;
     body["email"]
         .as_str()

@@ -3,7 +3,7 @@
 use oauth2::TokenResponse;
 
 use super::client::{ServerOAuth, TokenResp};
-use crate::ssr::providers::describe_reqwest;
+use crate::ssr::outbound::cap;
 use crate::ssr::AppState;
 
 /// Revokes a token at the provider. Returns a message on failure.
@@ -16,19 +16,31 @@ pub async fn revoke(
     let Some(url) = &server.endpoints.revocation_url else {
         return Ok(());
     };
+    use base64::Engine;
+    // RFC 6749 §2.3.1: client id and secret form-encoded before they are joined.
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+        "{}:{}",
+        enc(&server.client_id),
+        enc(server.client_secret())
+    ));
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("token", token)
+        .append_pair("token_type_hint", hint)
+        .finish();
+    let req = http::Request::post(url.as_str())
+        .header(http::header::AUTHORIZATION, format!("Basic {basic}"))
+        .header(
+            http::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(body.into_bytes())
+        .map_err(|e| format!("the revocation request could not be built: {e}"))?;
     let res = state
-        .http
-        .post(url)
-        .basic_auth(&server.client_id, Some(server.client_secret()))
-        .form(&[("token", token), ("token_type_hint", hint)])
-        .send()
+        .outbound
+        .send(req, cap::REVOCATION)
         .await
-        .map_err(|e| {
-            format!(
-                "the revocation endpoint could not be reached ({})",
-                describe_reqwest(&e)
-            )
-        })?;
+        .map_err(|e| format!("the revocation endpoint could not be reached ({e})"))?;
     if res.status().is_success() {
         Ok(())
     } else {

@@ -226,7 +226,7 @@ async fn refresh_using(
     state.refresher.calls.fetch_add(1, Ordering::Relaxed);
     let result = client
         .exchange_refresh_token(&RefreshToken::new(refresh_token))
-        .request_async(&state.http)
+        .request_async(&state.outbound.capped(super::outbound::cap::TOKEN))
         .await;
     let t = state.clock.now();
     match result {

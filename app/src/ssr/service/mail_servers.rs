@@ -102,7 +102,7 @@ pub async fn save(
         if o.provider == ProviderKind::Generic {
             let issuer = o.issuer_url.clone().unwrap_or_default();
             endpoints = Some(
-                providers::discover(&st.http, &issuer)
+                providers::discover(&st.outbound, &issuer)
                     .await
                     .map_err(|m| AppError::field(label::ISSUER_URL, m))?,
             );
