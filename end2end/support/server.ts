@@ -26,6 +26,8 @@ export function googleEnv(issuer: string): Record<string, string> {
     MAILBRIDGE_GOOGLE_TOKEN_URL: `${issuer}/token`,
     MAILBRIDGE_GOOGLE_USERINFO_URL: `${issuer}/me`,
     MAILBRIDGE_GOOGLE_REVOKE_URL: `${issuer}/token/revocation`,
+    MAILBRIDGE_GOOGLE_ISSUER: issuer,
+    MAILBRIDGE_GOOGLE_JWKS_URL: `${issuer}/jwks`,
   };
 }
 

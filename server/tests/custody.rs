@@ -13,7 +13,9 @@ use app::ssr::mail::{self, Credential, ExtraCa, Mechanism, Target};
 use app::ssr::outbound::NetPolicy;
 use app::ssr::refresh::{self, RefreshError};
 use common::{
-    fields, google_draft, linked::Linked, linked::SlowRelay, new_account, password_draft,
+    fields, google_draft,
+    linked::{Linked, SlowRelay, Tamper, TokenTamper},
+    new_account, password_draft,
 };
 
 /// A port that records whether anything connected to it: the attacker's machine.
@@ -510,4 +512,59 @@ async fn connection_tests_run_once_per_account_within_a_rate_and_an_overall_boun
 /// Outbound calls to the kit's peers on loopback, as the tests allow them.
 fn loopback() -> NetPolicy {
     NetPolicy::new(app::domain::CidrList::parse("127.0.0.0/8").unwrap())
+}
+
+#[tokio::test]
+async fn a_forged_id_token_naming_the_login_is_refused() {
+    let oidc = common::oidc::Oidc::start(&[]).await;
+    let tamper = TokenTamper::start(&oidc.issuer).await;
+    let l = Linked::start_with(
+        oidc,
+        &[("MAILBRIDGE_GOOGLE_TOKEN_URL", &tamper.url)],
+        "alice@example.test",
+    )
+    .await;
+    // Mallory adds boss@'s address, consents as herself, and the id_token on its way back is
+    // rewritten to name boss@ (the provider's signature no longer matches).
+    let (_, mallory) = l.app.person("mallory@example.test", Role::User).await;
+    let squat = l
+        .app
+        .ok(new_account(l.server, "boss@example.test", "", ""), &mallory)
+        .await;
+    tamper.set(Tamper::SwapEmail("boss@example.test".into()));
+    let outcome = l
+        .authorize_as(&mallory, squat, Some("mallory@example.test"))
+        .await;
+    assert_eq!(outcome, "identity_mismatch");
+    assert!(l.refresh_token(squat).await.is_none(), "nothing stored");
+    let (status, reason) = l.status(squat).await;
+    assert_eq!(status, AccountStatus::Pending);
+    assert!(reason.unwrap_or_default().contains("failed validation"));
+}
+
+#[tokio::test]
+async fn an_id_token_of_another_authorisation_is_refused() {
+    let oidc = common::oidc::Oidc::start(&[]).await;
+    let tamper = TokenTamper::start(&oidc.issuer).await;
+    let l = Linked::start_with(
+        oidc,
+        &[("MAILBRIDGE_GOOGLE_TOKEN_URL", &tamper.url)],
+        "alice@example.test",
+    )
+    .await;
+    // A genuine, correctly signed id_token for alice — but issued for the first authorisation,
+    // with that one's nonce — replayed into a second.
+    l.app
+        .ok(mail_accounts::UnlinkMailAccount { id: l.account }, &l.owner)
+        .await;
+    tamper.set(Tamper::ReplayFirst);
+    assert_eq!(l.authorize(&l.owner, l.account).await, "identity_mismatch");
+    let (status, reason) = l.status(l.account).await;
+    assert_eq!(status, AccountStatus::Pending);
+    assert!(
+        reason.unwrap_or_default().contains("nonce"),
+        "the nonce is named"
+    );
+    tamper.set(Tamper::None);
+    assert_eq!(l.authorize(&l.owner, l.account).await, "linked");
 }

@@ -11,6 +11,11 @@ pub struct Endpoints {
     pub token_url: String,
     pub userinfo_url: Option<String>,
     pub revocation_url: Option<String>,
+    /// Who signs the ID tokens and where its keys are; without both an id_token is not
+    /// trusted and the identity comes from the userinfo endpoint only. Microsoft's issuer holds
+    /// `{tenantid}`, the signed-in account's tenant (its `tid` claim).
+    pub issuer: Option<String>,
+    pub jwks_url: Option<String>,
 }
 
 /// The built-in endpoints, each overridable by an environment variable (for tests and private
@@ -21,15 +26,19 @@ pub struct BuiltIn {
     pub microsoft: Endpoints,
 }
 
-pub const OVERRIDE_VARS: [&str; 8] = [
+pub const OVERRIDE_VARS: [&str; 12] = [
     "MAILBRIDGE_GOOGLE_AUTH_URL",
     "MAILBRIDGE_GOOGLE_TOKEN_URL",
     "MAILBRIDGE_GOOGLE_USERINFO_URL",
     "MAILBRIDGE_GOOGLE_REVOKE_URL",
+    "MAILBRIDGE_GOOGLE_ISSUER",
+    "MAILBRIDGE_GOOGLE_JWKS_URL",
     "MAILBRIDGE_MICROSOFT_AUTH_URL",
     "MAILBRIDGE_MICROSOFT_TOKEN_URL",
     "MAILBRIDGE_MICROSOFT_USERINFO_URL",
     "MAILBRIDGE_MICROSOFT_REVOKE_URL",
+    "MAILBRIDGE_MICROSOFT_ISSUER",
+    "MAILBRIDGE_MICROSOFT_JWKS_URL",
 ];
 
 impl BuiltIn {
@@ -68,6 +77,14 @@ impl BuiltIn {
                     "MAILBRIDGE_GOOGLE_REVOKE_URL",
                     Some("https://oauth2.googleapis.com/revoke"),
                 )?,
+                issuer: opt(
+                    "MAILBRIDGE_GOOGLE_ISSUER",
+                    Some("https://accounts.google.com"),
+                )?,
+                jwks_url: opt(
+                    "MAILBRIDGE_GOOGLE_JWKS_URL",
+                    Some("https://www.googleapis.com/oauth2/v3/certs"),
+                )?,
             },
             microsoft: Endpoints {
                 auth_url: pick(
@@ -84,6 +101,14 @@ impl BuiltIn {
                 )?,
                 // Microsoft offers no token revocation endpoint.
                 revocation_url: opt("MAILBRIDGE_MICROSOFT_REVOKE_URL", None)?,
+                issuer: opt(
+                    "MAILBRIDGE_MICROSOFT_ISSUER",
+                    Some("https://login.microsoftonline.com/{tenantid}/v2.0"),
+                )?,
+                jwks_url: opt(
+                    "MAILBRIDGE_MICROSOFT_JWKS_URL",
+                    Some("https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys"),
+                )?,
             },
         })
     }
@@ -99,6 +124,8 @@ impl BuiltIn {
                 token_url: sub(&self.microsoft.token_url),
                 userinfo_url: self.microsoft.userinfo_url.as_ref().map(sub),
                 revocation_url: self.microsoft.revocation_url.as_ref().map(sub),
+                issuer: self.microsoft.issuer.clone(),
+                jwks_url: self.microsoft.jwks_url.as_ref().map(sub),
             }),
             ProviderKind::Generic => None,
         }
@@ -125,63 +152,140 @@ pub fn extra_auth_params(kind: ProviderKind) -> &'static [(&'static str, &'stati
     }
 }
 
-/// Fetches the issuer's metadata (OpenID Connect discovery, else RFC 8414) and returns its
-/// endpoints. Each error says what was wrong, for the "Issuer URL" field.
+/// An OpenID provider's metadata, with the revocation endpoint (RFC 7009) it may list.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+struct Revocation {
+    revocation_endpoint: Option<String>,
+}
+impl openidconnect::AdditionalProviderMetadata for Revocation {}
+
+type Metadata = openidconnect::ProviderMetadata<
+    Revocation,
+    openidconnect::core::CoreAuthDisplay,
+    openidconnect::core::CoreClientAuthMethod,
+    openidconnect::core::CoreClaimName,
+    openidconnect::core::CoreClaimType,
+    openidconnect::core::CoreGrantType,
+    openidconnect::core::CoreJweContentEncryptionAlgorithm,
+    openidconnect::core::CoreJweKeyManagementAlgorithm,
+    openidconnect::core::CoreJsonWebKey,
+    openidconnect::core::CoreResponseMode,
+    openidconnect::core::CoreResponseType,
+    openidconnect::core::CoreSubjectIdentifierType,
+>;
+
+/// Fetches the issuer's metadata — OpenID Connect discovery (the `openidconnect` crate, which
+/// also checks that the document names this issuer), else an OAuth 2.0 server's RFC 8414
+/// document (no ID tokens then: the identity comes from userinfo) — and returns its endpoints.
+/// Each error says what was wrong, for the "Issuer URL" field.
 pub async fn discover(out: &super::outbound::Outbound, issuer: &str) -> Result<Endpoints, String> {
+    use super::outbound::{cap, OutboundError};
     let issuer = issuer.trim_end_matches('/');
-    let candidates = [
-        format!("{issuer}/.well-known/openid-configuration"),
-        format!("{issuer}/.well-known/oauth-authorization-server"),
-    ];
-    let mut last_err = String::new();
-    for url in &candidates {
-        let res = match out.get(url, None, super::outbound::cap::DISCOVERY).await {
-            Ok(r) => r,
-            Err(super::outbound::OutboundError::TooLarge(_)) => {
-                return Err(format!(
-                    "{url} is larger than 512 KB; not a discovery document"
-                ))
-            }
-            Err(e) => {
-                last_err = format!("could not reach {url}: {e}");
-                // The same host will not answer the second path either.
-                break;
-            }
-        };
-        if !res.status().is_success() {
-            last_err = format!("{url} answered HTTP {}", res.status().as_u16());
-            continue;
+    let issuer_url = openidconnect::IssuerUrl::new(issuer.to_string())
+        .map_err(|e| format!("is not a URL: {e}"))?;
+    let client = out.capped(cap::DISCOVERY);
+    let oidc_err = match Metadata::discover_async(issuer_url, &client).await {
+        Ok(m) => {
+            let http = |v: &str, what: &str| -> Result<String, String> {
+                HttpUrl::parse(v)
+                    .map(|u| u.as_str().to_string())
+                    .map_err(|m| format!("its {what} {m}"))
+            };
+            let token = m
+                .token_endpoint()
+                .ok_or("the discovery document has no token_endpoint")?;
+            return Ok(Endpoints {
+                auth_url: http(m.authorization_endpoint().as_str(), "authorization_endpoint")?,
+                token_url: http(token.as_str(), "token_endpoint")?,
+                userinfo_url: m
+                    .userinfo_endpoint()
+                    .map(|u| http(u.as_str(), "userinfo_endpoint"))
+                    .transpose()?,
+                revocation_url: m
+                    .additional_metadata()
+                    .revocation_endpoint
+                    .as_deref()
+                    .map(|u| http(u, "revocation_endpoint"))
+                    .transpose()?,
+                issuer: Some(issuer.to_string()),
+                jwks_url: Some(http(m.jwks_uri().as_str(), "jwks_uri")?),
+            });
         }
-        let body = res.body();
-        let doc: serde_json::Value = serde_json::from_slice(body)
-            .map_err(|_| format!("{url} is not a JSON discovery document"))?;
-        let field = |k: &str| doc.get(k).and_then(|v| v.as_str()).map(str::to_string);
-        let doc_issuer = field("issuer").unwrap_or_default();
-        if doc_issuer.trim_end_matches('/') != issuer {
+        Err(openidconnect::DiscoveryError::Request(OutboundError::TooLarge(_))) => {
             return Err(format!(
-                "the document at {url} names issuer '{}', not '{issuer}'",
-                doc_issuer.chars().take(200).collect::<String>()
+                "{issuer}/.well-known/openid-configuration is larger than 512 KB; not a discovery document"
+            ))
+        }
+        Err(openidconnect::DiscoveryError::Request(e)) => {
+            // The same host will not answer the RFC 8414 path either.
+            return Err(format!(
+                "could not reach {issuer}/.well-known/openid-configuration: {e}"
             ));
         }
-        let endpoint = |k: &str, required: bool| -> Result<Option<String>, String> {
-            match field(k) {
-                Some(v) => HttpUrl::parse(&v)
-                    .map(|u| Some(u.as_str().to_string()))
-                    .map_err(|m| format!("its {k} {m}")),
-                None if required => Err(format!("the document at {url} has no {k}")),
-                None => Ok(None),
-            }
-        };
-        let auth_url = endpoint("authorization_endpoint", true)?.unwrap_or_default();
-        let token_url = endpoint("token_endpoint", true)?.unwrap_or_default();
-        return Ok(Endpoints {
-            auth_url,
-            token_url,
-            userinfo_url: endpoint("userinfo_endpoint", false)?,
-            revocation_url: endpoint("revocation_endpoint", false)?,
-        });
+        Err(e) => describe_discovery(&e),
+    };
+    oauth_metadata(out, issuer)
+        .await
+        .map_err(|m| format!("{oidc_err}; and {m}"))
+}
+
+fn describe_discovery<E: std::error::Error + 'static>(
+    e: &openidconnect::DiscoveryError<E>,
+) -> String {
+    let parts = super::error_chain(e);
+    format!(
+        "{issuer_doc} is not a usable OpenID discovery document ({})",
+        super::provider_text(&parts.join(": "), 300),
+        issuer_doc = "the issuer's /.well-known/openid-configuration"
+    )
+}
+
+/// RFC 8414: an OAuth 2.0 authorization server's metadata, for providers without OpenID.
+async fn oauth_metadata(
+    out: &super::outbound::Outbound,
+    issuer: &str,
+) -> Result<Endpoints, String> {
+    use super::outbound::{cap, OutboundError};
+    let url = format!("{issuer}/.well-known/oauth-authorization-server");
+    let res = match out.get(&url, None, cap::DISCOVERY).await {
+        Ok(r) => r,
+        Err(OutboundError::TooLarge(_)) => {
+            return Err(format!(
+                "{url} is larger than 512 KB; not a discovery document"
+            ))
+        }
+        Err(e) => return Err(format!("could not reach {url}: {e}")),
+    };
+    if !res.status().is_success() {
+        return Err(format!("{url} answered HTTP {}", res.status().as_u16()));
     }
-    Err(last_err)
+    let doc: serde_json::Value = serde_json::from_slice(res.body())
+        .map_err(|_| format!("{url} is not a JSON discovery document"))?;
+    let field = |k: &str| doc.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    let doc_issuer = field("issuer").unwrap_or_default();
+    if doc_issuer.trim_end_matches('/') != issuer {
+        return Err(format!(
+            "the document at {url} names issuer '{}', not '{issuer}'",
+            doc_issuer.chars().take(200).collect::<String>()
+        ));
+    }
+    let endpoint = |k: &str, required: bool| -> Result<Option<String>, String> {
+        match field(k) {
+            Some(v) => HttpUrl::parse(&v)
+                .map(|u| Some(u.as_str().to_string()))
+                .map_err(|m| format!("its {k} {m}")),
+            None if required => Err(format!("the document at {url} has no {k}")),
+            None => Ok(None),
+        }
+    };
+    Ok(Endpoints {
+        auth_url: endpoint("authorization_endpoint", true)?.unwrap_or_default(),
+        token_url: endpoint("token_endpoint", true)?.unwrap_or_default(),
+        userinfo_url: endpoint("userinfo_endpoint", false)?,
+        revocation_url: endpoint("revocation_endpoint", false)?,
+        issuer: None,
+        jwks_url: None,
+    })
 }
 
 #[cfg(test)]

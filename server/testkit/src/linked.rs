@@ -73,10 +73,36 @@ impl Linked {
     /// Runs the whole authorisation of `account` as the holder of `cookie` (the kit's provider
     /// approves the login hint); returns the result page's outcome code.
     pub async fn authorize(&self, cookie: &str, account: i64) -> String {
-        let auth_url = self
+        self.authorize_as(cookie, account, None).await
+    }
+
+    /// The same, consenting at the provider as `consent_as` instead of the mailbox's login.
+    pub async fn authorize_as(
+        &self,
+        cookie: &str,
+        account: i64,
+        consent_as: Option<&str>,
+    ) -> String {
+        let mut auth_url = self
             .app
             .ok(mail_accounts::StartAuthorization { id: account }, cookie)
             .await;
+        if let Some(who) = consent_as {
+            let mut url = url::Url::parse(&auth_url).expect("authorization URL");
+            let pairs: Vec<(String, String)> = url
+                .query_pairs()
+                .map(|(k, v)| {
+                    let v = if k == "login_hint" {
+                        who.to_string()
+                    } else {
+                        v.into_owned()
+                    };
+                    (k.into_owned(), v)
+                })
+                .collect();
+            url.query_pairs_mut().clear().extend_pairs(pairs);
+            auth_url = url.to_string();
+        }
         let back = self.oidc.consent(&auth_url, &self.redirect_uri).await;
         let path = back
             .strip_prefix(&self.app.url)
@@ -208,4 +234,111 @@ impl SlowRelay {
             .filter_map(|rest| rest.split('"').next().map(str::to_string))
             .collect()
     }
+}
+
+/// What [`TokenTamper`] does to the provider's token answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tamper {
+    /// Passes them on unchanged (remembering the first id_token).
+    None,
+    /// Rewrites the id_token's `email` claim, keeping the provider's header and signature: a
+    /// forgery an attacker on the way (or a compromised proxy) could make.
+    SwapEmail(String),
+    /// Replaces the id_token with the first one seen: a genuine token from another
+    /// authorisation, replayed.
+    ReplayFirst,
+}
+
+/// A man in the middle of the token endpoint: forwards each request to the real provider and
+/// tampers with the id_token of the answer as told.
+pub struct TokenTamper {
+    pub url: String,
+    pub mode: std::sync::Arc<std::sync::Mutex<Tamper>>,
+}
+
+impl TokenTamper {
+    pub async fn start(issuer: &str) -> TokenTamper {
+        use axum::{body::Bytes, extract::State, http::HeaderMap, routing::post, Router};
+        type Shared = (
+            String,
+            std::sync::Arc<std::sync::Mutex<Tamper>>,
+            std::sync::Arc<std::sync::Mutex<Option<String>>>,
+        );
+        async fn token(
+            State((upstream, mode, first)): State<Shared>,
+            headers: HeaderMap,
+            body: Bytes,
+        ) -> (
+            axum::http::StatusCode,
+            [(&'static str, &'static str); 1],
+            String,
+        ) {
+            let mut req = reqwest::Client::new().post(&upstream).body(body.to_vec());
+            for name in ["content-type", "authorization", "accept"] {
+                if let Some(v) = headers.get(name).and_then(|v| v.to_str().ok()) {
+                    req = req.header(name, v);
+                }
+            }
+            let res = req.send().await.expect("upstream token endpoint");
+            let status = axum::http::StatusCode::from_u16(res.status().as_u16())
+                .unwrap_or(axum::http::StatusCode::BAD_GATEWAY);
+            let mut json: serde_json::Value = res.json().await.unwrap_or_default();
+            if let Some(id_token) = json["id_token"].as_str().map(str::to_string) {
+                let remembered = {
+                    let mut f = first.lock().expect("first");
+                    f.get_or_insert(id_token.clone()).clone()
+                };
+                let mode = mode.lock().expect("mode").clone();
+                let replaced = match mode {
+                    Tamper::None => id_token,
+                    Tamper::ReplayFirst => remembered,
+                    Tamper::SwapEmail(email) => swap_claim(&id_token, "email", &email),
+                };
+                json["id_token"] = serde_json::Value::String(replaced);
+            }
+            (
+                status,
+                [("content-type", "application/json")],
+                json.to_string(),
+            )
+        }
+        let mode = std::sync::Arc::new(std::sync::Mutex::new(Tamper::None));
+        let state: Shared = (
+            format!("{issuer}/token"),
+            mode.clone(),
+            std::sync::Arc::new(std::sync::Mutex::new(None)),
+        );
+        let router = Router::new().route("/token", post(token)).with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        TokenTamper {
+            url: format!("http://{addr}/token"),
+            mode,
+        }
+    }
+
+    pub fn set(&self, t: Tamper) {
+        *self.mode.lock().expect("mode") = t;
+    }
+}
+
+/// `jwt` with one payload claim changed; header and signature kept as they were.
+fn swap_claim(jwt: &str, claim: &str, value: &str) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&b64.decode(parts[1]).expect("payload")).expect("claims");
+    payload[claim] = serde_json::Value::String(value.to_string());
+    format!(
+        "{}.{}.{}",
+        parts[0],
+        b64.encode(payload.to_string()),
+        parts[2]
+    )
 }

@@ -186,6 +186,12 @@ impl Oidc {
                 "MAILBRIDGE_GOOGLE_REVOKE_URL".into(),
                 format!("{}/token/revocation", self.issuer),
             ),
+            // Its ID tokens are checked against its own keys, as Google's are against Google's.
+            ("MAILBRIDGE_GOOGLE_ISSUER".into(), self.issuer.clone()),
+            (
+                "MAILBRIDGE_GOOGLE_JWKS_URL".into(),
+                format!("{}/jwks", self.issuer),
+            ),
         ]
     }
 

@@ -101,6 +101,11 @@ impl Peers {
                 "MAILBRIDGE_GOOGLE_REVOKE_URL".into(),
                 format!("{issuer}/token/revocation"),
             ),
+            ("MAILBRIDGE_GOOGLE_ISSUER".into(), issuer.clone()),
+            (
+                "MAILBRIDGE_GOOGLE_JWKS_URL".into(),
+                format!("{issuer}/jwks"),
+            ),
             ("MAILBRIDGE_CA_FILE".into(), self.get("PEERS_CA")),
             ("MAILBRIDGE_MAIL_TIMEOUT_SECS".into(), "5".into()),
         ]

@@ -24,6 +24,7 @@ pub struct MailServerRow {
     pub token_url: Option<String>,
     pub userinfo_url: Option<String>,
     pub revocation_url: Option<String>,
+    pub jwks_url: Option<String>,
     pub scopes: String,
     pub imap_host: String,
     pub imap_port: i64,
@@ -59,6 +60,7 @@ pub struct MailServerRecord {
     pub token_url: Option<String>,
     pub userinfo_url: Option<String>,
     pub revocation_url: Option<String>,
+    pub jwks_url: Option<String>,
     pub scopes: String,
     pub imap_host: String,
     pub imap_port: i64,
@@ -72,7 +74,7 @@ pub struct MailServerRecord {
     pub allowed_domains: String,
 }
 
-/// Binds ?1..?23 in the column order both statements below use.
+/// Binds ?1..?24 in the column order both statements below use.
 fn bind_fields<'q>(
     q: Query<'q, Sqlite, SqliteArguments<'q>>,
     r: &'q MailServerRecord,
@@ -100,12 +102,13 @@ fn bind_fields<'q>(
         .bind(r.active)
         .bind(r.visible_to_users)
         .bind(&r.allowed_domains)
+        .bind(&r.jwks_url)
 }
 
 const FIELDS: &str = "subject, subject_key, auth_method, provider, client_id, application_id, tenant,
     issuer_url, auth_url, token_url, userinfo_url, revocation_url, scopes, imap_host, imap_port,
     imap_encryption, smtp_host, smtp_port, smtp_encryption, validate_certificate, active, visible_to_users,
-    allowed_domains";
+    allowed_domains, jwks_url";
 
 pub async fn insert(db: impl SqliteExecutor<'_>, r: &MailServerRecord, now: i64) -> DbResult<i64> {
     let secret = match &r.secret {
@@ -115,7 +118,7 @@ pub async fn insert(db: impl SqliteExecutor<'_>, r: &MailServerRecord, now: i64)
     let sql = format!(
         "INSERT INTO mail_servers ({FIELDS}, client_secret_enc, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-                 ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?25)"
+                 ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?26)"
     );
     bind_fields(sqlx::query(&sql), r)
         .bind(secret)
@@ -145,8 +148,8 @@ pub async fn update(
         .join(", ");
     let sql = format!(
         "UPDATE mail_servers SET {sets},
-            client_secret_enc = CASE WHEN ?25 THEN client_secret_enc ELSE ?24 END, updated_at = ?26
-         WHERE id = ?27"
+            client_secret_enc = CASE WHEN ?26 THEN client_secret_enc ELSE ?25 END, updated_at = ?27
+         WHERE id = ?28"
     );
     bind_fields(sqlx::query(&sql), r)
         .bind(secret)
@@ -163,7 +166,7 @@ pub async fn get(db: impl SqliteExecutor<'_>, id: i64) -> DbResult<Option<MailSe
     sqlx::query_as(
         "SELECT s.id, s.subject, s.auth_method, s.provider, s.client_id, s.client_secret_enc,
                 s.application_id, a.app_key, s.tenant, s.issuer_url, s.auth_url, s.token_url,
-                s.userinfo_url, s.revocation_url, s.scopes, s.imap_host, s.imap_port,
+                s.userinfo_url, s.revocation_url, s.jwks_url, s.scopes, s.imap_host, s.imap_port,
                 s.imap_encryption, s.smtp_host, s.smtp_port, s.smtp_encryption,
                 s.validate_certificate, s.active, s.visible_to_users, s.allowed_domains
          FROM mail_servers s LEFT JOIN applications a ON a.id = s.application_id WHERE s.id = ?1",

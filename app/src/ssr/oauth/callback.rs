@@ -78,7 +78,7 @@ async fn run(
     tracing::Span::current().record("account_id", account.id);
     let code = provider_answer(state, q, account.id).await?;
     let token = exchange(state, &server, &saved, code, account.id).await?;
-    confirm_identity(state, &server, &token, &account).await?;
+    confirm_identity(state, &server, &token, &account, &saved).await?;
     store_grant(state, &server, &token, account.id).await?;
     tracing::info!(account_id = account.id, "mailbox linked");
     Ok(account.id)
@@ -239,8 +239,19 @@ async fn confirm_identity(
     server: &ServerOAuth,
     token: &TokenResp,
     account: &MailAccountRow,
+    saved: &OAuthStateRow,
 ) -> Result<(), Halt> {
-    let message = match identity(state, server, token).await {
+    let nonce = saved
+        .nonce_enc
+        .as_ref()
+        .and_then(|b| {
+            state
+                .secrets
+                .open_str(b, &aad::NONCE.row(&saved.state_hash))
+                .ok()
+        })
+        .unwrap_or_default();
+    let message = match identity(state, server, token, &nonce).await {
         Ok(who) if who.eq_ignore_ascii_case(&account.login) => {
             if server.allowed_domains.allows(&who) {
                 return Ok(());

@@ -75,6 +75,9 @@ pub async fn load(state: &AppState, server_id: i64) -> Result<ServerOAuth, AppEr
             token_url: row.token_url.clone().unwrap_or_default(),
             userinfo_url: row.userinfo_url.clone(),
             revocation_url: row.revocation_url.clone(),
+            // An issuer is trusted to sign ID tokens only with the keys its discovery listed.
+            issuer: row.jwks_url.as_ref().and(row.issuer_url.clone()),
+            jwks_url: row.jwks_url.clone(),
         },
     };
     let client_secret = match &row.client_secret_enc {

@@ -1,40 +1,123 @@
-//! Which account consented: the id_token's `email` (issued to this client), else the userinfo
-//! endpoint's.
+//! Which account consented. An id_token counts only once the `openidconnect` crate has checked
+//! it: signature against the provider's published keys, issuer, audience (this client),
+//! expiry and the nonce this authorisation sent. Without a checked id_token (or without an
+//! address in it) only the userinfo endpoint's `email` counts. An address the provider marks
+//! unverified is refused either way.
 
 use oauth2::TokenResponse;
+use openidconnect::core::{CoreIdToken, CoreIdTokenVerifier, CoreJsonWebKeySet};
+use openidconnect::{ClientId, ClientSecret, IssuerUrl, JsonWebKeySetUrl, Nonce};
 
 use super::client::{ServerOAuth, TokenResp};
-use crate::ssr::outbound::cap;
-use crate::ssr::AppState;
+use crate::ssr::outbound::{cap, OutboundError};
+use crate::ssr::{provider_text, AppState};
 
-/// The e-mail address the tokens belong to: the id_token's `email` (its audience must be this
-/// client), else the userinfo endpoint's.
+/// The e-mail address the tokens belong to.
 pub async fn identity(
     state: &AppState,
     server: &ServerOAuth,
     token: &TokenResp,
+    nonce: &str,
 ) -> Result<String, String> {
-    if let Some(id_token) = &token.extra_fields().id_token {
-        let claims = decode_jwt_claims(id_token).ok_or("the id_token is malformed")?;
-        let aud_ok = match &claims["aud"] {
-            serde_json::Value::String(a) => a == &server.client_id,
-            serde_json::Value::Array(list) => list
-                .iter()
-                .any(|a| a.as_str() == Some(server.client_id.as_str())),
-            _ => false,
-        };
-        if !aud_ok {
-            return Err("the id_token was issued to another client".into());
-        }
-        if let Some(email) = claims["email"].as_str() {
-            return Ok(email.to_string());
+    if let (Some(raw), Some(issuer), Some(jwks)) = (
+        &token.extra_fields().id_token,
+        &server.endpoints.issuer,
+        &server.endpoints.jwks_url,
+    ) {
+        if let Some(email) = from_id_token(state, server, raw, issuer, jwks, nonce).await? {
+            return Ok(email);
         }
     }
+    from_userinfo(state, server, token).await
+}
+
+/// The address in a verified id_token (`None` when it carries none).
+async fn from_id_token(
+    state: &AppState,
+    server: &ServerOAuth,
+    raw: &str,
+    issuer: &str,
+    jwks_url: &str,
+    nonce: &str,
+) -> Result<Option<String>, String> {
+    let id_token: CoreIdToken = raw
+        .parse()
+        .map_err(|e| format!("the id_token is malformed ({e})"))?;
+    let url = JsonWebKeySetUrl::new(jwks_url.to_string())
+        .map_err(|e| format!("the provider's key set URL is unusable ({e})"))?;
+    let keys = CoreJsonWebKeySet::fetch_async(&url, &state.outbound.capped(cap::JWKS))
+        .await
+        .map_err(|e| match e {
+            openidconnect::DiscoveryError::Request(OutboundError::TooLarge(_)) => {
+                "the provider's key set is larger than 512 KB".to_string()
+            }
+            e => format!(
+                "the provider's signing keys could not be read ({})",
+                provider_text(&crate::ssr::error_chain(&e).join(": "), 300)
+            ),
+        })?;
+    // Microsoft's multi-tenant issuer names the account's tenant: `{tenantid}` is checked
+    // below against the token's own `tid`.
+    let templated = issuer.contains("{tenantid}");
+    let issuer_url = IssuerUrl::new(issuer.replace("{tenantid}", "tenant"))
+        .map_err(|e| format!("the provider's issuer is unusable ({e})"))?;
+    let verifier = CoreIdTokenVerifier::new_confidential_client(
+        ClientId::new(server.client_id.clone()),
+        ClientSecret::new(server.client_secret().to_string()),
+        issuer_url,
+        keys,
+    )
+    .require_issuer_match(!templated);
+    let claims = id_token
+        .claims(&verifier, &Nonce::new(nonce.to_string()))
+        .map_err(|e| {
+            format!(
+                "the id_token failed validation ({})",
+                provider_text(&e.to_string(), 300)
+            )
+        })?;
+    if templated {
+        let tid = tenant_of(raw).ok_or("the id_token names no tenant (tid)")?;
+        let expected = issuer.replace("{tenantid}", &tid);
+        if claims.issuer().as_str() != expected {
+            return Err(format!(
+                "the id_token was issued by {}, not {expected}",
+                provider_text(claims.issuer().as_str(), 200)
+            ));
+        }
+    }
+    match claims.email() {
+        Some(email) => verified(email.as_str(), claims.email_verified()).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The `tid` claim of an id_token whose signature has already been checked.
+fn tenant_of(raw: &str) -> Option<String> {
+    use base64::Engine;
+    let payload = raw.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let tid = v["tid"].as_str()?;
+    tid.chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        .then(|| tid.to_string())
+}
+
+/// The userinfo endpoint's `email` — and nothing else (`preferred_username` or `upn` are
+/// names an account can choose, not addresses it proved).
+async fn from_userinfo(
+    state: &AppState,
+    server: &ServerOAuth,
+    token: &TokenResp,
+) -> Result<String, String> {
     let url = server
         .endpoints
         .userinfo_url
         .clone()
-        .ok_or("no id_token email and no userinfo endpoint")?;
+        .ok_or("no verified id_token address and no userinfo endpoint")?;
     let res = state
         .outbound
         .get(&url, Some(token.access_token().secret()), cap::USERINFO)
@@ -45,23 +128,26 @@ pub async fn identity(
     }
     let body: serde_json::Value = serde_json::from_slice(res.body())
         .map_err(|_| "userinfo answered something that is not JSON".to_string())?;
-    body["email"]
+    let email = body["email"]
         .as_str()
-        .or_else(|| body["preferred_username"].as_str())
-        .or_else(|| body["upn"].as_str())
-        .map(str::to_string)
-        .ok_or_else(|| "userinfo has no email".to_string())
+        .ok_or("userinfo has no email (the email scope may be missing)")?;
+    let flag = match &body["email_verified"] {
+        serde_json::Value::Bool(b) => Some(*b),
+        serde_json::Value::String(s) => Some(s == "true"),
+        _ => None,
+    };
+    verified(email, flag)
 }
 
-/// The payload of a JWT, unverified. It came straight from the token endpoint over the
-/// back channel, which OpenID Connect Core §3.1.3.7 allows to trust for this use.
-fn decode_jwt_claims(jwt: &str) -> Option<serde_json::Value> {
-    use base64::Engine;
-    let payload = jwt.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    serde_json::from_slice(&bytes).ok()
+/// An address counts unless the provider says it is not verified.
+fn verified(email: &str, email_verified: Option<bool>) -> Result<String, String> {
+    if email_verified == Some(false) {
+        return Err(format!(
+            "the provider says {} is not verified",
+            provider_text(email, 254)
+        ));
+    }
+    Ok(email.to_string())
 }
 
 #[cfg(test)]
@@ -69,12 +155,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn jwt_claims_are_read_from_the_payload() {
+    fn an_unverified_address_is_refused() {
+        assert_eq!(verified("a@b.test", Some(true)).unwrap(), "a@b.test");
+        assert_eq!(verified("a@b.test", None).unwrap(), "a@b.test");
+        assert!(verified("a@b.test", Some(false))
+            .unwrap_err()
+            .contains("not verified"));
+    }
+
+    #[test]
+    fn the_tenant_is_read_and_must_look_like_one() {
         use base64::Engine;
-        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(br#"{"email":"a@b.test","aud":"x"}"#);
-        let claims = decode_jwt_claims(&format!("h.{payload}.s")).unwrap();
-        assert_eq!(claims["email"], "a@b.test");
-        assert!(decode_jwt_claims("garbage").is_none());
+        let enc = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let jwt = |p: &str| format!("h.{}.s", enc(p));
+        assert_eq!(
+            tenant_of(&jwt(r#"{"tid":"9188040d-6c67-4c5b-b112-36a304b66dad"}"#)).as_deref(),
+            Some("9188040d-6c67-4c5b-b112-36a304b66dad")
+        );
+        assert_eq!(tenant_of(&jwt(r#"{"tid":"../evil"}"#)), None);
+        assert_eq!(tenant_of("garbage"), None);
     }
 }

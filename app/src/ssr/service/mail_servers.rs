@@ -134,6 +134,7 @@ pub async fn save(
         token_url: e.map(|e| e.token_url.clone()),
         userinfo_url: e.and_then(|e| e.userinfo_url.clone()),
         revocation_url: e.and_then(|e| e.revocation_url.clone()),
+        jwks_url: e.and_then(|e| e.jwks_url.clone()),
         scopes: o.map(|o| o.scopes.clone()).unwrap_or_default(),
         imap_host: valid.imap_host.as_str().to_string(),
         imap_port: valid.imap_port.get() as i64,
