@@ -114,3 +114,51 @@ test("denying consent at the provider ends on a clear page and stores no tokens"
   await expect(page.locator("#account-expiry")).toHaveText("—");
   await expect(page.locator("#account-error")).toContainText("access_denied");
 });
+
+test("a linked server's tokens go nowhere new without a confirmation, and never in the clear", async ({ page }) => {
+  const appName = `Move ${uniq()}`;
+  const subject = `Moved ${uniq()}`;
+  const mailbox = `carol-${uniq()}@example.test`;
+  await signIn(page, admin.email, admin.password, at());
+  const redirectUri = await createApplication(page, appName, at());
+  const client = await google.register(redirectUri);
+  secrets.push(client.client_secret);
+  await newServer(page, { subject, provider: "Google", clientId: client.client_id, clientSecret: client.client_secret, redirect: appName }, at());
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.waitForURL(/\/mail-servers$/);
+  await addMailAccount(page, subject, mailbox, at());
+  await page.locator(`#mail-accounts-table tr[data-login="${mailbox}"]`).getByRole("button", { name: "Authorize" }).click();
+  await page.waitForURL(/\/oauth\/result/);
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Mailbox linked");
+
+  await visit(page, "/mail-servers", at());
+  await page.locator(`#mail-servers-table tr[data-subject="${subject}"]`).getByRole("link", { name: "Edit" }).click();
+  await expect(page.getByLabel("IMAP host")).toHaveValue("imap.gmail.com");
+
+  // No encryption, or no certificate check, for an OAuth2 server: named in the page, not saved.
+  await page.getByLabel("IMAP encryption").selectOption({ label: "None" });
+  await page.getByLabel("Validate certificate").uncheck();
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.locator("#server-imap-encryption-error")).toContainText("SSL/TLS or STARTTLS");
+  await expect(page.locator("#server-validate-certificate-error")).toContainText("MAILBRIDGE_CA_FILE");
+  await expect(page).toHaveURL(/\/mail-servers\/\d+$/);
+  await page.getByLabel("IMAP encryption").selectOption({ label: "SSL/TLS" });
+  await page.getByLabel("Validate certificate").check();
+
+  // A new IMAP host: the page asks first, with the number of mailboxes concerned.
+  await page.getByLabel("IMAP host").fill("imap.elsewhere.example");
+  await page.getByRole("button", { name: "Save" }).click();
+  const dialog = page.locator("#server-confirm");
+  await expect(dialog).toContainText("1 linked mail account");
+  await expect(dialog).toContainText("IMAP host");
+  await dialog.getByRole("button", { name: "Save and re-authorise 1 account" }).click();
+  await page.waitForURL(/\/mail-servers$/);
+
+  // The mailbox is back to its owner, told why.
+  await visit(page, "/mail-accounts", at());
+  const row = page.locator(`#mail-accounts-table tr[data-login="${mailbox}"]`);
+  await expect(row).toHaveAttribute("data-status", "needs_reauth");
+  await row.getByRole("link").first().click();
+  await expect(page.locator("#account-error")).toContainText("IMAP host");
+  await expect(page.locator(".actions").getByRole("button", { name: "Authorize again" })).toBeVisible();
+});

@@ -23,6 +23,7 @@ pub async fn purge(st: &AppState) -> Result<Purged, db::QueryError> {
     let oauth_states = db::oauth_states::delete_expired_before(&st.pool, t).await?;
     let keep = s.login.window_secs.max(s.login.short_window_secs);
     let sign_in_failures = db::sign_in_failures::delete_before(&st.pool, t - keep).await?;
+    st.mail_tests.forget_before(t);
     Ok(Purged {
         sessions,
         oauth_states,

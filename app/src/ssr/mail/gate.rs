@@ -131,6 +131,19 @@ impl TestGate {
         }
     }
 
+    /// Drops the counts no window needs any more, so the maps do not grow with every user and
+    /// account ever tested.
+    pub fn forget_before(&self, now: i64) {
+        let window = self.limits.password_window_secs.max(60);
+        for map in [&self.started, &self.password_failed] {
+            lock(map).retain(|_, times| {
+                within(times, now, window);
+                !times.is_empty()
+            });
+        }
+        lock(&self.forced).retain(|_, t| *t > now - FORCED_REFRESH_EVERY_SECS);
+    }
+
     /// Runs `test` for `(account, protocol)`, or joins the run already going, within the
     /// overall bound.
     pub async fn run(
@@ -208,6 +221,8 @@ mod tests {
             "OAuth tests are not password guesses"
         );
         assert!(g.admit(3, 1000 + 15 * 60 + 1, true).is_ok());
+        g.forget_before(1000 + 2 * 15 * 60 + 10);
+        assert!(lock(&g.started).is_empty() && lock(&g.password_failed).is_empty());
     }
 
     #[test]
