@@ -568,3 +568,43 @@ async fn an_id_token_of_another_authorisation_is_refused() {
     tamper.set(Tamper::None);
     assert_eq!(l.authorize(&l.owner, l.account).await, "linked");
 }
+
+#[tokio::test]
+async fn an_authorisation_started_before_a_server_change_sends_its_code_nowhere_new() {
+    let l = Linked::start(&[], &[], "alice@example.test").await;
+    let bob = l
+        .app
+        .ok(new_account(l.server, "bob@example.test", "", ""), &l.owner)
+        .await;
+    let auth_url = l
+        .app
+        .ok(mail_accounts::StartAuthorization { id: bob }, &l.owner)
+        .await;
+    // While bob's owner is at the provider, the admin points the server elsewhere (alice's
+    // grant is withdrawn with confirmation; bob's authorisation is in flight).
+    let mut d = l
+        .app
+        .ok(mail_servers::GetMailServer { id: l.server }, &l.admin)
+        .await
+        .draft;
+    d.smtp_host = "smtp.elsewhere.example".into();
+    d.confirm_linked = 1;
+    l.app
+        .ok(
+            mail_servers::SaveMailServer {
+                id: l.server.to_string(),
+                draft: d,
+            },
+            &l.admin,
+        )
+        .await;
+    let back = l.oidc.consent(&auth_url, &l.redirect_uri).await;
+    let res = l
+        .app
+        .get(back.strip_prefix(&l.app.url).unwrap(), Some(&l.owner))
+        .await;
+    let loc = res.headers()["location"].to_str().unwrap().to_string();
+    assert!(loc.contains("outcome=server_changed"), "{loc}");
+    assert!(l.refresh_token(bob).await.is_none());
+    assert_eq!(l.status(bob).await.0, AccountStatus::Pending);
+}

@@ -64,6 +64,7 @@ async fn expired_sessions_states_and_lockout_rows_are_purged() {
             user_id: user,
             verifier_enc: vec![1],
             nonce_enc: vec![2],
+            destination: "",
             created_at: t,
             expires_at: t + 600,
         },

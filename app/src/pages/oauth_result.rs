@@ -20,6 +20,7 @@ pub fn describe(outcome: &str) -> (&'static str, &'static str, bool) {
         "exchange_failed" => ("The provider rejected the code", "The provider refused to exchange the authorisation code for tokens. Its message is shown on the mail account; check the Client ID, Client secret and Redirect URI.", true),
         "provider_unreachable" => ("The provider could not be reached", "Mailbridge could not reach the provider's token endpoint. Nothing was stored; try again later.", true),
         "domain_refused" => ("Domain not allowed", "This mail server accepts mailboxes of its allowed login domains only. Nothing was stored.", true),
+        "server_changed" => ("Mail server changed", "The mail server's settings changed while you were at the provider, so nothing was stored. Authorize again.", true),
         "already_linked" => ("Already linked", "This mailbox is already linked on this mail server by another account in Mailbridge. Nothing was stored; ask an administrator.", true),
         "identity_mismatch" => ("Wrong account", "You consented with a different account than this mailbox's login. Nothing was stored; try again and choose the right account.", true),
         "no_refresh_token" => ("No refresh token", "The provider returned no refresh token, so the link would stop working within the hour. Nothing was stored; see the mail account for the likely cause.", true),

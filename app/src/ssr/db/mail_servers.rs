@@ -38,6 +38,36 @@ pub struct MailServerRow {
     pub allowed_domains: String,
 }
 
+impl MailServerRow {
+    /// A digest of every setting that decides where this server's tokens and codes go (the
+    /// ones `service::custody::destination_changes` compares).
+    pub fn destination_fingerprint(&self) -> String {
+        use sha2::Digest;
+        let parts = [
+            self.auth_method.code().to_string(),
+            self.provider
+                .map(|p| p.code().to_string())
+                .unwrap_or_default(),
+            self.client_id.clone().unwrap_or_default(),
+            self.tenant.clone(),
+            self.issuer_url.clone().unwrap_or_default(),
+            self.auth_url.clone().unwrap_or_default(),
+            self.token_url.clone().unwrap_or_default(),
+            self.userinfo_url.clone().unwrap_or_default(),
+            self.revocation_url.clone().unwrap_or_default(),
+            self.imap_host.clone(),
+            self.imap_port.to_string(),
+            self.imap_encryption.code().to_string(),
+            self.smtp_host.clone(),
+            self.smtp_port.to_string(),
+            self.smtp_encryption.code().to_string(),
+            self.validate_certificate.to_string(),
+        ];
+        let digest = sha2::Sha256::digest(parts.join("\u{1f}").as_bytes());
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
 /// What happens to the stored client secret on save.
 pub enum SecretChange {
     Keep,

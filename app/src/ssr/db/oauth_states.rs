@@ -14,6 +14,7 @@ pub struct OAuthStateRow {
     pub expires_at: i64,
     pub used_at: Option<i64>,
     pub nonce_enc: Option<Vec<u8>>,
+    pub destination: Option<String>,
 }
 
 /// An authorisation just started, its secrets sealed.
@@ -23,6 +24,7 @@ pub struct NewState<'a> {
     pub user_id: i64,
     pub verifier_enc: Vec<u8>,
     pub nonce_enc: Vec<u8>,
+    pub destination: &'a str,
     pub created_at: i64,
     pub expires_at: i64,
 }
@@ -30,8 +32,8 @@ pub struct NewState<'a> {
 pub async fn insert(db: impl SqliteExecutor<'_>, s: NewState<'_>) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO oauth_states (state_hash, account_id, user_id, pkce_verifier_enc, nonce_enc,
-            created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            created_at, expires_at, destination)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )
     .bind(s.state_hash)
     .bind(s.account_id)
@@ -40,6 +42,7 @@ pub async fn insert(db: impl SqliteExecutor<'_>, s: NewState<'_>) -> DbResult<()
     .bind(s.nonce_enc)
     .bind(s.created_at)
     .bind(s.expires_at)
+    .bind(s.destination)
     .execute(db)
     .await
     .context("storing an authorisation state")
@@ -51,7 +54,8 @@ pub async fn find(
     state_hash: &str,
 ) -> DbResult<Option<OAuthStateRow>> {
     sqlx::query_as(
-        "SELECT state_hash, account_id, user_id, pkce_verifier_enc, expires_at, used_at, nonce_enc
+        "SELECT state_hash, account_id, user_id, pkce_verifier_enc, expires_at, used_at, nonce_enc,
+                destination
          FROM oauth_states
          WHERE state_hash = ?1",
     )

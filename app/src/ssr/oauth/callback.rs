@@ -157,6 +157,12 @@ async fn claim_state(
     if !db::oauth_states::claim(&state.pool, &hash, state.clock.now()).await? {
         return Err(Halt::Outcome(Outcome::UsedState, Some(saved.account_id)));
     }
+    // The code and the PKCE verifier go only to the token endpoint the authorisation started
+    // with: a server changed in between ends here.
+    if saved.destination.as_deref() != Some(server.destination.as_str()) {
+        let message = "The mail server's settings changed during the authorisation; nothing was sent or stored. Authorize again.";
+        return Err(fail(state, account.id, Outcome::ServerChanged, message).await);
+    }
     Ok((saved, account, server))
 }
 

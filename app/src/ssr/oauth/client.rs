@@ -53,6 +53,9 @@ pub struct ServerOAuth {
     pub application_id: i64,
     pub active: bool,
     pub allowed_domains: LoginDomains,
+    /// [`MailServerRow::destination_fingerprint`](crate::ssr::db::mail_servers::MailServerRow)
+    /// when loaded.
+    pub destination: String,
 }
 
 /// The OAuth settings of mail server `server_id`; refused for a password server.
@@ -87,6 +90,7 @@ pub async fn load(state: &AppState, server_id: i64) -> Result<ServerOAuth, AppEr
             .map_err(|e| crate::ssr::internal("decrypting a client secret", e))?,
         None => String::new(),
     };
+    let destination = row.destination_fingerprint();
     let scopes = if row.scopes.trim().is_empty() {
         default_scopes(kind)
     } else {
@@ -106,6 +110,7 @@ pub async fn load(state: &AppState, server_id: i64) -> Result<ServerOAuth, AppEr
         application_id: row.application_id.unwrap_or_default(),
         active: row.active,
         allowed_domains: LoginDomains::parse(&row.allowed_domains).unwrap_or_default(),
+        destination,
     })
 }
 

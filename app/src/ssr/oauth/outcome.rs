@@ -19,6 +19,7 @@ pub enum Outcome {
     IdentityMismatch,
     DomainRefused,
     AlreadyLinked,
+    ServerChanged,
     NoRefreshToken,
     Failed,
 }
@@ -41,6 +42,7 @@ impl Outcome {
             Outcome::IdentityMismatch => "identity_mismatch",
             Outcome::DomainRefused => "domain_refused",
             Outcome::AlreadyLinked => "already_linked",
+            Outcome::ServerChanged => "server_changed",
             Outcome::NoRefreshToken => "no_refresh_token",
             Outcome::Failed => "failed",
         }

@@ -67,6 +67,7 @@ pub async fn start(
             .secrets
             .seal_str(verifier.secret(), &aad::PKCE_VERIFIER.row(&hash)),
         nonce_enc: state.secrets.seal_str(&nonce, &aad::NONCE.row(&hash)),
+        destination: &server.destination,
         created_at: t,
         expires_at: t + STATE_TTL_SECS,
     };
