@@ -51,24 +51,10 @@ async fn http_server_counting(body: Arc<Vec<u8>>) -> ((u16, Arc<AtomicUsize>), A
 
 fn generic(issuer: &str, app_id: i64) -> MailServerDraft {
     MailServerDraft {
-        subject: "Generic".into(),
-        auth_method: "oauth2".into(),
         provider: "generic".into(),
-        client_id: "id".into(),
-        client_secret: "secret".into(),
-        application_id: app_id.to_string(),
         issuer_url: issuer.into(),
         scopes: "openid email".into(),
-        imap_host: "imap.example.test".into(),
-        imap_port: "993".into(),
-        imap_encryption: "ssl".into(),
-        smtp_host: "smtp.example.test".into(),
-        smtp_port: "465".into(),
-        smtp_encryption: "ssl".into(),
-        validate_certificate: true,
-        active: true,
-        visible_to_users: true,
-        ..Default::default()
+        ..common::google_draft("Generic", "id", "secret", app_id)
     }
 }
 

@@ -12,6 +12,7 @@ use futures_util::FutureExt;
 use crate::domain::{AccountStatus, AuthMethod, Protocol, ProtocolResult, SessionUser};
 use crate::error::AppError;
 use crate::ssr::crypto::aad;
+use crate::ssr::db::mail_accounts::MailAccountRow;
 use crate::ssr::{db, oauth, refresh, AppState};
 
 /// "Run test" by `user`: within their rate, joining a test of the same account and protocol
@@ -22,10 +23,7 @@ pub async fn run_for(
     id: i64,
     protocol: Protocol,
 ) -> Result<ProtocolResult, AppError> {
-    let account = db::mail_accounts::get(&state.pool, id)
-        .await?
-        .ok_or_else(|| AppError::NotFound("The mail account".into()))?;
-    let password = account.password_enc.is_some();
+    let password = account(state, id).await?.password_enc.is_some();
     let gate = &state.mail_tests;
     gate.admit(user.id, state.clock.now(), password)?;
     let st = state.clone();
@@ -37,15 +35,19 @@ pub async fn run_for(
     Ok(result)
 }
 
+async fn account(state: &AppState, id: i64) -> Result<MailAccountRow, AppError> {
+    db::mail_accounts::get(&state.pool, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("The mail account".into()))
+}
+
 #[instrument(skip_all, fields(account_id = id, protocol = protocol.label()))]
 pub async fn run_account_test(
     state: &AppState,
     id: i64,
     protocol: Protocol,
 ) -> Result<ProtocolResult, AppError> {
-    let account = db::mail_accounts::get(&state.pool, id)
-        .await?
-        .ok_or_else(|| AppError::NotFound("The mail account".into()))?;
+    let account = account(state, id).await?;
     if account.status == AccountStatus::Disabled {
         return Ok(not_authorised(
             protocol,
