@@ -49,6 +49,8 @@ pub struct Config {
     pub refresh_before_secs: i64,
     pub refresh_interval_secs: i64,
     pub refresh_concurrency: i64,
+    /// `MAILBRIDGE_REFRESH_LEASE_SECS`: how long an instance may hold an account's refresh.
+    pub refresh_lease_secs: i64,
     /// `MAILBRIDGE_GOOGLE_*_URL` / `MAILBRIDGE_MICROSOFT_*_URL` overrides, as given.
     pub provider_overrides: std::collections::HashMap<String, String>,
 }
@@ -180,6 +182,7 @@ impl Config {
             refresh_before_secs: number("MAILBRIDGE_REFRESH_BEFORE_SECS", 300, 0)?,
             refresh_interval_secs: number("MAILBRIDGE_REFRESH_INTERVAL_SECS", 60, 1)?,
             refresh_concurrency: number("MAILBRIDGE_REFRESH_CONCURRENCY", 8, 1)?,
+            refresh_lease_secs: number("MAILBRIDGE_REFRESH_LEASE_SECS", 60, 5)?,
             secret_key: var("MAILBRIDGE_SECRET_KEY"),
             secret_key_file: var("MAILBRIDGE_SECRET_KEY_FILE").map(Into::into),
             provider_overrides: app::ssr::providers::OVERRIDE_VARS

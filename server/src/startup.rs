@@ -98,6 +98,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
             before_secs: config.refresh_before_secs,
             interval_secs: config.refresh_interval_secs as u64,
             concurrency: config.refresh_concurrency as usize,
+            lease_secs: config.refresh_lease_secs,
         },
         mail_tests: Arc::new(app::ssr::mail::gate::TestGate::new(
             app::ssr::mail::gate::GateLimits {

@@ -18,9 +18,8 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use app::domain::{AccountStatus, Email, Role};
+use app::domain::{AccountStatus, Role};
 use app::ssr::crypto::aad;
-use app::ssr::db::mail_accounts::{self, NewAccount};
 use common::oidc::{free_port, Oidc};
 
 const ACCOUNTS: usize = 1000;
@@ -51,6 +50,9 @@ impl Server {
             .env("MAILBRIDGE_REFRESH_INTERVAL_SECS", "1")
             .env("MAILBRIDGE_REFRESH_BEFORE_SECS", "60")
             .env("MAILBRIDGE_REFRESH_CONCURRENCY", "8")
+            // A killed instance's leases hold its accounts this long before the restart may
+            // take them over.
+            .env("MAILBRIDGE_REFRESH_LEASE_SECS", "10")
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::from(log))
@@ -140,51 +142,11 @@ async fn stop_mid_refresh_and_restart(how: Stop, grace: &str) -> (usize, usize) 
     let app_id = app.create_application(&admin, "Crash").await;
     assert_eq!(app_id, 1, "the generic server insert uses application 1");
     let redirect = app.redirect_uri(&admin, app_id).await;
-    let (cid, secret) = oidc
-        .register_with(serde_json::json!({
-            "redirect_uris": [redirect],
-            "token_endpoint_auth_method": "client_secret_basic",
-        }))
-        .await;
-    let grants = oidc.grants(&cid, &secret, &redirect, ACCOUNTS).await;
     let t0 = state.clock.now();
-    let mut tx = state.pool.begin().await.expect("tx");
-    let server_id = oidc
-        .insert_generic_server(&mut tx, &state.secrets, "Rotating", &cid, &secret)
+    let seeded = oidc
+        .seed_due_grants(&state, owner, &redirect, ACCOUNTS)
         .await;
-    for g in &grants {
-        // Linked, with an access token that has already expired: every account is due.
-        let id = mail_accounts::insert(
-            &mut *tx,
-            NewAccount {
-                mail_server_id: server_id,
-                owner_id: owner,
-                name: &g.login,
-                login: &g.login,
-                login_key: Email::parse(&g.login).expect("login").key(),
-                status: AccountStatus::Pending,
-            },
-            t0,
-        )
-        .await
-        .expect("account");
-        mail_accounts::save_grant(
-            &mut *tx,
-            id,
-            state
-                .secrets
-                .seal_str(&g.access, &aad::ACCESS_TOKEN.row(id)),
-            state
-                .secrets
-                .seal_str(&g.refresh, &aad::REFRESH_TOKEN.row(id)),
-            t0 - 1,
-            "openid email",
-            t0,
-        )
-        .await
-        .expect("grant");
-    }
-    tx.commit().await.expect("commit");
+    let (cid, secret, grants) = (seeded.client_id, seeded.client_secret, seeded.grants);
     let dir = app.dir.path();
 
     // Start the real server and stop it once a quarter of the accounts are refreshed.

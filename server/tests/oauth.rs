@@ -446,6 +446,7 @@ async fn the_background_task_refreshes_short_lived_tokens() {
         before_secs: 2,
         interval_secs: 1,
         concurrency: 8,
+        ..RefreshSettings::default()
     };
     assert!(
         refresh::due_accounts(&s.app.state, settings.before_secs)

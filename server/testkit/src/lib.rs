@@ -70,6 +70,20 @@ pub async fn spawn_on(dir: tempfile::TempDir, db: &str, extra: &[(&str, &str)]) 
     }
 }
 
+impl TestApp {
+    /// A second instance on this one's database (and its key file): what a load balancer
+    /// would have behind the same address.
+    pub async fn beside(&self, extra: &[(&str, &str)]) -> TestApp {
+        let db = format!("sqlite://{}", self.dir.path().join("test.db").display());
+        let own = tempfile::tempdir().expect("temp dir");
+        let key = self.dir.path().join("secret.key");
+        let key = key.to_string_lossy().to_string();
+        let mut env: Vec<(&str, &str)> = vec![("MAILBRIDGE_SECRET_KEY_FILE", key.as_str())];
+        env.extend_from_slice(extra);
+        spawn_on(own, &db, &env).await
+    }
+}
+
 /// A client like a browser's: keeps cookies, never follows redirects (tests look at them),
 /// and gives up after 30 s so a hang fails the test at its line.
 pub fn new_client() -> reqwest::Client {

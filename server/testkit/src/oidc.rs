@@ -296,3 +296,102 @@ impl Oidc {
         out
     }
 }
+
+/// Accounts linked through the provider's real code flow, stored as due for a refresh.
+pub struct Seeded {
+    pub server: i64,
+    pub client_id: String,
+    pub client_secret: String,
+    pub grants: Vec<Grant>,
+    pub accounts: Vec<i64>,
+}
+
+impl Oidc {
+    /// `n` grants from this provider for `owner`, on a generic mail server (application 1 must
+    /// exist and be `redirect`'s), stored as linked with an access token already expired — the
+    /// way the refresh tests start. Through the app's own db functions, sealed for their rows.
+    pub async fn seed_due_grants(
+        &self,
+        state: &app::ssr::AppState,
+        owner: i64,
+        redirect: &str,
+        n: usize,
+    ) -> Seeded {
+        use app::ssr::crypto::aad;
+        use app::ssr::db::mail_accounts::{self, NewAccount};
+        let (client_id, client_secret) = self
+            .register_with(serde_json::json!({
+                "redirect_uris": [redirect],
+                "token_endpoint_auth_method": "client_secret_basic",
+            }))
+            .await;
+        let grants = self.grants(&client_id, &client_secret, redirect, n).await;
+        let t0 = state.clock.now();
+        let mut tx = state.pool.begin().await.expect("tx");
+        let server = self
+            .insert_generic_server(
+                &mut tx,
+                &state.secrets,
+                "Rotating",
+                &client_id,
+                &client_secret,
+            )
+            .await;
+        let mut accounts = vec![];
+        for g in &grants {
+            let id = mail_accounts::insert(
+                &mut *tx,
+                NewAccount {
+                    mail_server_id: server,
+                    owner_id: owner,
+                    name: &g.login,
+                    login: &g.login,
+                    login_key: g.login.to_lowercase(),
+                    status: app::domain::AccountStatus::Pending,
+                },
+                t0,
+            )
+            .await
+            .expect("account");
+            mail_accounts::save_grant(
+                &mut *tx,
+                id,
+                state
+                    .secrets
+                    .seal_str(&g.access, &aad::ACCESS_TOKEN.row(id)),
+                state
+                    .secrets
+                    .seal_str(&g.refresh, &aad::REFRESH_TOKEN.row(id)),
+                t0 - 1,
+                "openid email",
+                t0,
+            )
+            .await
+            .expect("grant");
+            accounts.push(id);
+        }
+        tx.commit().await.expect("commit");
+        Seeded {
+            server,
+            client_id,
+            client_secret,
+            grants,
+            accounts,
+        }
+    }
+
+    /// Whether the provider reports `refresh` (a refresh token of `cid`) active.
+    pub async fn is_active(&self, cid: &str, secret: &str, refresh: &str) -> bool {
+        let answer: serde_json::Value = reqwest::Client::new()
+            .post(format!("{}/token/introspection", self.issuer))
+            .basic_auth(cid, Some(secret))
+            .form(&[("token", refresh), ("token_type_hint", "refresh_token")])
+            .send()
+            .await
+            .expect("introspection")
+            .json()
+            .await
+            .expect("introspection JSON");
+        answer["active"] == serde_json::Value::Bool(true)
+    }
+}

@@ -351,6 +351,7 @@ pub async fn due_for_refresh(
          WHERE refresh_token_enc IS NOT NULL AND (
             (status = 'linked' AND (access_expires_at IS NULL OR access_expires_at <= ?1))
             OR (status = 'error' AND (next_retry_at IS NULL OR next_retry_at <= ?2)))
+           AND (refresh_lease_until IS NULL OR refresh_lease_until <= ?2)
          ORDER BY access_expires_at",
     )
     .bind(expiring_before)
@@ -500,4 +501,42 @@ pub async fn enable_owner_accounts(
     .await
     .context("enabling a user's accounts")
     .map(|r| r.rows_affected())
+}
+
+/// Takes the refresh lease of an account for `owner` (an instance) until `until`, unless
+/// another instance holds an unexpired one. `true` when taken.
+pub async fn take_lease(
+    db: impl SqliteExecutor<'_>,
+    id: i64,
+    owner: &str,
+    now: i64,
+    until: i64,
+) -> DbResult<bool> {
+    sqlx::query(
+        "UPDATE mail_accounts SET refresh_lease_owner = ?1, refresh_lease_until = ?2
+         WHERE id = ?3 AND (refresh_lease_until IS NULL OR refresh_lease_until <= ?4
+                            OR refresh_lease_owner = ?1)",
+    )
+    .bind(owner)
+    .bind(until)
+    .bind(id)
+    .bind(now)
+    .execute(db)
+    .await
+    .context("taking a refresh lease")
+    .map(|r| r.rows_affected() == 1)
+}
+
+/// Gives the lease back (only if `owner` still holds it).
+pub async fn release_lease(db: impl SqliteExecutor<'_>, id: i64, owner: &str) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE mail_accounts SET refresh_lease_owner = NULL, refresh_lease_until = NULL
+         WHERE id = ?1 AND refresh_lease_owner = ?2",
+    )
+    .bind(id)
+    .bind(owner)
+    .execute(db)
+    .await
+    .context("releasing a refresh lease")
+    .map(|_| ())
 }

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use oauth2::{RefreshToken, RequestTokenError, TokenResponse};
 use tracing::instrument;
 
-pub use worker::{spawn, StopSignal, Worker};
+pub use worker::{run_pass, spawn, StopSignal, Worker};
 
 use super::crypto::aad;
 use super::db::{self, mail_accounts::MailAccountRow};
@@ -26,6 +26,9 @@ pub struct RefreshSettings {
     pub before_secs: i64,
     pub interval_secs: u64,
     pub concurrency: usize,
+    /// How long an instance holds an account's refresh lease at most
+    /// (`MAILBRIDGE_REFRESH_LEASE_SECS`): past it, a holder that died is taken over from.
+    pub lease_secs: i64,
 }
 
 impl Default for RefreshSettings {
@@ -34,15 +37,28 @@ impl Default for RefreshSettings {
             before_secs: 300,
             interval_secs: 60,
             concurrency: 8,
+            lease_secs: 60,
         }
     }
 }
 
-/// Per-account locks, and a count of refresh requests sent (for tests and metrics).
-#[derive(Default)]
+/// Per-account locks (the fast path within one instance), this instance's name for the
+/// database leases (across instances), and a count of refresh requests sent (for tests and
+/// metrics).
 pub struct Refresher {
     locks: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
+    pub instance: String,
     pub calls: AtomicU64,
+}
+
+impl Default for Refresher {
+    fn default() -> Self {
+        Refresher {
+            locks: Mutex::default(),
+            instance: super::sessions::random_token(),
+            calls: AtomicU64::new(0),
+        }
+    }
 }
 
 impl Refresher {
@@ -70,6 +86,8 @@ pub enum RefreshError {
     Superseded,
     #[error("a stored token could not be decrypted; authorize the mailbox again")]
     Undecryptable,
+    #[error("another instance is refreshing this account")]
+    Busy,
     #[error("{0}")]
     Other(String),
 }
@@ -171,6 +189,13 @@ pub async fn refresh(
     refresh_using(state, account_id, margin_secs, force, None).await
 }
 
+/// How often a caller waiting for another instance's refresh looks again.
+const LEASE_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Takes the account's lock in this instance, then its lease in the database, so that of all
+/// instances exactly one refreshes it. The background pass (`clients` set) skips an account
+/// another instance holds; a caller that needs the token waits for that refresh (at most one
+/// lease period) and then uses its result.
 #[instrument(skip_all, fields(account_id = account_id))]
 async fn refresh_using(
     state: &AppState,
@@ -179,9 +204,49 @@ async fn refresh_using(
     force: bool,
     clients: Option<&ClientCache>,
 ) -> Result<(), RefreshError> {
-    let lock = state.refresher.lock_for(account_id);
-    let _guard = lock.lock().await;
-    // Whoever held the lock before may have refreshed already.
+    let me = state.refresher.instance.as_str();
+    let lease = state.refresh.lease_secs.max(1);
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(lease as u64 + 5);
+    loop {
+        let lock = state.refresher.lock_for(account_id);
+        let _guard = lock.lock().await;
+        let now = state.clock.now();
+        let taken = db::mail_accounts::take_lease(&state.pool, account_id, me, now, now + lease)
+            .await
+            .map_err(|e| RefreshError::Other(e.to_string()))?;
+        if taken {
+            let result = refresh_held(state, account_id, margin_secs, force, clients).await;
+            if let Err(e) = db::mail_accounts::release_lease(&state.pool, account_id, me).await {
+                // It expires on its own.
+                tracing::warn!(error = %e, account_id, "releasing a refresh lease");
+            }
+            return result;
+        }
+        if clients.is_some() {
+            return Err(RefreshError::Busy);
+        }
+        drop(_guard);
+        if std::time::Instant::now() > give_up {
+            return Err(RefreshError::Busy);
+        }
+        tokio::time::sleep(LEASE_POLL).await;
+        // The other instance may have refreshed it meanwhile.
+        let row = read_tokens(state, account_id).await?;
+        if !force && is_fresh(&row, state.clock.now(), margin_secs) {
+            return Ok(());
+        }
+    }
+}
+
+/// The refresh itself, with this instance's lock and the database lease held.
+async fn refresh_held(
+    state: &AppState,
+    account_id: i64,
+    margin_secs: i64,
+    force: bool,
+    clients: Option<&ClientCache>,
+) -> Result<(), RefreshError> {
+    // Whoever held the lock or the lease before may have refreshed already.
     let row = read_tokens(state, account_id).await?;
     if !force && is_fresh(&row, state.clock.now(), margin_secs) {
         return Ok(());

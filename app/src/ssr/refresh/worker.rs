@@ -7,12 +7,13 @@ use std::time::Duration;
 use super::{due_accounts, refresh_using, ClientCache, RefreshError, RefreshSettings};
 use crate::ssr::AppState;
 
-/// One pass: refreshes every due account, at most `concurrency` at once, so one slow or failing
+/// One pass (public for tests that run passes of several instances side by side): refreshes
+/// every due account, at most `concurrency` at once, so one slow or failing
 /// account does not hold up the others. Returns how many were started. Once `stop` turns true
 /// no new refresh starts, but the ones already sent finish and save: with a rotating provider an
 /// answer dropped on the floor is a lost grant.
 #[tracing::instrument(name = "refresh_pass", skip_all)]
-async fn run_pass(
+pub async fn run_pass(
     state: &AppState,
     settings: &RefreshSettings,
     mut stop: tokio::sync::watch::Receiver<bool>,
@@ -61,6 +62,7 @@ async fn run_pass(
             refreshed = tally.refreshed,
             needs_reauth = tally.refused,
             failed = tally.failed,
+            held_elsewhere = tally.elsewhere,
             "refresh pass done"
         );
     }
@@ -73,6 +75,8 @@ struct Tally {
     refreshed: usize,
     refused: usize,
     failed: usize,
+    /// Another instance held the account's lease.
+    elsewhere: usize,
 }
 
 impl Tally {
@@ -80,6 +84,7 @@ impl Tally {
         match done {
             Ok(Ok(())) => self.refreshed += 1,
             Ok(Err(RefreshError::Refused(_) | RefreshError::NotLinked(_))) => self.refused += 1,
+            Ok(Err(RefreshError::Busy | RefreshError::Superseded)) => self.elsewhere += 1,
             Ok(Err(_)) | Err(_) => self.failed += 1,
         }
     }

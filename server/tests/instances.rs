@@ -1,0 +1,122 @@
+//! Several Mailbridge instances on one database (issue 14): each account is refreshed by one
+//! instance at a time, held by a lease in the database that expires when its holder dies.
+
+mod common;
+
+use app::domain::{AccountStatus, Role};
+use app::ssr::crypto::aad;
+use app::ssr::refresh::{self, RefreshSettings};
+use common::oidc::Oidc;
+
+const ACCOUNTS: usize = 200;
+
+#[tokio::test]
+async fn two_instances_refresh_every_account_exactly_once_with_a_strict_rotating_provider() {
+    // Reusing a rotated refresh token revokes the whole grant: a double refresh is a lost mailbox.
+    let oidc = Oidc::start(&[("ROTATE_REFRESH", "1"), ("ACCESS_TTL", "3600")]).await;
+    let a = common::spawn().await;
+    let b = a.beside(&[]).await;
+    let (owner, admin) = a.person("owner@example.test", Role::Admin).await;
+    let app_id = a.create_application(&admin, "Web").await;
+    let redirect = a.redirect_uri(&admin, app_id).await;
+    let seeded = oidc
+        .seed_due_grants(&a.state, owner, &redirect, ACCOUNTS)
+        .await;
+    assert_eq!(
+        refresh::due_accounts(&b.state, 60).await.unwrap().len(),
+        ACCOUNTS
+    );
+
+    // Both instances run a pass over the same due accounts at the same time.
+    let settings = RefreshSettings {
+        before_secs: 60,
+        concurrency: 16,
+        ..RefreshSettings::default()
+    };
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    tokio::join!(
+        refresh::run_pass(&a.state, &settings, rx.clone()),
+        refresh::run_pass(&b.state, &settings, rx.clone()),
+    );
+    let calls =
+        |s: &app::ssr::AppState| s.refresher.calls.load(std::sync::atomic::Ordering::SeqCst);
+    let (ca, cb) = (calls(&a.state), calls(&b.state));
+    assert_eq!(
+        ca + cb,
+        ACCOUNTS as u64,
+        "one refresh per account: {ca} + {cb}"
+    );
+    assert!(ca > 0 && cb > 0, "both instances took part: {ca} + {cb}");
+
+    // None lost: every account linked, its stored refresh token alive at the provider.
+    let rows: Vec<(i64, AccountStatus, Vec<u8>)> =
+        sqlx::query_as("SELECT id, status, refresh_token_enc FROM mail_accounts ORDER BY id")
+            .fetch_all(&a.state.pool)
+            .await
+            .unwrap();
+    assert_eq!(rows.len(), ACCOUNTS);
+    for (id, status, blob) in rows {
+        assert_eq!(status, AccountStatus::Linked, "account {id}");
+        let token = a
+            .state
+            .secrets
+            .open_str(&blob, &aad::REFRESH_TOKEN.row(id))
+            .unwrap();
+        assert!(
+            oidc.is_active(&seeded.client_id, &seeded.client_secret, &token)
+                .await,
+            "account {id}'s grant is alive"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_lease_whose_holder_died_expires_and_another_instance_takes_over() {
+    let oidc = Oidc::start(&[("ROTATE_REFRESH", "1")]).await;
+    let a = common::spawn().await;
+    let b = a.beside(&[]).await;
+    let (owner, admin) = a.person("owner@example.test", Role::Admin).await;
+    let app_id = a.create_application(&admin, "Web").await;
+    let redirect = a.redirect_uri(&admin, app_id).await;
+    let seeded = oidc.seed_due_grants(&a.state, owner, &redirect, 1).await;
+    let id = seeded.accounts[0];
+    // Instance A took the lease and was killed before it gave it back.
+    let now = a.state.clock.now();
+    let lease = a.state.refresh.lease_secs;
+    assert!(
+        app::ssr::db::mail_accounts::take_lease(&a.state.pool, id, "dead", now, now + lease)
+            .await
+            .unwrap()
+    );
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let settings = RefreshSettings {
+        before_secs: 60,
+        ..RefreshSettings::default()
+    };
+    refresh::run_pass(&b.state, &settings, rx.clone()).await;
+    assert_eq!(
+        b.state
+            .refresher
+            .calls
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "held"
+    );
+    // After the lease period, B takes over (B's clock moved; the provider's did not).
+    b.advance_clock(lease + 1);
+    refresh::run_pass(&b.state, &settings, rx).await;
+    assert_eq!(
+        b.state
+            .refresher
+            .calls
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+    let status: AccountStatus =
+        sqlx::query_scalar("SELECT status FROM mail_accounts WHERE id = ?1")
+            .bind(id)
+            .fetch_one(&b.state.pool)
+            .await
+            .unwrap();
+    assert_eq!(status, AccountStatus::Linked);
+}
