@@ -120,3 +120,30 @@ async fn a_lease_whose_holder_died_expires_and_another_instance_takes_over() {
             .unwrap();
     assert_eq!(status, AccountStatus::Linked);
 }
+
+#[tokio::test]
+async fn a_sign_in_and_a_lock_out_on_one_instance_hold_on_the_other() {
+    let a = common::spawn().await;
+    let b = a.beside(&[]).await;
+    a.add_user("carol@example.test", Role::User).await;
+    let (status, cookie, _) = a.login("carol@example.test", common::PASSWORD, None).await;
+    assert_eq!(status, 200);
+    let cookie = cookie.expect("session cookie");
+    // The session made on A opens pages on B.
+    let me = b
+        .ok(app::api::auth::CurrentUser {}, &cookie)
+        .await
+        .expect("signed in on B");
+    assert_eq!(me.email, "carol@example.test");
+    // Five wrong passwords on A lock the address (from this client) on B too.
+    for _ in 0..5 {
+        assert_eq!(a.login("carol@example.test", "wrong", None).await.0, 401);
+    }
+    assert_eq!(
+        b.login("carol@example.test", common::PASSWORD, None)
+            .await
+            .0,
+        429,
+        "locked out on B"
+    );
+}
