@@ -41,6 +41,9 @@ pub enum StartError {
 }
 
 pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
+    // Until the state is built: migrations, the key file and the first admin, one instance at
+    // a time.
+    let _starting = app::ssr::db::start_lock(&config.database_url).await?;
     let pool = app::ssr::db::open(&config.database_url).await?;
     let key_file = match &config.secret_key_file {
         Some(f) => f.clone(),

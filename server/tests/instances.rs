@@ -147,3 +147,25 @@ async fn a_sign_in_and_a_lock_out_on_one_instance_hold_on_the_other() {
         "locked out on B"
     );
 }
+
+#[tokio::test]
+async fn two_instances_starting_together_on_a_new_database_both_start() {
+    for round in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let db = format!("sqlite://{}", dir.path().join("new.db").display());
+        let key = dir.path().join("secret.key").to_string_lossy().to_string();
+        let env = [("MAILBRIDGE_SECRET_KEY_FILE", key.as_str())];
+        let (a, b) = tokio::join!(
+            common::try_spawn_on(tempfile::tempdir().unwrap(), &db, &env),
+            common::try_spawn_on(tempfile::tempdir().unwrap(), &db, &env),
+        );
+        let (a, b) = (
+            a.unwrap_or_else(|e| panic!("round {round}: A did not start: {e}")),
+            b.unwrap_or_else(|e| panic!("round {round}: B did not start: {e}")),
+        );
+        // Both use the same key: what one seals the other opens.
+        let blob = a.state.secrets.seal_str("x", "t");
+        assert_eq!(b.state.secrets.open_str(&blob, "t").unwrap(), "x");
+        drop(dir);
+    }
+}

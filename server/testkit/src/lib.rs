@@ -37,6 +37,17 @@ pub async fn spawn_with(extra: &[(&str, &str)]) -> TestApp {
 
 /// Starts a server on an existing data folder (a "restart" when one ran there before).
 pub async fn spawn_on(dir: tempfile::TempDir, db: &str, extra: &[(&str, &str)]) -> TestApp {
+    try_spawn_on(dir, db, extra)
+        .await
+        .unwrap_or_else(|e| panic!("start: {e}"))
+}
+
+/// The same, with start-up errors returned (for tests of start-up itself).
+pub async fn try_spawn_on(
+    dir: tempfile::TempDir,
+    db: &str,
+    extra: &[(&str, &str)],
+) -> Result<TestApp, String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -53,8 +64,10 @@ pub async fn spawn_on(dir: tempfile::TempDir, db: &str, extra: &[(&str, &str)]) 
     for (k, v) in extra {
         env.insert(k.to_string(), v.to_string());
     }
-    let config = Config::from_lookup(|k| env.get(k).cloned()).expect("config");
-    let state = startup::build_state(&config).await.expect("state");
+    let config = Config::from_lookup(|k| env.get(k).cloned()).map_err(|e| e.to_string())?;
+    let state = startup::build_state(&config)
+        .await
+        .map_err(|e| e.to_string())?;
     let router = startup::router(state.clone());
     let limits = startup::conn_limits(&state);
     tokio::spawn(server::serving::serve(
@@ -63,11 +76,11 @@ pub async fn spawn_on(dir: tempfile::TempDir, db: &str, extra: &[(&str, &str)]) 
         limits,
         std::future::pending(),
     ));
-    TestApp {
+    Ok(TestApp {
         url: format!("http://{addr}"),
         state,
         dir,
-    }
+    })
 }
 
 impl TestApp {

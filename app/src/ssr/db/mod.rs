@@ -30,6 +30,56 @@ pub enum DbError {
     Open(sqlx::Error),
     #[error("cannot apply the database migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot take the start-up lock {path}: {source}")]
+    Lock {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// Held while an instance starts (migrations, the key file, the first admin): instances that
+/// share a database and start together take turns instead of applying the same migration
+/// twice. A file lock (`flock`) next to the database file, released when dropped — or when the
+/// process dies.
+pub struct StartLock {
+    _held: Option<std::fs::File>,
+}
+
+/// Takes the start-up lock of the database at `url`, waiting for another instance that holds
+/// it. An in-memory database needs none.
+pub async fn start_lock(url: &str) -> Result<StartLock, DbError> {
+    let opts = connect_options(url)?;
+    let file = opts.get_filename();
+    if is_memory(file) {
+        return Ok(StartLock { _held: None });
+    }
+    let path = format!("{}.lock", file.display());
+    let lock_err = |source| DbError::Lock {
+        path: path.clone(),
+        source,
+    };
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| DbError::Folder {
+            path: dir.display().to_string(),
+            source,
+        })?;
+    }
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(lock_err)?;
+    // Polled rather than blocking: a blocked thread could be the one the holder runs on.
+    loop {
+        match f.try_lock() {
+            Ok(()) => return Ok(StartLock { _held: Some(f) }),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(lock_err(e)),
+        }
+    }
 }
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
