@@ -169,3 +169,35 @@ async fn two_instances_starting_together_on_a_new_database_both_start() {
         drop(dir);
     }
 }
+
+#[tokio::test]
+async fn a_users_test_rate_is_one_budget_across_instances() {
+    let a = common::spawn_with(&[("MAILBRIDGE_MAIL_TEST_PER_MINUTE", "4")]).await;
+    let b = a.beside(&[("MAILBRIDGE_MAIL_TEST_PER_MINUTE", "4")]).await;
+    let admin = a.admin().await;
+    let (_, user) = a.person("u@example.test", Role::User).await;
+    let mut d = common::password_draft("Nowhere", "127.0.0.1", 9, 9);
+    d.imap_encryption = "none".into();
+    d.smtp_encryption = "none".into();
+    let server = a.create_server(&admin, d).await;
+    let account = a
+        .ok(
+            common::new_account(server, "u@example.test", "", "pw"),
+            &user,
+        )
+        .await;
+    let test = || app::api::mail_test::TestMailAccount {
+        id: account,
+        protocol: app::domain::Protocol::Imap,
+    };
+    // Two tests through A, two through B (port 9 refuses at once): the budget of four is spent.
+    for instance in [&a, &a, &b, &b] {
+        assert!(instance.call(test(), Some(&user)).await.is_ok());
+    }
+    for instance in [&a, &b] {
+        match instance.call(test(), Some(&user)).await {
+            Err((429, _)) => {}
+            other => panic!("expected 429, got {other:?}"),
+        }
+    }
+}

@@ -80,7 +80,8 @@ async fn expired_sessions_states_and_lockout_rows_are_purged() {
         Purged {
             sessions: 2,
             oauth_states: 1,
-            sign_in_failures: 1
+            sign_in_failures: 1,
+            rate_events: 0,
         }
     );
 }

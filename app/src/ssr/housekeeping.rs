@@ -12,6 +12,7 @@ pub struct Purged {
     pub sessions: u64,
     pub oauth_states: u64,
     pub sign_in_failures: u64,
+    pub rate_events: u64,
 }
 
 pub async fn purge(st: &AppState) -> Result<Purged, db::QueryError> {
@@ -23,11 +24,19 @@ pub async fn purge(st: &AppState) -> Result<Purged, db::QueryError> {
     let oauth_states = db::oauth_states::delete_expired_before(&st.pool, t).await?;
     let keep = s.login.window_secs.max(s.login.short_window_secs);
     let sign_in_failures = db::sign_in_failures::delete_before(&st.pool, t - keep).await?;
-    st.mail_tests.forget_before(t);
+    let rate_events = st
+        .mail_tests
+        .forget_before(&st.pool, t)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "pruning counted events");
+            0
+        });
     Ok(Purged {
         sessions,
         oauth_states,
         sign_in_failures,
+        rate_events,
     })
 }
 
@@ -43,6 +52,7 @@ pub fn spawn(st: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
                     sessions = p.sessions,
                     oauth_states = p.oauth_states,
                     sign_in_failures = p.sign_in_failures,
+                    rate_events = p.rate_events,
                     "purged expired rows"
                 ),
                 Ok(_) => {}

@@ -5,6 +5,7 @@ pub mod applications;
 pub mod mail_accounts;
 pub mod mail_servers;
 pub mod oauth_states;
+pub mod rate_events;
 pub mod sessions;
 pub mod settings;
 pub mod sign_in_failures;

@@ -25,12 +25,14 @@ pub async fn run_for(
 ) -> Result<ProtocolResult, AppError> {
     let password = account(state, id).await?.password_enc.is_some();
     let gate = &state.mail_tests;
-    gate.admit(user.id, state.clock.now(), password)?;
+    gate.admit(&state.pool, user.id, state.clock.now(), password)
+        .await?;
     let st = state.clone();
     let test = async move { run_account_test(&st, id, protocol).await }.boxed();
     let result = gate.run(id, protocol, test).await?;
     if password && result.auth_failed {
-        gate.password_refused(user.id, state.clock.now());
+        gate.password_refused(&state.pool, user.id, state.clock.now())
+            .await?;
     }
     Ok(result)
 }
@@ -112,7 +114,11 @@ pub async fn run_account_test(
         } else {
             // A refused token: refresh once and retry once before reporting — at most once a
             // minute per account, so that clicking cannot hammer the provider.
-            if !state.mail_tests.may_force_refresh(id, state.clock.now()) {
+            if !state
+                .mail_tests
+                .may_force_refresh(&state.pool, id, state.clock.now())
+                .await?
+            {
                 let mut r = first;
                 r.message = format!(
                     "{} (the token was refreshed less than a minute ago; not again yet)",

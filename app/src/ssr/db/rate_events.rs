@@ -1,0 +1,76 @@
+//! `rate_events`: one row per event a limit counts (a connection test started, a password
+//! refused, a forced refresh), by kind and subject (a user or an account id).
+
+use sqlx::SqliteExecutor;
+
+use super::{Context, DbResult};
+
+/// Records an event of `kind` for `subject` at `now` unless `limit` of them already happened
+/// after `since` — in one statement, so that instances sharing the database cannot both slip
+/// under the limit. `true` when recorded.
+pub async fn record_within(
+    db: impl SqliteExecutor<'_>,
+    kind: &str,
+    subject: i64,
+    now: i64,
+    since: i64,
+    limit: i64,
+) -> DbResult<bool> {
+    sqlx::query(
+        "INSERT INTO rate_events (kind, subject, at)
+         SELECT ?1, ?2, ?3
+         WHERE (SELECT COUNT(*) FROM rate_events WHERE kind = ?1 AND subject = ?2 AND at > ?4) < ?5",
+    )
+    .bind(kind)
+    .bind(subject)
+    .bind(now)
+    .bind(since)
+    .bind(limit)
+    .execute(db)
+    .await
+    .context("recording a counted event")
+    .map(|r| r.rows_affected() == 1)
+}
+
+pub async fn record(
+    db: impl SqliteExecutor<'_>,
+    kind: &str,
+    subject: i64,
+    now: i64,
+) -> DbResult<()> {
+    sqlx::query("INSERT INTO rate_events (kind, subject, at) VALUES (?1, ?2, ?3)")
+        .bind(kind)
+        .bind(subject)
+        .bind(now)
+        .execute(db)
+        .await
+        .context("recording a counted event")
+        .map(|_| ())
+}
+
+/// How many events of `kind` for `subject` happened after `since`, and the earliest of them.
+pub async fn count_since(
+    db: impl SqliteExecutor<'_>,
+    kind: &str,
+    subject: i64,
+    since: i64,
+) -> DbResult<(i64, Option<i64>)> {
+    sqlx::query_as(
+        "SELECT COUNT(*), MIN(at) FROM rate_events WHERE kind = ?1 AND subject = ?2 AND at > ?3",
+    )
+    .bind(kind)
+    .bind(subject)
+    .bind(since)
+    .fetch_one(db)
+    .await
+    .context("counting events")
+}
+
+pub async fn delete_before(db: impl SqliteExecutor<'_>, before: i64) -> DbResult<u64> {
+    sqlx::query("DELETE FROM rate_events WHERE at <= ?1")
+        .bind(before)
+        .execute(db)
+        .await
+        .context("pruning counted events")
+        .map(|r| r.rows_affected())
+}
