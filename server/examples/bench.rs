@@ -429,6 +429,8 @@ fn refresh_bench(
                 .env("MAILBRIDGE_REFRESH_INTERVAL_SECS", "3600")
                 .env("MAILBRIDGE_REFRESH_BEFORE_SECS", "60")
                 .env("MAILBRIDGE_REFRESH_CONCURRENCY", "8")
+                // The kit's provider listens on loopback.
+                .env("MAILBRIDGE_ALLOW_PRIVATE_NETWORKS", "127.0.0.0/8")
                 .env("RUST_LOG", "warn")
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
