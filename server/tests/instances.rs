@@ -201,3 +201,24 @@ async fn a_users_test_rate_is_one_budget_across_instances() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_forced_refresh_happens_once_a_minute_per_account_whichever_instance_asks() {
+    let a = common::spawn().await;
+    let b = a.beside(&[]).await;
+    let now = a.state.clock.now();
+    let force = |s: &common::TestApp, id, at| {
+        let st = s.state.clone();
+        async move {
+            st.mail_tests
+                .may_force_refresh(&st.pool, id, at)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(force(&a, 7, now).await);
+    assert!(!force(&b, 7, now + 30).await, "B within the minute of A's");
+    assert!(force(&b, 8, now + 30).await, "another account is not held");
+    assert!(!force(&a, 7, now + 59).await);
+    assert!(force(&b, 7, now + 61).await);
+}
