@@ -425,6 +425,10 @@ async fn a_password_server_and_account_pass_the_same_test() {
         .unwrap();
     let imap = app.ok(test(Protocol::Imap), &cookie).await;
     assert!(!imap.ok && imap.auth_failed, "{}", imap.message);
+    assert!(
+        imap.hint.unwrap_or_default().contains("password"),
+        "a password hint, not a token one"
+    );
 
     // Guessing the mailbox's password through tests (delete, add with the next guess, test) is
     // held to the sign-in page's pace: 5 refused logins per 15 minutes, then 429.

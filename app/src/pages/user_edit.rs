@@ -105,6 +105,7 @@ fn UserForms(user: UserView) -> impl IntoView {
                 "Active"
             </label>
             <FieldError id="edit-user-active-error" message=update_err("Active") />
+            <p class="muted">"Deactivating ends the user's sessions at once, and their mailboxes are disabled — not refreshed, tested or used — until the user is active again."</p>
             <p class="error" role="alert">{update_other}</p>
             <button type="submit" disabled=move || update.pending().get()>"Save changes"</button>
             <Show when=move || matches!(update.value().get(), Some(Ok(())))>

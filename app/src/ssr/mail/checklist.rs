@@ -105,7 +105,7 @@ fn hint_for(message: &str, protocol: Protocol) -> Option<String> {
     let hint = if m.contains("unknownissuer")
         || m.contains("certificate") && (m.contains("invalid") || m.contains("not valid"))
     {
-        "The server's certificate is not trusted: add its CA with MAILBRIDGE_CA_FILE, or switch off \"Validate certificate\" for a test server."
+        "The server's certificate is not trusted: add its CA with MAILBRIDGE_CA_FILE (a password test server may also switch off \"Validate certificate\"; an OAuth2 server may not)."
     } else if m.contains("caused as end entity")
         || m.contains("causedasendentity")
         || m.contains("caendentity")

@@ -83,7 +83,13 @@ pub async fn test(
             .await
             .map(|()| None),
     };
-    let r = list.finish(protocol, result);
+    let mut r = list.finish(protocol, result);
+    if r.auth_failed && matches!(cred, Credential::Password(_)) {
+        r.hint = Some(
+            "The mail server refused this login and password: check the Login, and add the mailbox again with the right password."
+                .into(),
+        );
+    }
     tracing::info!(ok = r.ok, auth_failed = r.auth_failed, "mail login test");
     r
 }
