@@ -10,7 +10,8 @@ step() { printf '\n==> %s\n' "$*"; }
 need_apt=()
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 # The test peers (end2end/peers): Dovecot and Postfix, run as the tests' own instances.
-for pkg in dovecot-core dovecot-imapd dovecot-submissiond dovecot-lmtpd postfix openssl python3; do
+# PostgreSQL's server binaries, for the tests' own throw-away clusters (never the system service).
+for pkg in dovecot-core dovecot-imapd dovecot-submissiond dovecot-lmtpd postfix openssl python3 postgresql; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 command -v curl >/dev/null || need_apt+=(curl)

@@ -6,6 +6,7 @@
 pub mod linked;
 pub mod oidc;
 pub mod peers;
+pub mod postgres;
 pub mod scenario;
 
 use std::collections::HashMap;
