@@ -55,7 +55,7 @@ pub async fn insert(
 ) -> DbResult<i64> {
     sqlx::query(
         "INSERT INTO applications (name, name_key, app_key, active, allowed_ips, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) RETURNING id",
     )
     .bind(name.as_str())
     .bind(name.key())
@@ -63,10 +63,10 @@ pub async fn insert(
     .bind(active)
     .bind(ips.to_text())
     .bind(now)
-    .execute(db)
+    .fetch_one(db)
     .await
+    .and_then(|row| sqlx::Row::try_get::<i64, _>(&row, 0))
     .context("creating an application")
-    .map(|r| r.last_insert_rowid())
 }
 
 pub async fn update(

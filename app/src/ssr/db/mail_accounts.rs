@@ -101,7 +101,7 @@ pub async fn insert(db: impl SqliteExecutor<'_>, a: NewAccount<'_>, now: i64) ->
     sqlx::query(
         "INSERT INTO mail_accounts (mail_server_id, owner_id, name, login, login_key, status,
             created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) RETURNING id",
     )
     .bind(a.mail_server_id)
     .bind(a.owner_id)
@@ -110,10 +110,10 @@ pub async fn insert(db: impl SqliteExecutor<'_>, a: NewAccount<'_>, now: i64) ->
     .bind(a.login_key)
     .bind(a.status)
     .bind(now)
-    .execute(db)
+    .fetch_one(db)
     .await
+    .and_then(|row| sqlx::Row::try_get::<i64, _>(&row, 0))
     .context("creating a mail account")
-    .map(|r| r.last_insert_rowid())
 }
 
 pub async fn delete(db: impl SqliteExecutor<'_>, id: i64) -> DbResult<()> {

@@ -148,15 +148,15 @@ pub async fn insert(db: impl SqliteExecutor<'_>, r: &MailServerRecord, now: i64)
     let sql = format!(
         "INSERT INTO mail_servers ({FIELDS}, client_secret_enc, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-                 ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?26)"
+                 ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?26) RETURNING id"
     );
     bind_fields(sqlx::query(&sql), r)
         .bind(secret)
         .bind(now)
-        .execute(db)
+        .fetch_one(db)
         .await
+        .and_then(|row| sqlx::Row::try_get::<i64, _>(&row, 0))
         .context("creating a mail server")
-        .map(|res| res.last_insert_rowid())
 }
 
 pub async fn update(
@@ -258,7 +258,7 @@ pub async fn application_users(db: impl SqliteExecutor<'_>) -> DbResult<Vec<(i64
 pub async fn choices(db: impl SqliteExecutor<'_>, admin: bool) -> DbResult<Vec<ServerChoice>> {
     sqlx::query_as(
         "SELECT id, subject, auth_method FROM mail_servers
-         WHERE active = 1 AND (visible_to_users = 1 OR ?1) ORDER BY subject_key",
+         WHERE active AND (visible_to_users OR ?1) ORDER BY subject_key",
     )
     .bind(admin)
     .fetch_all(db)

@@ -39,7 +39,7 @@ pub async fn find(db: impl SqliteExecutor<'_>, token_hash: &str) -> DbResult<Opt
     sqlx::query_as(
         "SELECT u.id AS user_id, u.email, u.display_name, u.role, s.created_at, s.last_seen_at
          FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.token_hash = ?1 AND u.active = 1",
+         WHERE s.token_hash = ?1 AND u.active",
     )
     .bind(token_hash)
     .fetch_optional(db)

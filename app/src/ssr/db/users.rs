@@ -17,7 +17,7 @@ pub async fn insert(
 ) -> DbResult<i64> {
     sqlx::query(
         "INSERT INTO users (email, email_key, display_name, role, active, password_hash, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?6)",
+         VALUES (?1, ?2, ?3, ?4, TRUE, ?5, ?6, ?6) RETURNING id",
     )
     .bind(email.as_str())
     .bind(email.key())
@@ -25,10 +25,10 @@ pub async fn insert(
     .bind(role)
     .bind(password_hash)
     .bind(now)
-    .execute(db)
+    .fetch_one(db)
     .await
+    .and_then(|row| sqlx::Row::try_get::<i64, _>(&row, 0))
     .context("creating a user")
-    .map(|r| r.last_insert_rowid())
 }
 
 pub async fn list(db: impl SqliteExecutor<'_>) -> DbResult<Vec<UserView>> {
@@ -51,7 +51,7 @@ pub async fn credentials(
     db: impl SqliteExecutor<'_>,
     email_key: &str,
 ) -> DbResult<Option<(i64, String)>> {
-    sqlx::query_as("SELECT id, password_hash FROM users WHERE email_key = ?1 AND active = 1")
+    sqlx::query_as("SELECT id, password_hash FROM users WHERE email_key = ?1 AND active")
         .bind(email_key)
         .fetch_optional(db)
         .await
@@ -106,8 +106,8 @@ pub async fn update_unless_last_admin(
     sqlx::query(
         "UPDATE users SET display_name = ?1, role = ?2, active = ?3, updated_at = ?4
          WHERE id = ?5 AND NOT (
-           role = 'admin' AND active = 1 AND (?2 != 'admin' OR ?3 = 0)
-           AND (SELECT COUNT(*) FROM users WHERE role = 'admin' AND active = 1 AND id != ?5) = 0)",
+           role = 'admin' AND active AND (?2 != 'admin' OR NOT ?3)
+           AND (SELECT COUNT(*) FROM users WHERE role = 'admin' AND active AND id != ?5) = 0)",
     )
     .bind(name.as_str())
     .bind(role)
@@ -129,7 +129,7 @@ pub async fn exists(db: impl SqliteExecutor<'_>, id: i64) -> DbResult<bool> {
 }
 
 pub async fn is_active(db: impl SqliteExecutor<'_>, id: i64) -> DbResult<bool> {
-    sqlx::query_scalar("SELECT EXISTS(SELECT 1 FROM users WHERE id = ?1 AND active = 1)")
+    sqlx::query_scalar("SELECT EXISTS(SELECT 1 FROM users WHERE id = ?1 AND active)")
         .bind(id)
         .fetch_one(db)
         .await
@@ -138,7 +138,7 @@ pub async fn is_active(db: impl SqliteExecutor<'_>, id: i64) -> DbResult<bool> {
 
 /// Every active user, for an admin choosing a mailbox's owner.
 pub async fn active_choices(db: impl SqliteExecutor<'_>) -> DbResult<Vec<UserChoice>> {
-    sqlx::query_as("SELECT id, email FROM users WHERE active = 1 ORDER BY email_key")
+    sqlx::query_as("SELECT id, email FROM users WHERE active ORDER BY email_key")
         .fetch_all(db)
         .await
         .context("listing users")
