@@ -103,6 +103,7 @@ async fn account_with_grant(app: &TestApp, admin: &str) -> i64 {
         t - 1,
         "openid",
         t,
+        None,
     )
     .await
     .unwrap();

@@ -39,6 +39,10 @@ pub const OAUTH_NEEDS_VALIDATION: &str =
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LoginDomains(Vec<String>);
 
+/// What a stored list that no longer parses (edited by hand) stands for: no domain at all —
+/// failing open would admit every mailbox.
+const UNREADABLE: &str = "(unreadable list: none)";
+
 impl LoginDomains {
     /// Domains separated by spaces, commas or new lines, e.g. `example.com example.org`.
     pub fn parse(raw: &str) -> Result<Self, String> {
@@ -67,6 +71,11 @@ impl LoginDomains {
             return Err("may list at most 50 domains".into());
         }
         Ok(LoginDomains(out))
+    }
+
+    /// A stored list: what it says, or — when it does not parse — a list that admits nobody.
+    pub fn stored(raw: &str) -> Self {
+        LoginDomains::parse(raw).unwrap_or_else(|_| LoginDomains(vec![UNREADABLE.into()]))
     }
 
     /// Whether mailbox `login` (`user@domain`) is in one of the domains; every login is when the
@@ -450,6 +459,9 @@ mod tests {
         assert!(LoginDomains::parse("").unwrap().allows("x@y.z"));
         assert!(LoginDomains::parse("not a/domain").is_err());
         assert!(LoginDomains::parse("127.0.0.1").is_err());
+        // A stored list that no longer parses admits nobody.
+        assert!(!LoginDomains::stored("not a/domain").allows("x@y.z"));
+        assert!(LoginDomains::stored("").allows("x@y.z"));
     }
 
     #[test]

@@ -40,6 +40,10 @@ pub fn special_range(ip: IpAddr) -> Option<&'static str> {
                 Some("multicast")
             } else if v4.is_unspecified() || o[0] == 0 {
                 Some("unspecified")
+            } else if o[0] == 198 && (o[1] & 0xfe) == 18 {
+                Some("benchmarking")
+            } else if o[0] >= 240 {
+                Some("reserved")
             } else {
                 None
             }
@@ -49,6 +53,16 @@ pub fn special_range(ip: IpAddr) -> Option<&'static str> {
                 return special_range(IpAddr::V4(v4));
             }
             let s = v6.segments();
+            // NAT64 (64:ff9b::/96) and 6to4 (2002::/16) carry an IPv4 address inside.
+            let embedded = |hi: u16, lo: u16| {
+                std::net::Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8)
+            };
+            if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
+                return special_range(IpAddr::V4(embedded(s[6], s[7])));
+            }
+            if s[0] == 0x2002 {
+                return special_range(IpAddr::V4(embedded(s[1], s[2])));
+            }
             if v6.is_loopback() {
                 Some("loopback")
             } else if v6.is_unspecified() {
@@ -136,16 +150,29 @@ impl NetPolicy {
 }
 
 /// reqwest's resolver, filtered by the policy: what it returns is what reqwest connects to.
-struct PolicyResolver(Arc<NetPolicy>);
+/// `explicit_only` (the plain-http client): only addresses in an allowed range.
+struct PolicyResolver {
+    policy: Arc<NetPolicy>,
+    explicit_only: bool,
+}
 
 impl oauth2::reqwest::dns::Resolve for PolicyResolver {
     fn resolve(&self, name: oauth2::reqwest::dns::Name) -> oauth2::reqwest::dns::Resolving {
-        let policy = self.0.clone();
+        let policy = self.policy.clone();
+        let explicit_only = self.explicit_only;
         Box::pin(async move {
-            let addrs = policy
-                .resolve(name.as_str(), 0)
+            let host = name.as_str().to_string();
+            let mut addrs = policy
+                .resolve(&host, 0)
                 .await
                 .map_err(|m| -> Box<dyn std::error::Error + Send + Sync> { m.into() })?;
+            if explicit_only {
+                addrs.retain(|a| policy.explicitly_allowed(a.ip()));
+                if addrs.is_empty() {
+                    let m = format!("{host}: plain http is used only inside MAILBRIDGE_ALLOW_PRIVATE_NETWORKS; use https");
+                    return Err(m.into());
+                }
+            }
             Ok(Box::new(addrs.into_iter()) as oauth2::reqwest::dns::Addrs)
         })
     }
@@ -168,27 +195,39 @@ pub enum OutboundError {
 #[derive(Clone)]
 pub struct Outbound {
     client: oauth2::reqwest::Client,
+    /// For plain-http URLs: its resolver admits only explicitly allowed ranges, checked on the
+    /// address it then connects to.
+    plain: oauth2::reqwest::Client,
     pub policy: Arc<NetPolicy>,
 }
 
 impl Outbound {
     pub fn new(extra: &super::mail::tls::ExtraCa, policy: NetPolicy) -> Result<Self, String> {
         let policy = Arc::new(policy);
-        let mut builder = oauth2::reqwest::Client::builder();
-        for der in &extra.certs {
-            let cert = oauth2::reqwest::Certificate::from_der(der)
-                .map_err(|e| format!("MAILBRIDGE_CA_FILE: {e}"))?;
-            builder = builder.add_root_certificate(cert);
-        }
-        let client = builder
-            .dns_resolver(Arc::new(PolicyResolver(policy.clone())))
-            .no_proxy()
-            .redirect(oauth2::reqwest::redirect::Policy::none())
-            .timeout(std::time::Duration::from_secs(15))
-            .connect_timeout(std::time::Duration::from_secs(5))
-            .build()
-            .map_err(|e| e.to_string())?;
-        Ok(Outbound { client, policy })
+        let build = |explicit_only: bool| -> Result<oauth2::reqwest::Client, String> {
+            let mut builder = oauth2::reqwest::Client::builder();
+            for der in &extra.certs {
+                let cert = oauth2::reqwest::Certificate::from_der(der)
+                    .map_err(|e| format!("MAILBRIDGE_CA_FILE: {e}"))?;
+                builder = builder.add_root_certificate(cert);
+            }
+            builder
+                .dns_resolver(Arc::new(PolicyResolver {
+                    policy: policy.clone(),
+                    explicit_only,
+                }))
+                .no_proxy()
+                .redirect(oauth2::reqwest::redirect::Policy::none())
+                .timeout(std::time::Duration::from_secs(15))
+                .connect_timeout(std::time::Duration::from_secs(5))
+                .build()
+                .map_err(|e| e.to_string())
+        };
+        Ok(Outbound {
+            client: build(false)?,
+            plain: build(true)?,
+            policy,
+        })
     }
 
     /// Checks a URL before any connection: http(s) only, an IP literal against the policy
@@ -197,7 +236,6 @@ impl Outbound {
         let host = url
             .host_str()
             .ok_or_else(|| OutboundError::Refused(format!("{url} has no host")))?;
-        let port = url.port_or_known_default().unwrap_or(443);
         match url.scheme() {
             "https" => {
                 if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>() {
@@ -208,17 +246,18 @@ impl Outbound {
                 Ok(())
             }
             "http" => {
-                let addrs = self
-                    .policy
-                    .resolve(host, port)
-                    .await
-                    .map_err(OutboundError::Refused)?;
-                if addrs.iter().all(|a| self.policy.explicitly_allowed(a.ip())) {
-                    Ok(())
-                } else {
-                    Err(OutboundError::Refused(format!(
-                        "{host}: plain http is used only inside MAILBRIDGE_ALLOW_PRIVATE_NETWORKS; use https"
-                    )))
+                // A name is checked by the plain client's resolver, on the address it connects
+                // to; an address literal (which it does not resolve) here.
+                match host.trim_matches(['[', ']']).parse::<IpAddr>() {
+                    Ok(ip) if !self.policy.explicitly_allowed(ip) => {
+                        self.policy
+                            .check(host, ip)
+                            .map_err(OutboundError::Refused)?;
+                        Err(OutboundError::Refused(format!(
+                            "{host}: plain http is used only inside MAILBRIDGE_ALLOW_PRIVATE_NETWORKS; use https"
+                        )))
+                    }
+                    _ => Ok(()),
                 }
             }
             other => Err(OutboundError::Refused(format!(
@@ -239,11 +278,20 @@ impl Outbound {
         let req: oauth2::reqwest::Request = request
             .try_into()
             .map_err(|e: oauth2::reqwest::Error| OutboundError::Failed(describe(&e)))?;
-        let res = self
-            .client
-            .execute(req)
-            .await
-            .map_err(|e| OutboundError::Failed(describe(&e)))?;
+        let client = if url.scheme() == "http" {
+            &self.plain
+        } else {
+            &self.client
+        };
+        let res = client.execute(req).await.map_err(|e| {
+            let m = describe(&e);
+            // The resolver's refusals arrive as connection errors; they are refusals.
+            if m.contains("MAILBRIDGE_ALLOW_PRIVATE_NETWORKS") {
+                OutboundError::Refused(m)
+            } else {
+                OutboundError::Failed(m)
+            }
+        })?;
         if res.content_length().is_some_and(|n| n as usize > cap) {
             return Err(OutboundError::TooLarge(cap));
         }
@@ -346,6 +394,11 @@ mod tests {
             ("::ffff:127.0.0.1", Some("loopback")),
             ("::ffff:10.0.0.1", Some("private")),
             ("2001:4860:4860::8888", None),
+            ("198.18.0.1", Some("benchmarking")),
+            ("250.1.2.3", Some("reserved")),
+            ("64:ff9b::7f00:1", Some("loopback")),
+            ("64:ff9b::808:808", None),
+            ("2002:a00:1::", Some("private")),
         ] {
             assert_eq!(special_range(ip.parse().unwrap()), kind, "{ip}");
         }

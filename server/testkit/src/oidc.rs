@@ -365,6 +365,7 @@ impl Oidc {
                 t0 - 1,
                 "openid email",
                 t0,
+                None,
             )
             .await
             .expect("grant");

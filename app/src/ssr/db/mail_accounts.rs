@@ -116,13 +116,20 @@ pub async fn insert(db: impl SqliteExecutor<'_>, a: NewAccount<'_>, now: i64) ->
     .context("creating a mail account")
 }
 
-pub async fn delete(db: impl SqliteExecutor<'_>, id: i64) -> DbResult<()> {
-    sqlx::query("DELETE FROM mail_accounts WHERE id = ?1")
+/// Deletes an account if it still holds `grant` (its sealed refresh token, or none): another
+/// instance's refresh may have replaced it meanwhile. `true` when deleted (or already gone).
+pub async fn delete_holding(
+    db: impl SqliteExecutor<'_>,
+    id: i64,
+    grant: Option<&[u8]>,
+) -> DbResult<bool> {
+    sqlx::query("DELETE FROM mail_accounts WHERE id = ?1 AND refresh_token_enc IS ?2")
         .bind(id)
+        .bind(grant)
         .execute(db)
         .await
         .context("deleting a mail account")
-        .map(|_| ())
+        .map(|r| r.rows_affected() == 1)
 }
 
 /// Accounts by status: all of them, or one owner's.
@@ -139,7 +146,10 @@ pub async fn status_counts(
     .context("counting accounts")
 }
 
-/// A new grant from the callback: tokens sealed, status `linked`, failures forgotten.
+/// A new grant from the callback: tokens sealed, status `linked` (a disabled account stays
+/// disabled), failures forgotten. Stored only while the account's server is still at
+/// `destination_version` (`None`: any), in the same statement; `false` otherwise.
+#[allow(clippy::too_many_arguments)]
 pub async fn save_grant(
     db: impl SqliteExecutor<'_>,
     id: i64,
@@ -148,12 +158,16 @@ pub async fn save_grant(
     expires_at: i64,
     scopes: &str,
     now: i64,
-) -> DbResult<()> {
+    destination_version: Option<i64>,
+) -> DbResult<bool> {
     sqlx::query(
         "UPDATE mail_accounts SET access_token_enc = ?1, refresh_token_enc = ?2, access_expires_at = ?3,
-            granted_scopes = ?4, status = 'linked', last_error = NULL, last_refresh_at = ?5,
+            granted_scopes = ?4,
+            status = CASE WHEN status = 'disabled' THEN 'disabled' ELSE 'linked' END,
+            last_error = CASE WHEN status = 'disabled' THEN last_error END, last_refresh_at = ?5,
             refresh_failures = 0, next_retry_at = NULL, updated_at = ?5
-         WHERE id = ?6",
+         WHERE id = ?6 AND (?7 IS NULL OR ?7 = (SELECT destination_version FROM mail_servers
+                                                WHERE id = mail_accounts.mail_server_id))",
     )
     .bind(access_enc)
     .bind(refresh_enc)
@@ -161,10 +175,11 @@ pub async fn save_grant(
     .bind(scopes)
     .bind(now)
     .bind(id)
+    .bind(destination_version)
     .execute(db)
     .await
     .context("storing tokens")
-    .map(|_| ())
+    .map(|r| r.rows_affected() == 1)
 }
 
 /// A refreshed access token and, when the provider rotated it, the new refresh token: in one
@@ -269,26 +284,31 @@ pub async fn mark_refresh_error(
     .map(|_| ())
 }
 
-/// Forgets the tokens and goes back to `pending`, keeping `note` as the last error.
+/// Forgets the tokens and goes back to `pending`, keeping `note` as the last error — if the
+/// account still holds `grant` (another instance's refresh may have replaced it). `true` when
+/// done.
 pub async fn clear_grant(
     db: impl SqliteExecutor<'_>,
     id: i64,
+    grant: Option<&[u8]>,
     note: Option<&str>,
     now: i64,
-) -> DbResult<()> {
+) -> DbResult<bool> {
     sqlx::query(
         "UPDATE mail_accounts SET access_token_enc = NULL, refresh_token_enc = NULL,
-            access_expires_at = NULL, granted_scopes = NULL, status = 'pending', last_error = ?1,
+            access_expires_at = NULL, granted_scopes = NULL,
+            status = CASE WHEN status = 'disabled' THEN 'disabled' ELSE 'pending' END, last_error = ?1,
             refresh_failures = 0, next_retry_at = NULL, updated_at = ?2
-         WHERE id = ?3",
+         WHERE id = ?3 AND refresh_token_enc IS ?4",
     )
     .bind(note)
     .bind(now)
     .bind(id)
+    .bind(grant)
     .execute(db)
     .await
     .context("unlinking a mail account")
-    .map(|_| ())
+    .map(|r| r.rows_affected() == 1)
 }
 
 pub async fn set_last_error(

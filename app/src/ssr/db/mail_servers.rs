@@ -36,6 +36,7 @@ pub struct MailServerRow {
     pub active: bool,
     pub visible_to_users: bool,
     pub allowed_domains: String,
+    pub destination_version: i64,
 }
 
 impl MailServerRow {
@@ -198,7 +199,8 @@ pub async fn get(db: impl SqliteExecutor<'_>, id: i64) -> DbResult<Option<MailSe
                 s.application_id, a.app_key, s.tenant, s.issuer_url, s.auth_url, s.token_url,
                 s.userinfo_url, s.revocation_url, s.jwks_url, s.scopes, s.imap_host, s.imap_port,
                 s.imap_encryption, s.smtp_host, s.smtp_port, s.smtp_encryption,
-                s.validate_certificate, s.active, s.visible_to_users, s.allowed_domains
+                s.validate_certificate, s.active, s.visible_to_users, s.allowed_domains,
+                s.destination_version
          FROM mail_servers s LEFT JOIN applications a ON a.id = s.application_id WHERE s.id = ?1",
     )
     .bind(id)
@@ -289,4 +291,16 @@ pub async fn set_secret(
         .await
         .context("storing a client secret")
         .map(|_| ())
+}
+
+/// Marks a change of where the server's tokens go (see `destination_version`).
+pub async fn bump_destination(db: impl SqliteExecutor<'_>, id: i64) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE mail_servers SET destination_version = destination_version + 1 WHERE id = ?1",
+    )
+    .bind(id)
+    .execute(db)
+    .await
+    .context("marking a change of destination")
+    .map(|_| ())
 }

@@ -32,22 +32,6 @@ pub async fn record_within(
     .map(|r| r.rows_affected() == 1)
 }
 
-pub async fn record(
-    db: impl SqliteExecutor<'_>,
-    kind: &str,
-    subject: i64,
-    now: i64,
-) -> DbResult<()> {
-    sqlx::query("INSERT INTO rate_events (kind, subject, at) VALUES (?1, ?2, ?3)")
-        .bind(kind)
-        .bind(subject)
-        .bind(now)
-        .execute(db)
-        .await
-        .context("recording a counted event")
-        .map(|_| ())
-}
-
 /// How many events of `kind` for `subject` happened after `since`, and the earliest of them.
 pub async fn count_since(
     db: impl SqliteExecutor<'_>,
@@ -73,4 +57,18 @@ pub async fn delete_before(db: impl SqliteExecutor<'_>, before: i64) -> DbResult
         .await
         .context("pruning counted events")
         .map(|r| r.rows_affected())
+}
+
+/// Gives back the latest event of `kind` for `subject` (an attempt that turned out not to count).
+pub async fn give_back(db: impl SqliteExecutor<'_>, kind: &str, subject: i64) -> DbResult<()> {
+    sqlx::query(
+        "DELETE FROM rate_events WHERE rowid = (SELECT rowid FROM rate_events
+            WHERE kind = ?1 AND subject = ?2 ORDER BY at DESC LIMIT 1)",
+    )
+    .bind(kind)
+    .bind(subject)
+    .execute(db)
+    .await
+    .context("giving back a counted event")
+    .map(|_| ())
 }

@@ -29,11 +29,11 @@ pub async fn run_for(
         .await?;
     let st = state.clone();
     let test = async move { run_account_test(&st, id, protocol).await }.boxed();
-    let result = gate.run(id, protocol, test).await?;
-    if password && result.auth_failed {
-        gate.password_refused(&state.pool, user.id, state.clock.now())
-            .await?;
+    let result = gate.run(id, protocol, test).await;
+    if password && !matches!(&result, Ok(r) if r.auth_failed) {
+        gate.password_not_refused(&state.pool, user.id).await?;
     }
+    let result = result?;
     Ok(result)
 }
 

@@ -45,7 +45,7 @@ impl Default for GateLimits {
 pub struct TestGate {
     pub limits: GateLimits,
     overall: Arc<tokio::sync::Semaphore>,
-    running: Mutex<HashMap<(i64, Protocol), Running>>,
+    running: Arc<Mutex<HashMap<(i64, Protocol), Running>>>,
 }
 
 impl Default for TestGate {
@@ -61,7 +61,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// What the counts in `rate_events` are of.
 mod kind {
     pub const TEST: &str = "mail_test";
-    pub const PASSWORD_REFUSED: &str = "mail_test_password_refused";
+    pub const PASSWORD_ATTEMPT: &str = "mail_test_password_attempt";
     pub const FORCED_REFRESH: &str = "forced_refresh";
 }
 
@@ -70,7 +70,7 @@ impl TestGate {
         TestGate {
             limits,
             overall: Arc::new(tokio::sync::Semaphore::new(limits.concurrency.max(1))),
-            running: Mutex::default(),
+            running: Arc::default(),
         }
     }
 
@@ -85,10 +85,14 @@ impl TestGate {
         password: bool,
     ) -> Result<(), AppError> {
         let window = self.limits.password_window_secs;
+        // Counted before the login is tried, like a sign-in, and given back when it was not a
+        // refused password: 20 tests started at once cannot be 20 guesses.
         if password {
-            let (failed, first) =
-                rate_events::count_since(pool, kind::PASSWORD_REFUSED, user, now - window).await?;
-            if failed >= self.limits.password_failures as i64 {
+            let limit = self.limits.password_failures as i64;
+            let attempt = kind::PASSWORD_ATTEMPT;
+            if !rate_events::record_within(pool, attempt, user, now, now - window, limit).await? {
+                let (_, first) =
+                    rate_events::count_since(pool, attempt, user, now - window).await?;
                 return Err(too_many(
                     "Too many failed password logins from your tests; wait before testing a password mailbox again.",
                     first.map(|t| t + window - now).unwrap_or(60),
@@ -109,14 +113,10 @@ impl TestGate {
         Ok(())
     }
 
-    /// Records a password login the mail server refused, for `user`.
-    pub async fn password_refused(
-        &self,
-        pool: &SqlitePool,
-        user: i64,
-        now: i64,
-    ) -> Result<(), AppError> {
-        Ok(rate_events::record(pool, kind::PASSWORD_REFUSED, user, now).await?)
+    /// Gives back the password attempt `admit` counted: the mail server did not refuse the
+    /// password.
+    pub async fn password_not_refused(&self, pool: &SqlitePool, user: i64) -> Result<(), AppError> {
+        Ok(rate_events::give_back(pool, kind::PASSWORD_ATTEMPT, user).await?)
     }
 
     /// Whether account `id` may have its token refreshed by force now; if so, that counts.
@@ -154,28 +154,27 @@ impl TestGate {
             match running.get(&key) {
                 Some(r) => r.clone(),
                 None => {
+                    // A task of its own: it finishes (and frees its slot) even when every
+                    // caller has gone away, and takes itself off the list when done.
                     let overall = self.overall.clone();
-                    let r = async move {
-                        let _permit = overall
-                            .acquire_owned()
-                            .await
-                            .map_err(|_| AppError::Internal)?;
-                        test.await
-                    }
-                    .boxed()
-                    .shared();
+                    let list = self.running.clone();
+                    let task = tokio::spawn(async move {
+                        let result = match overall.acquire_owned().await {
+                            Ok(_permit) => test.await,
+                            Err(_) => Err(AppError::Internal),
+                        };
+                        lock(&list).remove(&key);
+                        result
+                    });
+                    let r = async move { task.await.unwrap_or(Err(AppError::Internal)) }
+                        .boxed()
+                        .shared();
                     running.insert(key, r.clone());
                     r
                 }
             }
         };
-        let result = shared.clone().await;
-        // The first to finish removes the entry (only if it is still this run's).
-        let mut running = lock(&self.running);
-        if running.get(&key).is_some_and(|r| r.ptr_eq(&shared)) {
-            running.remove(&key);
-        }
-        result
+        shared.await
     }
 }
 

@@ -330,10 +330,23 @@ async fn store_grant(
         expires_at,
         &provider_text(&scopes, 1000),
         t,
+        Some(server.destination_version),
     )
     .await;
     match saved {
-        Ok(()) => Ok(()),
+        Ok(true) => Ok(()),
+        // The server's destination changed during the exchange: this grant was given for the
+        // old one, so it is revoked there and not kept.
+        Ok(false) => {
+            revoke_unused(state, server, token).await;
+            Err(fail(
+                state,
+                account_id,
+                Outcome::ServerChanged,
+                "The mail server's settings changed during the authorisation; nothing was stored. Authorize again.",
+            )
+            .await)
+        }
         // Another account already holds this mailbox's grant on this server: the mailbox is
         // its owner's, whoever typed the address first.
         Err(e) if e.is_unique_violation() => {

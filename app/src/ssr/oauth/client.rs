@@ -56,6 +56,8 @@ pub struct ServerOAuth {
     /// [`MailServerRow::destination_fingerprint`](crate::ssr::db::mail_servers::MailServerRow)
     /// when loaded.
     pub destination: String,
+    /// The server's `destination_version` when loaded.
+    pub destination_version: i64,
 }
 
 /// The OAuth settings of mail server `server_id`; refused for a password server.
@@ -109,8 +111,9 @@ pub async fn load(state: &AppState, server_id: i64) -> Result<ServerOAuth, AppEr
             .unwrap_or_default(),
         application_id: row.application_id.unwrap_or_default(),
         active: row.active,
-        allowed_domains: LoginDomains::parse(&row.allowed_domains).unwrap_or_default(),
+        allowed_domains: LoginDomains::stored(&row.allowed_domains),
         destination,
+        destination_version: row.destination_version,
     })
 }
 

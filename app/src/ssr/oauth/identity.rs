@@ -9,6 +9,7 @@ use openidconnect::core::{CoreIdToken, CoreIdTokenVerifier, CoreJsonWebKeySet};
 use openidconnect::{ClientId, ClientSecret, IssuerUrl, JsonWebKeySetUrl, Nonce};
 
 use super::client::{ServerOAuth, TokenResp};
+use crate::domain::ProviderKind;
 use crate::ssr::outbound::{cap, OutboundError};
 use crate::ssr::{provider_text, AppState};
 
@@ -87,9 +88,39 @@ async fn from_id_token(
         }
     }
     match claims.email() {
-        Some(email) => verified(email.as_str(), claims.email_verified()).map(Some),
+        Some(email) => {
+            let email = verified(email.as_str(), claims.email_verified())?;
+            if server.kind == ProviderKind::Microsoft
+                && claims.email_verified() != Some(true)
+                && !domain_owner_verified(raw)
+            {
+                return Err(MICROSOFT_UNVERIFIED.into());
+            }
+            Ok(Some(email))
+        }
         None => Ok(None),
     }
+}
+
+/// Any Microsoft Entra tenant can give its users any `email`, unverified ("nOAuth"): from
+/// Microsoft an address counts only with `email_verified`, or `xms_edov` (the address's domain
+/// is verified by the tenant that owns it), an optional claim of the app registration.
+const MICROSOFT_UNVERIFIED: &str = "Microsoft did not confirm that this address belongs to the account (no xms_edov claim): add the optional claim xms_edov to the ID token in the app registration's Token configuration";
+
+/// Whether a (verified) Microsoft id_token says its address's domain is verified (`xms_edov`).
+fn domain_owner_verified(raw: &str) -> bool {
+    use base64::Engine;
+    let Some(payload) = raw.split('.').nth(1) else {
+        return false;
+    };
+    let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload) else {
+        return false;
+    };
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    matches!(&v["xms_edov"], serde_json::Value::Bool(true))
+        || v["xms_edov"] == serde_json::json!(1)
+        || v["xms_edov"] == serde_json::json!("1")
+        || v["xms_edov"] == serde_json::json!("true")
 }
 
 /// The `tid` claim of an id_token whose signature has already been checked.
@@ -136,6 +167,9 @@ async fn from_userinfo(
         serde_json::Value::String(s) => Some(s == "true"),
         _ => None,
     };
+    if server.kind == ProviderKind::Microsoft && flag != Some(true) {
+        return Err(MICROSOFT_UNVERIFIED.into());
+    }
     verified(email, flag)
 }
 
@@ -161,6 +195,24 @@ mod tests {
         assert!(verified("a@b.test", Some(false))
             .unwrap_err()
             .contains("not verified"));
+    }
+
+    #[test]
+    fn microsoft_addresses_need_a_verified_domain() {
+        use base64::Engine;
+        let jwt = |p: &str| {
+            format!(
+                "h.{}.s",
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(p)
+            )
+        };
+        assert!(domain_owner_verified(&jwt(r#"{"xms_edov":true}"#)));
+        assert!(domain_owner_verified(&jwt(r#"{"xms_edov":"1"}"#)));
+        assert!(!domain_owner_verified(&jwt(r#"{"xms_edov":false}"#)));
+        assert!(!domain_owner_verified(&jwt(
+            r#"{"email":"boss@corp.test"}"#
+        )));
+        assert!(!domain_owner_verified("garbage"));
     }
 
     #[test]

@@ -25,6 +25,12 @@ pub async fn start(
     let account = db::mail_accounts::get(&state.pool, account_id)
         .await?
         .ok_or_else(|| AppError::NotFound("The mail account".into()))?;
+    if account.status == crate::domain::AccountStatus::Disabled {
+        return Err(AppError::Refused(
+            "This mailbox is disabled because its owner was deactivated; activate the owner first."
+                .into(),
+        ));
+    }
     let server = client::load(state, account.mail_server_id).await?;
     if !server.active {
         return Err(AppError::Refused("This mail server is not active.".into()));

@@ -15,7 +15,7 @@ pub use worker::{run_pass, spawn, StopSignal, Worker};
 
 use super::crypto::aad;
 use super::db::{self, mail_accounts::MailAccountRow};
-use super::oauth::client::{self, describe_token_error, ProviderClient};
+use super::oauth::client::{self, describe_token_error, ProviderClient, ServerOAuth};
 use super::oauth::Outcome;
 use super::{provider_text, AppState};
 use crate::domain::AccountStatus;
@@ -151,31 +151,31 @@ async fn fresh_token(state: &AppState, account_id: i64) -> Result<String, Refres
 /// server edited during a pass is picked up by the next one.
 #[derive(Default)]
 struct ClientCache {
-    clients: tokio::sync::Mutex<HashMap<i64, Arc<ProviderClient>>>,
+    clients: tokio::sync::Mutex<HashMap<i64, Provider>>,
 }
 
+/// A server's OAuth settings and the client built from them, kept together: a grant that
+/// loses its race is revoked where it was issued, with these same settings.
+type Provider = Arc<(ServerOAuth, ProviderClient)>;
+
 impl ClientCache {
-    async fn get(
-        &self,
-        state: &AppState,
-        server_id: i64,
-    ) -> Result<Arc<ProviderClient>, RefreshError> {
+    async fn get(&self, state: &AppState, server_id: i64) -> Result<Provider, RefreshError> {
         let mut map = self.clients.lock().await;
         if let Some(c) = map.get(&server_id) {
             return Ok(c.clone());
         }
-        let client = Arc::new(build_client(state, server_id).await?);
-        map.insert(server_id, client.clone());
-        Ok(client)
+        let provider = build_client(state, server_id).await?;
+        map.insert(server_id, provider.clone());
+        Ok(provider)
     }
 }
 
-async fn build_client(state: &AppState, server_id: i64) -> Result<ProviderClient, RefreshError> {
-    client::load(state, server_id)
+async fn build_client(state: &AppState, server_id: i64) -> Result<Provider, RefreshError> {
+    let server = client::load(state, server_id)
         .await
-        .map_err(|e| RefreshError::Other(e.to_string()))?
-        .client()
-        .map_err(RefreshError::Other)
+        .map_err(|e| RefreshError::Other(e.to_string()))?;
+    let built = server.client().map_err(RefreshError::Other)?;
+    Ok(Arc::new((server, built)))
 }
 
 /// Refreshes `account_id` unless (once its lock is held) the token is already good for more
@@ -276,10 +276,11 @@ async fn refresh_held(
         .map_err(|e| RefreshError::Other(e.to_string()))?;
         return Err(RefreshError::Undecryptable);
     };
-    let client = match clients {
+    let provider = match clients {
         Some(cache) => cache.get(state, row.mail_server_id).await?,
-        None => Arc::new(build_client(state, row.mail_server_id).await?),
+        None => build_client(state, row.mail_server_id).await?,
     };
+    let (server, client) = (&provider.0, &provider.1);
     // Read the account again after the server row (or the pass's cached client): a change of
     // destination withdraws the grants in the same transaction, so a grant still held here was
     // issued by the endpoint the client points at.
@@ -327,9 +328,7 @@ async fn refresh_held(
                     account_id,
                     "refresh lost to an unlink or a new grant; revoking"
                 );
-                if let Ok(server) = client::load(state, row.mail_server_id).await {
-                    super::oauth::revocation::revoke_unused(state, &server, &token).await;
-                }
+                super::oauth::revocation::revoke_unused(state, server, &token).await;
                 return Err(RefreshError::Superseded);
             }
             tracing::debug!(

@@ -55,27 +55,42 @@ pub fn destination_changes(old: &MailServerRow, new: &MailServerRecord) -> Vec<&
     changed
 }
 
-/// A confirmed change of destination: what the owners are told, and the client of the old
-/// provider (to revoke there).
+/// A change of destination about to be saved: what the owners are told, and the client of
+/// the old provider (to revoke there).
 pub struct Handover {
+    fields: String,
     pub reason: String,
     pub old_client: Option<ServerOAuth>,
 }
 
-/// Checks a change of destination against the admin's confirmation: with linked mailboxes,
-/// `confirmed` must be their number, else the admin is asked (nothing is written).
-pub async fn prepare_move(
-    st: &AppState,
-    server_id: i64,
-    moved: &[&str],
-    confirmed: i64,
-) -> Result<Option<Handover>, AppError> {
-    let count = db::mail_accounts::count_grants(&st.pool, server_id).await?;
-    if count == 0 {
-        return Ok(None);
-    }
+/// Gets ready to move a server's destination (`moved`: the labels of the settings changed).
+/// Read before the change is written: the old OAuth client is where the grants are revoked.
+pub async fn prepare_move(st: &AppState, server_id: i64, moved: &[&str]) -> Handover {
     let fields = moved.join(", ");
-    if confirmed != count {
+    Handover {
+        reason: format!(
+            "An administrator changed this mail server's {fields}, so the mailbox's grant was revoked: authorize it again to allow the new settings."
+        ),
+        fields,
+        old_client: oauth::client::load(st, server_id).await.ok(),
+    }
+}
+
+/// In the transaction that saves the change (after the server row is written, so the count is
+/// exact): with grants on the server, `confirmed` must be their number, else the admin is asked
+/// and the transaction is dropped. Then every grant is forgotten (`needs_reauth`, with the
+/// reason) and the server's destination version moves on, so that an authorisation in flight
+/// cannot store a grant for the old destination. Returns the grants, to revoke once committed.
+pub async fn withdraw_grants(
+    tx: &mut Transaction<'_, Sqlite>,
+    server_id: i64,
+    handover: &Handover,
+    confirmed: i64,
+    now: i64,
+) -> Result<Vec<(i64, Vec<u8>)>, AppError> {
+    let grants = db::mail_accounts::grants_on_server(&mut **tx, server_id).await?;
+    let count = grants.len() as i64;
+    if count > 0 && confirmed != count {
         let (n, them) = if count == 1 {
             ("1 linked mail account".to_string(), "its owner")
         } else {
@@ -84,28 +99,13 @@ pub async fn prepare_move(
         return Err(AppError::Confirm {
             count,
             message: format!(
-                "Changing {fields} changes where the tokens of {n} go. Their grants will be revoked and {them} asked to authorise again. Confirm to save."
+                "Changing {} changes where the tokens of {n} go. Their grants will be revoked and {them} asked to authorise again. Confirm to save.",
+                handover.fields
             ),
         });
     }
-    Ok(Some(Handover {
-        reason: format!(
-            "An administrator changed this mail server's {fields}, so the mailbox's grant was revoked: authorize it again to allow the new settings."
-        ),
-        old_client: oauth::client::load(st, server_id).await.ok(),
-    }))
-}
-
-/// In the transaction that saves the change: forgets every grant on the server, sending its
-/// accounts to `needs_reauth` with `reason`. Returns the grants, to revoke once committed.
-pub async fn withdraw_grants(
-    tx: &mut Transaction<'_, Sqlite>,
-    server_id: i64,
-    reason: &str,
-    now: i64,
-) -> Result<Vec<(i64, Vec<u8>)>, AppError> {
-    let grants = db::mail_accounts::grants_on_server(&mut **tx, server_id).await?;
-    db::mail_accounts::drop_grants_on_server(&mut **tx, server_id, reason, now).await?;
+    db::mail_accounts::drop_grants_on_server(&mut **tx, server_id, &handover.reason, now).await?;
+    db::mail_servers::bump_destination(&mut **tx, server_id).await?;
     Ok(grants)
 }
 

@@ -103,7 +103,7 @@ pub async fn create(
         _ => None,
     };
     if let Some(s) = &server {
-        let domains = LoginDomains::parse(&s.allowed_domains).unwrap_or_default();
+        let domains = LoginDomains::stored(&s.allowed_domains);
         if !domains.allows(form.login.as_str()) {
             errors.push((
                 label::LOGIN,
@@ -163,21 +163,29 @@ pub async fn create(
 }
 
 /// Deletes an account, revoking its grant at the provider first (a failure there is logged,
-/// not fatal: the tokens are gone here either way).
+/// not fatal). The row goes only if it still holds the grant that was revoked: should another
+/// instance's refresh have replaced it meanwhile, the new one is revoked too.
 #[instrument(skip_all, fields(account_id = id, user_id = me.id))]
 pub async fn delete(st: &AppState, me: &SessionUser, id: i64) -> Result<(), AppError> {
     let account = visible(st, me, id).await?;
     let client = oauth::client::load(st, account.mail_server_id).await.ok();
-    let grant = {
-        let _held = st.refresher.hold(id).await;
+    let _held = st.refresher.hold(id).await;
+    let mut failed = 0;
+    loop {
         let grant = db::mail_accounts::get(&st.pool, id)
             .await?
             .and_then(|r| r.refresh_token_enc);
-        db::mail_accounts::delete(&st.pool, id).await?;
-        grant
-    };
-    let grants: Vec<_> = grant.map(|g| (id, g)).into_iter().collect();
-    let failed = custody::revoke_at_old_provider(st, client.as_ref(), grants).await;
+        if let Some(g) = &grant {
+            let grants = vec![(id, g.clone())];
+            failed += custody::revoke_at_old_provider(st, client.as_ref(), grants).await;
+        }
+        if db::mail_accounts::delete_holding(&st.pool, id, grant.as_deref()).await? {
+            break;
+        }
+        if db::mail_accounts::get(&st.pool, id).await?.is_none() {
+            break;
+        }
+    }
     tracing::info!(revocation_failed = failed > 0, "mail account deleted");
     Ok(())
 }
@@ -185,17 +193,25 @@ pub async fn delete(st: &AppState, me: &SessionUser, id: i64) -> Result<(), AppE
 /// Revokes the refresh token at the provider (when it has a revocation endpoint), deletes the
 /// tokens and sets the account back to `pending`. Returns a warning when revocation failed.
 /// The account's lock is held while the tokens go, so a refresh in flight cannot write them
-/// back (its rotated token is revoked instead).
+/// back (its rotated token is revoked instead); across instances the tokens are cleared only
+/// if they are still the ones read, else read again.
 #[instrument(skip_all, fields(account_id = id, user_id = me.id))]
 pub async fn unlink(st: &AppState, me: &SessionUser, id: i64) -> Result<Option<String>, AppError> {
     let account = visible(st, me, id).await?;
     let blob = {
         let _held = st.refresher.hold(id).await;
-        let blob = db::mail_accounts::get(&st.pool, id)
-            .await?
-            .and_then(|r| r.refresh_token_enc);
-        db::mail_accounts::clear_grant(&st.pool, id, None, st.clock.now()).await?;
-        blob
+        loop {
+            let blob = db::mail_accounts::get(&st.pool, id)
+                .await?
+                .and_then(|r| r.refresh_token_enc);
+            let now = st.clock.now();
+            if db::mail_accounts::clear_grant(&st.pool, id, blob.as_deref(), None, now).await? {
+                break blob;
+            }
+            if db::mail_accounts::get(&st.pool, id).await?.is_none() {
+                return Err(AppError::NotFound("The mail account".into()));
+            }
+        }
     };
     let mut warning = None;
     if let Some(blob) = blob {

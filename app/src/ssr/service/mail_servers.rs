@@ -154,9 +154,7 @@ pub async fn save(
         None => vec![],
     };
     let handover = match (&old, moved.is_empty()) {
-        (Some(old), false) => {
-            custody::prepare_move(st, old.id, &moved, draft.confirm_linked).await?
-        }
+        (Some(old), false) => Some(custody::prepare_move(st, old.id, &moved).await),
         _ => None,
     };
     let unique = |e: db::QueryError| {
@@ -192,7 +190,9 @@ pub async fn save(
                 return Err(not_found());
             }
             let grants = match &handover {
-                Some(h) => custody::withdraw_grants(&mut tx, id, &h.reason, t).await?,
+                Some(h) => {
+                    custody::withdraw_grants(&mut tx, id, h, draft.confirm_linked, t).await?
+                }
                 None => vec![],
             };
             tx.commit().await.map_err(crate::ssr::commit_failed)?;
