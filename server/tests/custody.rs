@@ -272,6 +272,16 @@ async fn a_deactivated_owners_mailboxes_are_not_refreshed_until_reactivated() {
         .unwrap();
     assert!(!r.ok && r.message.contains("disabled"), "{}", r.message);
 
+    // Not even an admin can authorise it again meanwhile.
+    let r = l
+        .app
+        .call(
+            mail_accounts::StartAuthorization { id: l.account },
+            Some(&l.admin),
+        )
+        .await;
+    assert!(matches!(r, Err((409, _))), "{r:?}");
+
     l.app.ok(set_active(true), &l.admin).await;
     assert_eq!(l.status(l.account).await.0, AccountStatus::Linked);
     assert_eq!(
@@ -607,4 +617,105 @@ async fn an_authorisation_started_before_a_server_change_sends_its_code_nowhere_
     assert!(loc.contains("outcome=server_changed"), "{loc}");
     assert!(l.refresh_token(bob).await.is_none());
     assert_eq!(l.status(bob).await.0, AccountStatus::Pending);
+}
+
+#[tokio::test]
+async fn a_change_that_lands_during_the_code_exchange_stores_no_grant() {
+    let oidc = common::oidc::Oidc::start(&[]).await;
+    let upstream = oidc.issuer.trim_start_matches("http://").parse().unwrap();
+    let relay = SlowRelay::start(upstream).await;
+    let token_url = format!("http://{}/token", relay.addr);
+    let l = Linked::start_with(
+        oidc,
+        &[("MAILBRIDGE_GOOGLE_TOKEN_URL", &token_url)],
+        "alice@example.test",
+    )
+    .await;
+    let bob = l
+        .app
+        .ok(new_account(l.server, "bob@example.test", "", ""), &l.owner)
+        .await;
+    let auth_url = l
+        .app
+        .ok(mail_accounts::StartAuthorization { id: bob }, &l.owner)
+        .await;
+    let back = l.oidc.consent(&auth_url, &l.redirect_uri).await;
+    // The token endpoint answers slowly; meanwhile the admin moves the server (confirming
+    // alice's grant, the only one so far).
+    relay
+        .delay_ms
+        .store(1500, std::sync::atomic::Ordering::SeqCst);
+    let app = &l.app;
+    let callback = async {
+        let res = app
+            .get(back.strip_prefix(&app.url).unwrap(), Some(&l.owner))
+            .await;
+        res.headers()["location"].to_str().unwrap().to_string()
+    };
+    let change = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut d = app
+            .ok(mail_servers::GetMailServer { id: l.server }, &l.admin)
+            .await
+            .draft;
+        d.smtp_host = "smtp.elsewhere.example".into();
+        d.confirm_linked = 1;
+        app.ok(
+            mail_servers::SaveMailServer {
+                id: l.server.to_string(),
+                draft: d,
+            },
+            &l.admin,
+        )
+        .await;
+    };
+    let (loc, ()) = tokio::join!(callback, change);
+    relay.delay_ms.store(0, std::sync::atomic::Ordering::SeqCst);
+    assert!(loc.contains("outcome=server_changed"), "{loc}");
+    assert!(
+        l.refresh_token(bob).await.is_none(),
+        "no grant for the old destination"
+    );
+    // The grant the provider issued for bob's authorisation is revoked there too.
+    let issued = relay.refresh_tokens_seen();
+    let bobs = issued.last().expect("bob's exchange answered");
+    assert!(!l.active_at_provider(bobs).await);
+}
+
+#[tokio::test]
+async fn a_test_whose_caller_went_away_still_frees_its_slot() {
+    let trap = Trap::start().await;
+    let app = common::spawn_with(&[
+        ("MAILBRIDGE_MAIL_TEST_CONCURRENCY", "1"),
+        ("MAILBRIDGE_MAIL_TIMEOUT_SECS", "1"),
+    ])
+    .await;
+    let admin = app.admin().await;
+    let mut d = password_draft("Slow", "127.0.0.1", trap.port, trap.port);
+    d.smtp_encryption = "none".into();
+    let server = app.create_server(&admin, d).await;
+    let one = app
+        .ok(new_account(server, "a@example.test", "", "pw"), &admin)
+        .await;
+    let two = app
+        .ok(new_account(server, "b@example.test", "", "pw"), &admin)
+        .await;
+    let call = |id| {
+        app.call(
+            mail_test::TestMailAccount {
+                id,
+                protocol: Protocol::Smtp,
+            },
+            Some(&admin),
+        )
+    };
+    // The first caller gives up after 200 ms (a closed tab)...
+    assert!(tokio::time::timeout(Duration::from_millis(200), call(one))
+        .await
+        .is_err());
+    // ...and the only slot is free again once that test has timed out on its own.
+    let r = tokio::time::timeout(Duration::from_secs(10), call(two))
+        .await
+        .expect("the slot came back");
+    assert!(r.is_ok());
 }
