@@ -473,3 +473,53 @@ async fn a_password_server_and_account_pass_the_same_test() {
 fn loopback() -> NetPolicy {
     NetPolicy::new(app::domain::CidrList::parse("127.0.0.0/8").unwrap())
 }
+
+#[tokio::test]
+async fn password_guesses_sent_at_once_are_counted_before_they_are_tried() {
+    let peers = Peers::start(&[]);
+    let app = spawn_for(&peers).await;
+    let cookie = app.admin().await;
+    let draft = MailServerDraft {
+        imap_encryption: Encryption::StartTls.code().into(),
+        smtp_encryption: Encryption::StartTls.code().into(),
+        ..password_draft(
+            "Password mail",
+            "127.0.0.1",
+            peers.port("PEERS_IMAP_PORT"),
+            peers.port("PEERS_SMTP_STARTTLS_PORT"),
+        )
+    };
+    let server = app.create_server(&cookie, draft).await;
+    let mut accounts = vec![];
+    for i in 0..10 {
+        let login = format!("guess{i}@example.test");
+        let id = app
+            .ok(
+                new_account(server, &login, "", &format!("guess {i}")),
+                &cookie,
+            )
+            .await;
+        accounts.push(id);
+    }
+    // Ten wrong passwords at once: five are tried (the sign-in page's limit), five refused
+    // before they reach the mail server.
+    let calls = accounts.iter().map(|&id| {
+        app.call(
+            TestMailAccount {
+                id,
+                protocol: Protocol::Imap,
+            },
+            Some(&cookie),
+        )
+    });
+    let results = futures_util::future::join_all(calls).await;
+    let limited = results
+        .iter()
+        .filter(|r| matches!(r, Err((429, _))))
+        .count();
+    let tried = results
+        .iter()
+        .filter(|r| matches!(r, Ok(p) if p.auth_failed))
+        .count();
+    assert_eq!((tried, limited), (5, 5), "{results:?}");
+}
