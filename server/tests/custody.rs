@@ -719,3 +719,32 @@ async fn a_test_whose_caller_went_away_still_frees_its_slot() {
         .expect("the slot came back");
     assert!(r.is_ok());
 }
+
+#[tokio::test]
+async fn without_an_issuer_for_moved_endpoints_the_userinfo_decides_and_a_forgery_is_ignored() {
+    // Endpoints overridden without MAILBRIDGE_GOOGLE_ISSUER / _JWKS_URL (here: empty, which reads
+    // the same): ID tokens cannot be checked, so they do not count at all.
+    let oidc = common::oidc::Oidc::start(&[]).await;
+    let tamper = TokenTamper::start(&oidc.issuer).await;
+    let l = Linked::start_with(
+        oidc,
+        &[
+            ("MAILBRIDGE_GOOGLE_TOKEN_URL", &tamper.url),
+            ("MAILBRIDGE_GOOGLE_ISSUER", ""),
+            ("MAILBRIDGE_GOOGLE_JWKS_URL", ""),
+        ],
+        "alice@example.test",
+    )
+    .await;
+    let (_, mallory) = l.app.person("mallory@example.test", Role::User).await;
+    let squat = l
+        .app
+        .ok(new_account(l.server, "boss@example.test", "", ""), &mallory)
+        .await;
+    tamper.set(Tamper::SwapEmail("boss@example.test".into()));
+    let outcome = l
+        .authorize_as(&mallory, squat, Some("mallory@example.test"))
+        .await;
+    assert_eq!(outcome, "identity_mismatch", "the userinfo says mallory");
+    assert!(l.refresh_token(squat).await.is_none());
+}

@@ -59,6 +59,18 @@ impl BuiltIn {
                 None => Ok(default.map(str::to_string)),
             }
         };
+        // A provider whose authorisation or token endpoint was moved (a private cloud, a test
+        // server) is not the one whose issuer and keys are built in: its ID tokens are checked
+        // only against an issuer and key set given with it, and otherwise not trusted at all —
+        // the userinfo endpoint then says who consented.
+        let moved = |prefix: &str| {
+            ["AUTH_URL", "TOKEN_URL"].iter().any(|k| {
+                vars.get(&format!("MAILBRIDGE_{prefix}_{k}"))
+                    .is_some_and(|v| !v.trim().is_empty())
+            })
+        };
+        let unless_moved =
+            |prefix: &str, default: &'static str| (!moved(prefix)).then_some(default);
         Ok(BuiltIn {
             google: Endpoints {
                 auth_url: pick(
@@ -79,11 +91,11 @@ impl BuiltIn {
                 )?,
                 issuer: opt(
                     "MAILBRIDGE_GOOGLE_ISSUER",
-                    Some("https://accounts.google.com"),
+                    unless_moved("GOOGLE", "https://accounts.google.com"),
                 )?,
                 jwks_url: opt(
                     "MAILBRIDGE_GOOGLE_JWKS_URL",
-                    Some("https://www.googleapis.com/oauth2/v3/certs"),
+                    unless_moved("GOOGLE", "https://www.googleapis.com/oauth2/v3/certs"),
                 )?,
             },
             microsoft: Endpoints {
@@ -103,11 +115,17 @@ impl BuiltIn {
                 revocation_url: opt("MAILBRIDGE_MICROSOFT_REVOKE_URL", None)?,
                 issuer: opt(
                     "MAILBRIDGE_MICROSOFT_ISSUER",
-                    Some("https://login.microsoftonline.com/{tenantid}/v2.0"),
+                    unless_moved(
+                        "MICROSOFT",
+                        "https://login.microsoftonline.com/{tenantid}/v2.0",
+                    ),
                 )?,
                 jwks_url: opt(
                     "MAILBRIDGE_MICROSOFT_JWKS_URL",
-                    Some("https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys"),
+                    unless_moved(
+                        "MICROSOFT",
+                        "https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys",
+                    ),
                 )?,
             },
         })
@@ -305,6 +323,14 @@ mod tests {
         );
         let b = BuiltIn::from_overrides(&vars).unwrap();
         assert_eq!(b.google.token_url, "http://127.0.0.1:9090/token");
+        // Moved endpoints without their own issuer: the built-in keys do not apply.
+        assert_eq!(b.google.issuer, None);
+        assert_eq!(b.google.jwks_url, None);
+        let untouched = BuiltIn::from_overrides(&HashMap::new()).unwrap();
+        assert_eq!(
+            untouched.google.issuer.as_deref(),
+            Some("https://accounts.google.com")
+        );
         assert_eq!(
             b.google.auth_url,
             "https://accounts.google.com/o/oauth2/v2/auth"
