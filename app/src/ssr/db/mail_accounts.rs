@@ -123,7 +123,7 @@ pub async fn delete_holding(
     id: i64,
     grant: Option<&[u8]>,
 ) -> DbResult<bool> {
-    sqlx::query("DELETE FROM mail_accounts WHERE id = ?1 AND refresh_token_enc IS ?2")
+    sqlx::query("DELETE FROM mail_accounts WHERE id = ?1 AND refresh_token_enc IS NOT DISTINCT FROM ?2")
         .bind(id)
         .bind(grant)
         .execute(db)
@@ -299,7 +299,7 @@ pub async fn clear_grant(
             access_expires_at = NULL, granted_scopes = NULL,
             status = CASE WHEN status = 'disabled' THEN 'disabled' ELSE 'pending' END, last_error = ?1,
             refresh_failures = 0, next_retry_at = NULL, updated_at = ?2
-         WHERE id = ?3 AND refresh_token_enc IS ?4",
+         WHERE id = ?3 AND refresh_token_enc IS NOT DISTINCT FROM ?4",
     )
     .bind(note)
     .bind(now)

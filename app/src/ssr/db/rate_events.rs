@@ -62,8 +62,8 @@ pub async fn delete_before(db: impl SqliteExecutor<'_>, before: i64) -> DbResult
 /// Gives back the latest event of `kind` for `subject` (an attempt that turned out not to count).
 pub async fn give_back(db: impl SqliteExecutor<'_>, kind: &str, subject: i64) -> DbResult<()> {
     sqlx::query(
-        "DELETE FROM rate_events WHERE rowid = (SELECT rowid FROM rate_events
-            WHERE kind = ?1 AND subject = ?2 ORDER BY at DESC LIMIT 1)",
+        "DELETE FROM rate_events WHERE id = (SELECT id FROM rate_events
+            WHERE kind = ?1 AND subject = ?2 ORDER BY at DESC, id DESC LIMIT 1)",
     )
     .bind(kind)
     .bind(subject)
