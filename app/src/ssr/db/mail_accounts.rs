@@ -123,13 +123,15 @@ pub async fn delete_holding(
     id: i64,
     grant: Option<&[u8]>,
 ) -> DbResult<bool> {
-    sqlx::query("DELETE FROM mail_accounts WHERE id = ?1 AND refresh_token_enc IS NOT DISTINCT FROM ?2")
-        .bind(id)
-        .bind(grant)
-        .execute(db)
-        .await
-        .context("deleting a mail account")
-        .map(|r| r.rows_affected() == 1)
+    sqlx::query(
+        "DELETE FROM mail_accounts WHERE id = ?1 AND refresh_token_enc IS NOT DISTINCT FROM ?2",
+    )
+    .bind(id)
+    .bind(grant)
+    .execute(db)
+    .await
+    .context("deleting a mail account")
+    .map(|r| r.rows_affected() == 1)
 }
 
 /// Accounts by status: all of them, or one owner's.
