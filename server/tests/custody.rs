@@ -748,3 +748,29 @@ async fn without_an_issuer_for_moved_endpoints_the_userinfo_decides_and_a_forger
     assert_eq!(outcome, "identity_mismatch", "the userinfo says mallory");
     assert!(l.refresh_token(squat).await.is_none());
 }
+
+#[tokio::test]
+async fn tests_refused_for_the_minute_are_not_counted_as_password_guesses() {
+    let app = common::spawn_with(&[("MAILBRIDGE_MAIL_TEST_PER_MINUTE", "2")]).await;
+    let admin = app.admin().await;
+    let mut d = password_draft("Nowhere", "127.0.0.1", 9, 9);
+    d.imap_encryption = "none".into();
+    let server = app.create_server(&admin, d).await;
+    let account = app
+        .ok(new_account(server, "a@example.test", "", "pw"), &admin)
+        .await;
+    let test = || mail_test::TestMailAccount {
+        id: account,
+        protocol: Protocol::Imap,
+    };
+    // Two tests run (nothing listens on port 9: not a refused password), eight more are refused
+    // for the minute.
+    for i in 0..10 {
+        let r = app.call(test(), Some(&admin)).await;
+        assert_eq!(r.is_ok(), i < 2, "test {i}: {r:?}");
+    }
+    // A minute later the user may test again: none of that was a password guess.
+    app.advance_clock(61);
+    let r = app.call(test(), Some(&admin)).await;
+    assert!(r.is_ok(), "{r:?}");
+}

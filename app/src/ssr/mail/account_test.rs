@@ -29,12 +29,23 @@ pub async fn run_for(
         .await?;
     let st = state.clone();
     let test = async move { run_account_test(&st, id, protocol).await }.boxed();
-    let result = gate.run(id, protocol, test).await;
-    if password && !matches!(&result, Ok(r) if r.auth_failed) {
-        gate.password_not_refused(&state.pool, user.id).await?;
+    let running = gate.start(id, protocol, test);
+    if !password {
+        return running.await;
     }
-    let result = result?;
-    Ok(result)
+    // A task of its own, so that the attempt is settled even if this request goes away; awaited
+    // here, so that the next test of this user sees it settled.
+    let (st, user_id, outcome) = (state.clone(), user.id, running);
+    let settled = tokio::spawn(async move {
+        let result = outcome.await;
+        if !matches!(&result, Ok(r) if r.auth_failed) {
+            if let Err(e) = st.mail_tests.password_not_refused(&st.pool, user_id).await {
+                tracing::warn!(error = %e, "giving back a password attempt");
+            }
+        }
+        result
+    });
+    settled.await.unwrap_or(Err(AppError::Internal))
 }
 
 async fn account(state: &AppState, id: i64) -> Result<MailAccountRow, AppError> {

@@ -16,7 +16,7 @@ use crate::error::AppError;
 use crate::ssr::db::rate_events;
 use sqlx::SqlitePool;
 
-type Running = Shared<BoxFuture<'static, Result<ProtocolResult, AppError>>>;
+pub type Running = Shared<BoxFuture<'static, Result<ProtocolResult, AppError>>>;
 
 /// A forced refresh of an account is not repeated within this many seconds.
 pub const FORCED_REFRESH_EVERY_SECS: i64 = 60;
@@ -84,21 +84,6 @@ impl TestGate {
         now: i64,
         password: bool,
     ) -> Result<(), AppError> {
-        let window = self.limits.password_window_secs;
-        // Counted before the login is tried, like a sign-in, and given back when it was not a
-        // refused password: 20 tests started at once cannot be 20 guesses.
-        if password {
-            let limit = self.limits.password_failures as i64;
-            let attempt = kind::PASSWORD_ATTEMPT;
-            if !rate_events::record_within(pool, attempt, user, now, now - window, limit).await? {
-                let (_, first) =
-                    rate_events::count_since(pool, attempt, user, now - window).await?;
-                return Err(too_many(
-                    "Too many failed password logins from your tests; wait before testing a password mailbox again.",
-                    first.map(|t| t + window - now).unwrap_or(60),
-                ));
-            }
-        }
         let per_minute = self.limits.per_minute as i64;
         if !rate_events::record_within(pool, kind::TEST, user, now, now - 60, per_minute).await? {
             let (_, first) = rate_events::count_since(pool, kind::TEST, user, now - 60).await?;
@@ -109,6 +94,23 @@ impl TestGate {
                 ),
                 retry,
             ));
+        }
+        // Counted before the login is tried, like a sign-in, and given back when it was not a
+        // refused password: 20 tests started at once cannot be 20 guesses.
+        if password {
+            let window = self.limits.password_window_secs;
+            let limit = self.limits.password_failures as i64;
+            let attempt = kind::PASSWORD_ATTEMPT;
+            if !rate_events::record_within(pool, attempt, user, now, now - window, limit).await? {
+                // This test does not run: it does not count against the minute either.
+                rate_events::give_back(pool, kind::TEST, user).await?;
+                let (_, first) =
+                    rate_events::count_since(pool, attempt, user, now - window).await?;
+                return Err(too_many(
+                    "Too many failed password logins from your tests; wait before testing a password mailbox again.",
+                    first.map(|t| t + window - now).unwrap_or(60),
+                ));
+            }
         }
         Ok(())
     }
@@ -140,14 +142,14 @@ impl TestGate {
         Ok(rate_events::delete_before(pool, now - window).await?)
     }
 
-    /// Runs `test` for `(account, protocol)`, or joins the run already going, within the
-    /// overall bound.
-    pub async fn run(
+    /// Starts `test` for `(account, protocol)` — or joins the run already going — within the
+    /// overall bound; the answer is the returned future's.
+    pub fn start(
         &self,
         account: i64,
         protocol: Protocol,
         test: BoxFuture<'static, Result<ProtocolResult, AppError>>,
-    ) -> Result<ProtocolResult, AppError> {
+    ) -> Running {
         let key = (account, protocol);
         let shared = {
             let mut running = lock(&self.running);
@@ -159,12 +161,12 @@ impl TestGate {
                     let overall = self.overall.clone();
                     let list = self.running.clone();
                     let task = tokio::spawn(async move {
-                        let result = match overall.acquire_owned().await {
+                        // Off the list however the task ends, a panic included.
+                        let _off = OffTheList { list, key };
+                        match overall.acquire_owned().await {
                             Ok(_permit) => test.await,
                             Err(_) => Err(AppError::Internal),
-                        };
-                        lock(&list).remove(&key);
-                        result
+                        }
                     });
                     let r = async move { task.await.unwrap_or(Err(AppError::Internal)) }
                         .boxed()
@@ -174,7 +176,19 @@ impl TestGate {
                 }
             }
         };
-        shared.await
+        shared
+    }
+}
+
+/// Takes a finished run off the list when dropped.
+struct OffTheList {
+    list: Arc<Mutex<HashMap<(i64, Protocol), Running>>>,
+    key: (i64, Protocol),
+}
+
+impl Drop for OffTheList {
+    fn drop(&mut self) {
+        lock(&self.list).remove(&self.key);
     }
 }
 

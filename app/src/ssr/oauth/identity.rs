@@ -168,7 +168,7 @@ async fn from_userinfo(
         _ => None,
     };
     if server.kind == ProviderKind::Microsoft && flag != Some(true) {
-        return Err(MICROSOFT_UNVERIFIED.into());
+        return Err("Microsoft's userinfo does not say that the address is verified: let the ID token be checked (MAILBRIDGE_MICROSOFT_ISSUER and MAILBRIDGE_MICROSOFT_JWKS_URL when its endpoints are overridden)".into());
     }
     verified(email, flag)
 }
