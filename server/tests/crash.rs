@@ -205,7 +205,6 @@ async fn stop_mid_refresh_and_restart(how: Stop, grace: &str) -> (usize, usize) 
         .iter()
         .map(|g| (g.login.as_str(), g.refresh.as_str()))
         .collect();
-    let http = reqwest::Client::new();
     let mut inactive = vec![];
     for (id, login, status, blob) in &rows {
         assert_eq!(*status, AccountStatus::Linked, "{login}");
@@ -218,20 +217,7 @@ async fn stop_mid_refresh_and_restart(how: Stop, grace: &str) -> (usize, usize) 
             Some(refresh.as_str()),
             "{login}: the refresh token was rotated and the new one saved"
         );
-        let answer: Introspection = http
-            .post(format!("{}/token/introspection", oidc.issuer))
-            .basic_auth(&cid, Some(&secret))
-            .form(&[
-                ("token", refresh.as_str()),
-                ("token_type_hint", "refresh_token"),
-            ])
-            .send()
-            .await
-            .expect("introspection")
-            .json()
-            .await
-            .expect("introspection JSON");
-        if !answer.active {
+        if !oidc.is_active(&cid, &secret, &refresh).await {
             inactive.push(login.clone());
         }
     }
@@ -247,10 +233,4 @@ async fn stop_mid_refresh_and_restart(how: Stop, grace: &str) -> (usize, usize) 
             .count(),
         log.matches("refresh token already used").count(),
     )
-}
-
-/// The provider's introspection answer (RFC 7662); `active` is false for a consumed token.
-#[derive(serde::Deserialize)]
-struct Introspection {
-    active: bool,
 }

@@ -49,6 +49,29 @@ impl Trap {
     }
 }
 
+/// alice@ linked, with the provider's token endpoint behind a [`SlowRelay`].
+async fn behind_slow_relay(oidc: common::oidc::Oidc) -> (Linked, SlowRelay) {
+    let upstream = oidc.issuer.trim_start_matches("http://").parse().unwrap();
+    let relay = SlowRelay::start(upstream).await;
+    let token_url = format!("http://{}/token", relay.addr);
+    let env = [("MAILBRIDGE_GOOGLE_TOKEN_URL", token_url.as_str())];
+    (
+        Linked::start_with(oidc, &env, "alice@example.test").await,
+        relay,
+    )
+}
+
+/// alice@ linked, with a [`TokenTamper`] in front of the provider's token endpoint (and `env`).
+async fn behind_tamper(oidc: common::oidc::Oidc, env: &[(&str, &str)]) -> (Linked, TokenTamper) {
+    let tamper = TokenTamper::start(&oidc.issuer).await;
+    let mut vars = vec![("MAILBRIDGE_GOOGLE_TOKEN_URL", tamper.url.as_str())];
+    vars.extend_from_slice(env);
+    (
+        Linked::start_with(oidc, &vars, "alice@example.test").await,
+        tamper,
+    )
+}
+
 #[tokio::test]
 async fn a_token_never_travels_in_the_clear_or_to_an_unchecked_certificate() {
     let trap = Trap::start().await;
@@ -172,15 +195,7 @@ async fn changing_where_tokens_go_asks_first_then_revokes_and_sends_owners_back(
 async fn unlink_wins_over_a_refresh_in_flight_and_the_rotated_grant_is_revoked() {
     // The token endpoint answers through a relay that holds its answers for a while.
     let oidc = common::oidc::Oidc::start(&[("ROTATE_REFRESH", "1")]).await;
-    let upstream = oidc.issuer.trim_start_matches("http://").parse().unwrap();
-    let relay = SlowRelay::start(upstream).await;
-    let token_url = format!("http://{}/token", relay.addr);
-    let l = Linked::start_with(
-        oidc,
-        &[("MAILBRIDGE_GOOGLE_TOKEN_URL", &token_url)],
-        "alice@example.test",
-    )
-    .await;
+    let (l, relay) = behind_slow_relay(oidc).await;
     relay
         .delay_ms
         .store(1500, std::sync::atomic::Ordering::SeqCst);
@@ -527,13 +542,7 @@ fn loopback() -> NetPolicy {
 #[tokio::test]
 async fn a_forged_id_token_naming_the_login_is_refused() {
     let oidc = common::oidc::Oidc::start(&[]).await;
-    let tamper = TokenTamper::start(&oidc.issuer).await;
-    let l = Linked::start_with(
-        oidc,
-        &[("MAILBRIDGE_GOOGLE_TOKEN_URL", &tamper.url)],
-        "alice@example.test",
-    )
-    .await;
+    let (l, tamper) = behind_tamper(oidc, &[]).await;
     // Mallory adds boss@'s address, consents as herself, and the id_token on its way back is
     // rewritten to name boss@ (the provider's signature no longer matches).
     let (_, mallory) = l.app.person("mallory@example.test", Role::User).await;
@@ -555,13 +564,7 @@ async fn a_forged_id_token_naming_the_login_is_refused() {
 #[tokio::test]
 async fn an_id_token_of_another_authorisation_is_refused() {
     let oidc = common::oidc::Oidc::start(&[]).await;
-    let tamper = TokenTamper::start(&oidc.issuer).await;
-    let l = Linked::start_with(
-        oidc,
-        &[("MAILBRIDGE_GOOGLE_TOKEN_URL", &tamper.url)],
-        "alice@example.test",
-    )
-    .await;
+    let (l, tamper) = behind_tamper(oidc, &[]).await;
     // A genuine, correctly signed id_token for alice — but issued for the first authorisation,
     // with that one's nonce — replayed into a second.
     l.app
@@ -622,15 +625,7 @@ async fn an_authorisation_started_before_a_server_change_sends_its_code_nowhere_
 #[tokio::test]
 async fn a_change_that_lands_during_the_code_exchange_stores_no_grant() {
     let oidc = common::oidc::Oidc::start(&[]).await;
-    let upstream = oidc.issuer.trim_start_matches("http://").parse().unwrap();
-    let relay = SlowRelay::start(upstream).await;
-    let token_url = format!("http://{}/token", relay.addr);
-    let l = Linked::start_with(
-        oidc,
-        &[("MAILBRIDGE_GOOGLE_TOKEN_URL", &token_url)],
-        "alice@example.test",
-    )
-    .await;
+    let (l, relay) = behind_slow_relay(oidc).await;
     let bob = l
         .app
         .ok(new_account(l.server, "bob@example.test", "", ""), &l.owner)
@@ -725,15 +720,12 @@ async fn without_an_issuer_for_moved_endpoints_the_userinfo_decides_and_a_forger
     // Endpoints overridden without MAILBRIDGE_GOOGLE_ISSUER / _JWKS_URL (here: empty, which reads
     // the same): ID tokens cannot be checked, so they do not count at all.
     let oidc = common::oidc::Oidc::start(&[]).await;
-    let tamper = TokenTamper::start(&oidc.issuer).await;
-    let l = Linked::start_with(
+    let (l, tamper) = behind_tamper(
         oidc,
         &[
-            ("MAILBRIDGE_GOOGLE_TOKEN_URL", &tamper.url),
             ("MAILBRIDGE_GOOGLE_ISSUER", ""),
             ("MAILBRIDGE_GOOGLE_JWKS_URL", ""),
         ],
-        "alice@example.test",
     )
     .await;
     let (_, mallory) = l.app.person("mallory@example.test", Role::User).await;

@@ -370,17 +370,7 @@ async fn a_password_server_and_account_pass_the_same_test() {
     )]);
     let app = spawn_for(&peers).await;
     let cookie = app.admin().await;
-    let draft = MailServerDraft {
-        imap_encryption: Encryption::StartTls.code().into(),
-        smtp_encryption: Encryption::StartTls.code().into(),
-        ..password_draft(
-            "Password mail",
-            "127.0.0.1",
-            peers.port("PEERS_IMAP_PORT"),
-            peers.port("PEERS_SMTP_STARTTLS_PORT"),
-        )
-    };
-    let server = app.create_server(&cookie, draft).await;
+    let server = password_server(&app, &cookie, &peers).await;
     let account = app
         .ok(
             CreateMailAccount {
@@ -469,16 +459,8 @@ async fn a_password_server_and_account_pass_the_same_test() {
     }
 }
 
-/// Outbound calls to the kit's peers on loopback, as the tests allow them.
-fn loopback() -> NetPolicy {
-    NetPolicy::new(app::domain::CidrList::parse("127.0.0.0/8").unwrap())
-}
-
-#[tokio::test]
-async fn password_guesses_sent_at_once_are_counted_before_they_are_tried() {
-    let peers = Peers::start(&[]);
-    let app = spawn_for(&peers).await;
-    let cookie = app.admin().await;
+/// A password mail server on the kit's Dovecot IMAP and Postfix submission (STARTTLS both).
+async fn password_server(app: &TestApp, cookie: &str, peers: &Peers) -> i64 {
     let draft = MailServerDraft {
         imap_encryption: Encryption::StartTls.code().into(),
         smtp_encryption: Encryption::StartTls.code().into(),
@@ -489,7 +471,20 @@ async fn password_guesses_sent_at_once_are_counted_before_they_are_tried() {
             peers.port("PEERS_SMTP_STARTTLS_PORT"),
         )
     };
-    let server = app.create_server(&cookie, draft).await;
+    app.create_server(cookie, draft).await
+}
+
+/// Outbound calls to the kit's peers on loopback, as the tests allow them.
+fn loopback() -> NetPolicy {
+    NetPolicy::new(app::domain::CidrList::parse("127.0.0.0/8").unwrap())
+}
+
+#[tokio::test]
+async fn password_guesses_sent_at_once_are_counted_before_they_are_tried() {
+    let peers = Peers::start(&[]);
+    let app = spawn_for(&peers).await;
+    let cookie = app.admin().await;
+    let server = password_server(&app, &cookie, &peers).await;
     let mut accounts = vec![];
     for i in 0..10 {
         let login = format!("guess{i}@example.test");

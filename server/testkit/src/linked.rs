@@ -135,17 +135,9 @@ impl Linked {
 
     /// Whether the provider still honours `token` (RFC 7662 introspection).
     pub async fn active_at_provider(&self, token: &str) -> bool {
-        let answer: serde_json::Value = reqwest::Client::new()
-            .post(format!("{}/token/introspection", self.oidc.issuer))
-            .basic_auth(&self.client_id, Some(&self.client_secret))
-            .form(&[("token", token)])
-            .send()
+        self.oidc
+            .is_active(&self.client_id, &self.client_secret, token)
             .await
-            .expect("introspection")
-            .json()
-            .await
-            .expect("introspection JSON");
-        answer["active"] == serde_json::Value::Bool(true)
     }
 
     /// `(status, last error)` of `account`.

@@ -381,12 +381,12 @@ impl Oidc {
         }
     }
 
-    /// Whether the provider reports `refresh` (a refresh token of `cid`) active.
-    pub async fn is_active(&self, cid: &str, secret: &str, refresh: &str) -> bool {
+    /// Whether the provider reports `token` (one issued to client `cid`) active (RFC 7662).
+    pub async fn is_active(&self, cid: &str, secret: &str, token: &str) -> bool {
         let answer: serde_json::Value = reqwest::Client::new()
             .post(format!("{}/token/introspection", self.issuer))
             .basic_auth(cid, Some(secret))
-            .form(&[("token", refresh), ("token_type_hint", "refresh_token")])
+            .form(&[("token", token)])
             .send()
             .await
             .expect("introspection")
