@@ -95,7 +95,7 @@ async fn seed(kit: &testkit::TestApp, servers: usize, accounts: usize) -> String
     let state = &kit.state;
     let pool = &state.pool;
     let (admin, cookie) = kit.person("bench-admin@example.test", Role::Admin).await;
-    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?1")
+    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
         .bind(admin)
         .fetch_one(pool)
         .await
@@ -103,7 +103,7 @@ async fn seed(kit: &testkit::TestApp, servers: usize, accounts: usize) -> String
     let mut tx = pool.begin().await.unwrap();
     let t = state.clock.now();
     for u in 0..100 {
-        sqlx::query("INSERT INTO users (email, email_key, display_name, role, active, password_hash, created_at, updated_at) VALUES (?1, ?1, ?2, 'user', 1, ?3, ?4, ?4)")
+        sqlx::query("INSERT INTO users (email, email_key, display_name, role, active, password_hash, created_at, updated_at) VALUES ($1, $1, $2, 'user', 1, $3, $4, $4)")
             .bind(format!("user{u}@example.test"))
             .bind(format!("User {u}"))
             .bind(&hash)
@@ -112,7 +112,7 @@ async fn seed(kit: &testkit::TestApp, servers: usize, accounts: usize) -> String
             .await
             .unwrap();
     }
-    sqlx::query("INSERT INTO applications (name, name_key, app_key, active, allowed_ips, created_at, updated_at) VALUES ('Bench', 'bench', 'benchkey', 1, '', ?1, ?1)")
+    sqlx::query("INSERT INTO applications (name, name_key, app_key, active, allowed_ips, created_at, updated_at) VALUES ('Bench', 'bench', 'benchkey', 1, '', $1, $1)")
         .bind(t)
         .execute(&mut *tx)
         .await
@@ -125,7 +125,7 @@ async fn seed(kit: &testkit::TestApp, servers: usize, accounts: usize) -> String
         sqlx::query(
             "INSERT INTO mail_servers (subject, subject_key, auth_method, provider, client_id, client_secret_enc, application_id,
                 imap_host, imap_port, imap_encryption, smtp_host, smtp_port, smtp_encryption, created_at, updated_at)
-             VALUES (?1, ?2, 'oauth2', 'google', 'client', ?3, 1, 'imap.gmail.com', 993, 'ssl', 'smtp.gmail.com', 465, 'ssl', ?4, ?4)",
+             VALUES ($1, $2, 'oauth2', 'google', 'client', $3, 1, 'imap.gmail.com', 993, 'ssl', 'smtp.gmail.com', 465, 'ssl', $4, $4)",
         )
         .bind(format!("Server {s:04}"))
         .bind(format!("server {s:04}"))
@@ -139,7 +139,7 @@ async fn seed(kit: &testkit::TestApp, servers: usize, accounts: usize) -> String
     for a in 0..accounts {
         sqlx::query(
             "INSERT INTO mail_accounts (mail_server_id, owner_id, name, login, login_key, status, access_expires_at, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?6, ?6)",
+             VALUES ($1, $2, $3, $4, $4, $5, $6, $6, $6)",
         )
         .bind((a % servers) as i64 + 1)
         .bind((a % 100) as i64 + 2)
@@ -372,7 +372,7 @@ fn refresh_bench(
         for g in &grants {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO mail_accounts (mail_server_id, owner_id, name, login, login_key, status,
-                    access_expires_at, created_at, updated_at) VALUES (?1, 1, ?2, ?2, ?2, 'linked', ?3, ?3, ?3) RETURNING id",
+                    access_expires_at, created_at, updated_at) VALUES ($1, 1, $2, $2, $2, 'linked', $3, $3, $3) RETURNING id",
             )
             .bind(sid)
             .bind(&g.login)
@@ -381,7 +381,7 @@ fn refresh_bench(
             .await
             .unwrap();
             // Sealed with the row's id, as the server does.
-            sqlx::query("UPDATE mail_accounts SET access_token_enc = ?1, refresh_token_enc = ?2 WHERE id = ?3")
+            sqlx::query("UPDATE mail_accounts SET access_token_enc = $1, refresh_token_enc = $2 WHERE id = $3")
                 .bind(state.secrets.seal_str(&g.access, &aad::ACCESS_TOKEN.row(id)))
                 .bind(state.secrets.seal_str(&g.refresh, &aad::REFRESH_TOKEN.row(id)))
                 .bind(id)
@@ -407,7 +407,7 @@ fn refresh_bench(
             };
             pin(provider_pid, if pinned { "0" } else { &all });
             pin(std::process::id(), if pinned { "1" } else { &all });
-            sqlx::query("UPDATE mail_accounts SET access_expires_at = ?1, status = 'linked' WHERE mail_server_id = ?2")
+            sqlx::query("UPDATE mail_accounts SET access_expires_at = $1, status = 'linked' WHERE mail_server_id = $2")
                 .bind(t - 1)
                 .bind(sid)
                 .execute(&state.pool)
@@ -439,7 +439,7 @@ fn refresh_bench(
             let pid = server.id();
             let mut linked = 0;
             while started.elapsed() < Duration::from_secs(600) {
-                linked = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM mail_accounts WHERE mail_server_id = ?1 AND status = 'linked' AND access_expires_at > ?2")
+                linked = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM mail_accounts WHERE mail_server_id = $1 AND status = 'linked' AND access_expires_at > $2")
                     .bind(sid)
                     .bind(since)
                     .fetch_one(&state.pool)

@@ -2,11 +2,11 @@
 //! `MAILBRIDGE_ADMIN_PASSWORD`, so a new install can be signed into without a terminal.
 
 use app::domain::{DisplayName, Email, Password, Role};
-use sqlx::SqlitePool;
+use app::ssr::db::Pool;
 
 use crate::{config::Config, startup::StartError};
 
-pub async fn first_admin(pool: &SqlitePool, config: &Config) -> Result<(), StartError> {
+pub async fn first_admin(pool: &Pool, config: &Config) -> Result<(), StartError> {
     let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password) else {
         return Ok(());
     };

@@ -92,11 +92,8 @@ impl Config {
 
         let database_url =
             var("MAILBRIDGE_DATABASE_URL").unwrap_or_else(|| "sqlite://data/mailbridge.db".into());
-        if !database_url.starts_with("sqlite:") {
-            return Err(err(
-                "MAILBRIDGE_DATABASE_URL",
-                format!("expected a SQLite URL such as sqlite://data/mailbridge.db, got '{database_url}'"),
-            ));
+        if let Err(e) = app::ssr::db::Backend::of(&database_url) {
+            return Err(err("MAILBRIDGE_DATABASE_URL", e.to_string()));
         }
 
         let public_url = match var("MAILBRIDGE_PUBLIC_URL") {
@@ -264,10 +261,22 @@ mod tests {
     }
 
     #[test]
+    fn either_backend_is_accepted() {
+        for url in [
+            "sqlite://x.db",
+            "postgres://u@h/db",
+            "postgresql://u:p@h:5433/db",
+        ] {
+            let c = load(&[("MAILBRIDGE_DATABASE_URL", url)]).unwrap();
+            assert_eq!(c.database_url, url);
+        }
+    }
+
+    #[test]
     fn bad_values_name_the_variable() {
         for (var, value) in [
             ("LEPTOS_SITE_ADDR", "localhost"),
-            ("MAILBRIDGE_DATABASE_URL", "postgres://x"),
+            ("MAILBRIDGE_DATABASE_URL", "mysql://x"),
             ("MAILBRIDGE_PUBLIC_URL", "ftp://x"),
             ("MAILBRIDGE_PUBLIC_URL", "not a url"),
             ("MAILBRIDGE_PUBLIC_URL", "https://x/?a=b"),

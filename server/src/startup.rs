@@ -47,10 +47,15 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
     let pool = app::ssr::db::open(&config.database_url).await?;
     let key_file = match &config.secret_key_file {
         Some(f) => f.clone(),
-        None => {
-            let opts = app::ssr::db::connect_options(&config.database_url)?;
-            app::ssr::crypto::default_key_file(opts.get_filename())
-        }
+        None => match app::ssr::db::Backend::of(&config.database_url)? {
+            app::ssr::db::Backend::Sqlite => {
+                let opts = app::ssr::db::connect_options(&config.database_url)?;
+                app::ssr::crypto::default_key_file(opts.get_filename())
+            }
+            // No database file to sit beside: the working folder's data/ like the SQLite
+            // default. Several instances must share one key: see MAILBRIDGE_SECRET_KEY.
+            app::ssr::db::Backend::Postgres => std::path::PathBuf::from("data/secret.key"),
+        },
     };
     let secrets = app::ssr::crypto::load(&pool, config.secret_key.as_deref(), &key_file).await?;
     let providers = app::ssr::providers::BuiltIn::from_overrides(&config.provider_overrides)

@@ -90,7 +90,7 @@ async fn the_session_id_changes_at_sign_in() {
 #[tokio::test]
 async fn sessions_survive_a_restart_and_expire_when_idle() {
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("s.db").display());
+    let db = common::fresh_db(dir.path(), "s.db").await;
     let first = common::spawn_on(tempfile::tempdir().unwrap(), &db, &[]).await;
     first.add_user("alice@example.test", Role::User).await;
     let (_, cookie, _) = first.login("alice@example.test", PASSWORD, None).await;
@@ -200,12 +200,13 @@ async fn deactivating_a_user_ends_their_sessions_and_the_last_admin_stays() {
             "{err:?}"
         );
     }
-    let row: (String, bool) = sqlx::query_as("SELECT role, active FROM users WHERE id = ?1")
-        .bind(admin)
-        .fetch_one(&app.state.pool)
-        .await
-        .unwrap();
-    assert_eq!(row, ("admin".to_string(), true));
+    let row: (String, app::ssr::db::Flag) =
+        sqlx::query_as("SELECT role, active FROM users WHERE id = $1")
+            .bind(admin)
+            .fetch_one(&app.state.pool)
+            .await
+            .unwrap();
+    assert_eq!(row, ("admin".to_string(), app::ssr::db::Flag(true)));
 }
 
 #[tokio::test]

@@ -337,7 +337,7 @@ async fn refused_calls_change_nothing() {
         .await
         .unwrap();
     assert_eq!(users_before, users_after);
-    let role: String = sqlx::query_scalar("SELECT role FROM users WHERE id = ?1")
+    let role: String = sqlx::query_scalar("SELECT role FROM users WHERE id = $1")
         .bind(user)
         .fetch_one(&app.state.pool)
         .await

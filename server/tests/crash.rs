@@ -89,9 +89,9 @@ impl Drop for Server {
 }
 
 /// Accounts whose access token was renewed after `t0`.
-async fn refreshed_since(pool: &sqlx::SqlitePool, t0: i64) -> i64 {
+async fn refreshed_since(pool: &sqlx::AnyPool, t0: i64) -> i64 {
     sqlx::query_scalar(
-        "SELECT COUNT(*) FROM mail_accounts WHERE status = 'linked' AND access_expires_at > ?1 + 60",
+        "SELECT COUNT(*) FROM mail_accounts WHERE status = 'linked' AND access_expires_at > $1 + 60",
     )
     .bind(t0)
     .fetch_one(pool)

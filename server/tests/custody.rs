@@ -396,9 +396,9 @@ async fn a_sealed_token_copied_to_another_row_does_not_open_there() {
     let bob = l.link_another("bob@example.test").await;
     // Someone with write access to the database copies alice's grant into bob's row.
     sqlx::query(
-        "UPDATE mail_accounts SET refresh_token_enc = (SELECT refresh_token_enc FROM mail_accounts WHERE id = ?1),
-            access_token_enc = (SELECT access_token_enc FROM mail_accounts WHERE id = ?1), access_expires_at = 0
-         WHERE id = ?2",
+        "UPDATE mail_accounts SET refresh_token_enc = (SELECT refresh_token_enc FROM mail_accounts WHERE id = $1),
+            access_token_enc = (SELECT access_token_enc FROM mail_accounts WHERE id = $1), access_expires_at = 0
+         WHERE id = $2",
     )
     .bind(l.account)
     .bind(bob)
@@ -448,7 +448,7 @@ async fn secrets_of_an_older_database_are_bound_to_their_rows_on_first_start() {
         .state
         .secrets
         .seal_str("s3cret", aad::CLIENT_SECRET.legacy());
-    sqlx::query("UPDATE mail_servers SET client_secret_enc = ?1")
+    sqlx::query("UPDATE mail_servers SET client_secret_enc = $1")
         .bind(&legacy)
         .execute(&app.state.pool)
         .await
@@ -457,7 +457,7 @@ async fn secrets_of_an_older_database_are_bound_to_their_rows_on_first_start() {
         .execute(&app.state.pool)
         .await
         .unwrap();
-    let db = format!("sqlite://{}", app.dir.path().join("test.db").display());
+    let db = app.db_url.clone();
     let restarted = common::spawn_on(app.dir, &db, &[]).await;
     let blob: Vec<u8> = sqlx::query_scalar("SELECT client_secret_enc FROM mail_servers")
         .fetch_one(&restarted.state.pool)

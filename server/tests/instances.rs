@@ -113,7 +113,7 @@ async fn a_lease_whose_holder_died_expires_and_another_instance_takes_over() {
         1
     );
     let status: AccountStatus =
-        sqlx::query_scalar("SELECT status FROM mail_accounts WHERE id = ?1")
+        sqlx::query_scalar("SELECT status FROM mail_accounts WHERE id = $1")
             .bind(id)
             .fetch_one(&b.state.pool)
             .await
@@ -152,7 +152,7 @@ async fn a_sign_in_and_a_lock_out_on_one_instance_hold_on_the_other() {
 async fn two_instances_starting_together_on_a_new_database_both_start() {
     for round in 0..5 {
         let dir = tempfile::tempdir().unwrap();
-        let db = format!("sqlite://{}", dir.path().join("new.db").display());
+        let db = common::fresh_db(dir.path(), "new.db").await;
         let key = dir.path().join("secret.key").to_string_lossy().to_string();
         let env = [("MAILBRIDGE_SECRET_KEY_FILE", key.as_str())];
         let (a, b) = tokio::join!(

@@ -389,7 +389,7 @@ async fn a_password_server_and_account_pass_the_same_test() {
     let smtp = app.ok(test(Protocol::Smtp), &cookie).await;
     assert_ok(&smtp, "password SMTP");
     // The stored password is encrypted, and a wrong one is refused by the server.
-    let blob: Vec<u8> = sqlx::query_scalar("SELECT password_enc FROM mail_accounts WHERE id = ?1")
+    let blob: Vec<u8> = sqlx::query_scalar("SELECT password_enc FROM mail_accounts WHERE id = $1")
         .bind(account)
         .fetch_one(&app.state.pool)
         .await
@@ -404,7 +404,7 @@ async fn a_password_server_and_account_pass_the_same_test() {
             .unwrap(),
         "mailbox-password-1"
     );
-    sqlx::query("UPDATE mail_accounts SET password_enc = ?1")
+    sqlx::query("UPDATE mail_accounts SET password_enc = $1")
         .bind(
             app.state
                 .secrets

@@ -136,7 +136,7 @@ async fn a_google_server_keeps_its_secret_encrypted_and_never_returns_it() {
         .await;
     assert_eq!(saved, id);
     let (port, blob): (i64, Vec<u8>) =
-        sqlx::query_as("SELECT imap_port, client_secret_enc FROM mail_servers WHERE id = ?1")
+        sqlx::query_as("SELECT imap_port, client_secret_enc FROM mail_servers WHERE id = $1")
             .bind(id)
             .fetch_one(&app.state.pool)
             .await
@@ -471,7 +471,7 @@ async fn mail_account_lists_filter_for_admins_and_show_users_only_their_own() {
         app.ok(new_account(server, login, &owner.to_string(), ""), &cookie)
             .await;
     }
-    sqlx::query("UPDATE mail_accounts SET status = ?1 WHERE login = 'a2@example.test'")
+    sqlx::query("UPDATE mail_accounts SET status = $1 WHERE login = 'a2@example.test'")
         .bind(AccountStatus::NeedsReauth)
         .execute(&app.state.pool)
         .await

@@ -151,11 +151,13 @@ impl Setup {
     }
 
     async fn status(&self) -> (AccountStatus, bool, Option<String>) {
-        sqlx::query_as("SELECT status, refresh_token_enc IS NOT NULL, last_error FROM mail_accounts WHERE id = ?1")
-            .bind(self.account)
-            .fetch_one(&self.app.state.pool)
-            .await
-            .unwrap()
+        let (status, has_refresh, error): (AccountStatus, app::ssr::db::Flag, Option<String>) =
+            sqlx::query_as("SELECT status, refresh_token_enc IS NOT NULL, last_error FROM mail_accounts WHERE id = $1")
+                .bind(self.account)
+                .fetch_one(&self.app.state.pool)
+                .await
+                .unwrap();
+        (status, has_refresh.0, error)
     }
 }
 
@@ -533,7 +535,7 @@ async fn a_provider_outage_is_a_transient_error_that_keeps_the_tokens() {
     assert_eq!(status, AccountStatus::Error);
     assert!(last_error.unwrap().contains("network"));
     assert_eq!(tokens(&s).await, before, "tokens kept");
-    let retry: i64 = sqlx::query_scalar("SELECT next_retry_at FROM mail_accounts WHERE id = ?1")
+    let retry: i64 = sqlx::query_scalar("SELECT next_retry_at FROM mail_accounts WHERE id = $1")
         .bind(s.account)
         .fetch_one(&s.app.state.pool)
         .await
@@ -548,7 +550,7 @@ async fn a_provider_outage_is_a_transient_error_that_keeps_the_tokens() {
 async fn fifty_concurrent_uses_of_an_expiring_account_make_exactly_one_refresh_call() {
     // With rotation, a second refresh with the consumed token would revoke the grant.
     let s = linked(&[("ROTATE_REFRESH", "1")]).await;
-    sqlx::query("UPDATE mail_accounts SET access_expires_at = ?1")
+    sqlx::query("UPDATE mail_accounts SET access_expires_at = $1")
         .bind(s.app.state.clock.now() + 5)
         .execute(&s.app.state.pool)
         .await

@@ -90,7 +90,7 @@ async fn callback_outcome(app: &TestApp, cookie: &str, key: &str, xff: &str) -> 
 
 async fn application_with(app: &TestApp, admin: &str, allowed: &str) -> String {
     let id = app.create_application(admin, "Web").await;
-    sqlx::query("UPDATE applications SET allowed_ips = ?1 WHERE id = ?2")
+    sqlx::query("UPDATE applications SET allowed_ips = $1 WHERE id = $2")
         .bind(allowed)
         .bind(id)
         .execute(&app.state.pool)

@@ -189,7 +189,7 @@ async fn wrong_current_passwords_count_like_wrong_sign_ins() {
 #[tokio::test]
 async fn the_operator_unlocks_an_address() {
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("u.db").display());
+    let db = common::fresh_db(dir.path(), "u.db").await;
     let app = common::spawn_on(dir, &db, &[]).await;
     app.add_user("erin@example.test", Role::User).await;
     for _ in 0..5 {

@@ -33,7 +33,6 @@ impl AccountName {
 /// `disabled` is set by an admin (kept, never refreshed or tested).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "ssr", derive(sqlx::Type), sqlx(rename_all = "snake_case"))]
 pub enum AccountStatus {
     Pending,
     Linked,
@@ -108,7 +107,9 @@ pub struct MailAccountView {
     pub last_error: Option<String>,
     pub last_login_at: Option<i64>,
     pub test_at: Option<i64>,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "crate::ssr::db::OptFlag"))]
     pub test_imap_ok: Option<bool>,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "crate::ssr::db::OptFlag"))]
     pub test_smtp_ok: Option<bool>,
     pub test_message: Option<String>,
     pub created_at: i64,

@@ -160,6 +160,7 @@ pub fn parse_scopes(raw: &str) -> Result<String, String> {
 pub struct MailServerSummary {
     pub id: i64,
     pub subject: String,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "crate::ssr::db::Flag"))]
     pub active: bool,
     pub auth_method: AuthMethod,
     pub provider: Option<ProviderKind>,

@@ -62,16 +62,12 @@ impl Port {
 
 /// How a mail connection is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
 pub enum Encryption {
     #[serde(rename = "ssl")]
-    #[cfg_attr(feature = "ssr", sqlx(rename = "ssl"))]
     SslTls,
     #[serde(rename = "starttls")]
-    #[cfg_attr(feature = "ssr", sqlx(rename = "starttls"))]
     StartTls,
     #[serde(rename = "none")]
-    #[cfg_attr(feature = "ssr", sqlx(rename = "none"))]
     None,
 }
 

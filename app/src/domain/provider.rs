@@ -8,7 +8,6 @@ use super::net::Encryption;
 /// How a mail server's mailboxes sign in. Stored as `password` / `oauth2`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "ssr", derive(sqlx::Type), sqlx(rename_all = "lowercase"))]
 pub enum AuthMethod {
     Password,
     OAuth2,
@@ -39,7 +38,6 @@ impl AuthMethod {
 /// Who issues a mail server's tokens. Stored as `google` / `microsoft` / `generic`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "ssr", derive(sqlx::Type), sqlx(rename_all = "lowercase"))]
 pub enum ProviderKind {
     Google,
     Microsoft,

@@ -111,7 +111,6 @@ impl Password {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "ssr", derive(sqlx::Type), sqlx(rename_all = "lowercase"))]
 pub enum Role {
     Admin,
     User,
@@ -179,6 +178,7 @@ pub struct UserView {
     pub email: String,
     pub display_name: String,
     pub role: Role,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "crate::ssr::db::Flag"))]
     pub active: bool,
     pub last_sign_in_at: Option<i64>,
     pub created_at: i64,

@@ -4,12 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::ssr::db::Pool;
 use base64::Engine;
 use chacha20poly1305::{
     aead::{Aead, AeadCore, KeyInit, OsRng, Payload},
     XChaCha20Poly1305, XNonce,
 };
-use sqlx::SqlitePool;
 
 /// Associated data of each sealed column: a ciphertext moved to another column, or to another
 /// row of the same column, fails to open.
@@ -149,7 +149,7 @@ pub fn default_key_file(database_file: &Path) -> PathBuf {
 /// Loads the key from `MAILBRIDGE_SECRET_KEY` or the key file, creating the file (mode 0600)
 /// only for a database that holds no secrets yet, then proves the key against the database.
 pub async fn load(
-    pool: &SqlitePool,
+    pool: &Pool,
     env_key: Option<&str>,
     key_file: &Path,
 ) -> Result<SecretBox, KeyError> {
@@ -197,7 +197,7 @@ pub async fn load(
 /// only) with their row's associated data, once, in one transaction: either every value is
 /// bound to its row or none is and the next start tries again. A value that does not open is
 /// left as it is: its account shows the decryption error instead of the start failing.
-async fn bind_to_rows(pool: &SqlitePool, sb: &SecretBox) -> Result<(), KeyError> {
+async fn bind_to_rows(pool: &Pool, sb: &SecretBox) -> Result<(), KeyError> {
     use super::db::{mail_accounts, mail_servers, settings};
     if settings::get(pool, settings::SECRETS_BOUND_TO_ROWS)
         .await?

@@ -1,8 +1,8 @@
 use std::sync::Arc;
 
+use crate::ssr::db::Pool;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
-use sqlx::SqlitePool;
 
 /// Settings the app itself needs at request time (the server crate parses them from the
 /// environment).
@@ -62,7 +62,7 @@ impl Default for LoginLimits {
 #[derive(Clone)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
-    pub pool: SqlitePool,
+    pub pool: Pool,
     pub clock: super::clock::Clock,
     pub settings: Arc<Settings>,
     pub secrets: Arc<super::crypto::SecretBox>,

@@ -24,6 +24,26 @@ pub struct TestApp {
     pub url: String,
     pub state: AppState,
     pub dir: tempfile::TempDir,
+    /// The database this instance runs on (a second instance or a restart uses it again).
+    pub db_url: String,
+}
+
+/// Set (to an admin URL of a running PostgreSQL, e.g. by `with-postgres`) to run the tests on
+/// PostgreSQL: each test server then gets a database of its own in that cluster.
+pub const TEST_POSTGRES: &str = "MAILBRIDGE_TEST_POSTGRES";
+
+/// Whether this run's test servers use PostgreSQL.
+pub fn on_postgres() -> bool {
+    std::env::var(TEST_POSTGRES).is_ok_and(|v| !v.is_empty())
+}
+
+/// A new, empty database for one test server: a SQLite file `name` in `dir`, or, when the run
+/// is on PostgreSQL, a new database in that cluster.
+pub async fn fresh_db(dir: &std::path::Path, name: &str) -> String {
+    match std::env::var(TEST_POSTGRES) {
+        Ok(admin) if !admin.is_empty() => postgres::fresh_database(&admin).await,
+        _ => format!("sqlite://{}", dir.join(name).display()),
+    }
 }
 
 pub async fn spawn() -> TestApp {
@@ -32,7 +52,7 @@ pub async fn spawn() -> TestApp {
 
 pub async fn spawn_with(extra: &[(&str, &str)]) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = format!("sqlite://{}", dir.path().join("test.db").display());
+    let db = fresh_db(dir.path(), "test.db").await;
     spawn_on(dir, &db, extra).await
 }
 
@@ -62,6 +82,15 @@ pub async fn try_spawn_on(
         "MAILBRIDGE_ALLOW_PRIVATE_NETWORKS".into(),
         "127.0.0.0/8".into(),
     );
+    // Beside the SQLite file by default; a PostgreSQL database has no folder, so one named
+    // after the database stands in (never the working folder's data/): a restart or a second
+    // instance on the same database finds the same key, as they do beside a SQLite file.
+    if !db.starts_with("sqlite:") {
+        env.insert(
+            "MAILBRIDGE_SECRET_KEY_FILE".into(),
+            postgres::key_file_for(db).display().to_string(),
+        );
+    }
     for (k, v) in extra {
         env.insert(k.to_string(), v.to_string());
     }
@@ -81,6 +110,7 @@ pub async fn try_spawn_on(
         url: format!("http://{addr}"),
         state,
         dir,
+        db_url: db.to_string(),
     })
 }
 
@@ -88,13 +118,12 @@ impl TestApp {
     /// A second instance on this one's database (and its key file): what a load balancer
     /// would have behind the same address.
     pub async fn beside(&self, extra: &[(&str, &str)]) -> TestApp {
-        let db = format!("sqlite://{}", self.dir.path().join("test.db").display());
         let own = tempfile::tempdir().expect("temp dir");
         let key = self.dir.path().join("secret.key");
         let key = key.to_string_lossy().to_string();
         let mut env: Vec<(&str, &str)> = vec![("MAILBRIDGE_SECRET_KEY_FILE", key.as_str())];
         env.extend_from_slice(extra);
-        spawn_on(own, &db, &env).await
+        spawn_on(own, &self.db_url, &env).await
     }
 }
 

@@ -142,7 +142,7 @@ impl Linked {
 
     /// `(status, last error)` of `account`.
     pub async fn status(&self, account: i64) -> (app::domain::AccountStatus, Option<String>) {
-        sqlx::query_as("SELECT status, last_error FROM mail_accounts WHERE id = ?1")
+        sqlx::query_as("SELECT status, last_error FROM mail_accounts WHERE id = $1")
             .bind(account)
             .fetch_one(&self.app.state.pool)
             .await

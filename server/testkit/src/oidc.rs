@@ -125,7 +125,7 @@ impl Oidc {
     /// application with id 1 must exist); returns its id.
     pub async fn insert_generic_server(
         &self,
-        db: &mut sqlx::SqliteConnection,
+        db: &mut sqlx::AnyConnection,
         secrets: &app::ssr::crypto::SecretBox,
         subject: &str,
         cid: &str,
@@ -134,8 +134,8 @@ impl Oidc {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO mail_servers (subject, subject_key, auth_method, provider, client_id, application_id,
                 auth_url, token_url, imap_host, imap_port, imap_encryption, smtp_host, smtp_port, smtp_encryption, scopes, created_at, updated_at)
-             VALUES (?1, lower(?1), 'oauth2', 'generic', ?2, 1, ?3, ?4, '127.0.0.1', 993, 'ssl', '127.0.0.1', 465, 'ssl',
-                     'openid email', ?5, ?5) RETURNING id",
+             VALUES ($1, lower($1), 'oauth2', 'generic', $2, 1, $3, $4, '127.0.0.1', 993, 'ssl', '127.0.0.1', 465, 'ssl',
+                     'openid email', $5, $5) RETURNING id",
         )
         .bind(subject)
         .bind(cid)

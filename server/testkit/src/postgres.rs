@@ -137,3 +137,42 @@ impl Drop for Cluster {
             .status();
     }
 }
+
+/// Creates an empty database with a new name in the cluster at `admin_url` (any database of it,
+/// as a superuser) and returns its URL.
+pub async fn fresh_database(admin_url: &str) -> String {
+    use sqlx::Connection;
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    sqlx::any::install_default_drivers();
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("mb_{}_{n}", std::process::id());
+    let mut conn = sqlx::AnyConnection::connect(admin_url)
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", crate::TEST_POSTGRES));
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("drop an old test database");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create a test database");
+    let _ = conn.close().await;
+    let mut url = url::Url::parse(admin_url).expect("admin URL");
+    url.set_path(&name);
+    url.to_string()
+}
+
+/// The key file the test kit gives every server on the PostgreSQL database `db_url`.
+pub fn key_file_for(db_url: &str) -> PathBuf {
+    let name: String = db_url
+        .rsplit('/')
+        .next()
+        .unwrap_or("db")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    std::env::temp_dir()
+        .join("mailbridge-test-keys")
+        .join(format!("{name}.key"))
+}

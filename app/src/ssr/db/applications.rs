@@ -1,7 +1,5 @@
 //! `applications`: integration applications and the keys in their Redirect URIs.
 
-use sqlx::SqliteExecutor;
-
 use super::{Context, DbResult};
 use crate::domain::{AppName, CidrList};
 
@@ -10,6 +8,7 @@ pub struct ApplicationRow {
     pub id: i64,
     pub name: String,
     pub app_key: String,
+    #[sqlx(try_from = "super::Flag")]
     pub active: bool,
     pub allowed_ips: String,
 }
@@ -17,9 +16,9 @@ pub struct ApplicationRow {
 const COLUMNS: &str = "id, name, app_key, active, allowed_ips";
 
 /// All applications (or the one with `id`), by name.
-pub async fn list(db: impl SqliteExecutor<'_>, id: Option<i64>) -> DbResult<Vec<ApplicationRow>> {
+pub async fn list(db: impl super::Executor<'_>, id: Option<i64>) -> DbResult<Vec<ApplicationRow>> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM applications WHERE ?1 IS NULL OR id = ?1 ORDER BY name_key"
+        "SELECT {COLUMNS} FROM applications WHERE $1 IS NULL OR id = $1 ORDER BY name_key"
     ))
     .bind(id)
     .fetch_all(db)
@@ -27,17 +26,17 @@ pub async fn list(db: impl SqliteExecutor<'_>, id: Option<i64>) -> DbResult<Vec<
     .context("listing applications")
 }
 
-pub async fn get(db: impl SqliteExecutor<'_>, id: i64) -> DbResult<Option<ApplicationRow>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM applications WHERE id = ?1"))
+pub async fn get(db: impl super::Executor<'_>, id: i64) -> DbResult<Option<ApplicationRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM applications WHERE id = $1"))
         .bind(id)
         .fetch_optional(db)
         .await
         .context("reading an application")
 }
 
-pub async fn by_key(db: impl SqliteExecutor<'_>, key: &str) -> DbResult<Option<ApplicationRow>> {
+pub async fn by_key(db: impl super::Executor<'_>, key: &str) -> DbResult<Option<ApplicationRow>> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM applications WHERE app_key = ?1"
+        "SELECT {COLUMNS} FROM applications WHERE app_key = $1"
     ))
     .bind(key)
     .fetch_optional(db)
@@ -46,7 +45,7 @@ pub async fn by_key(db: impl SqliteExecutor<'_>, key: &str) -> DbResult<Option<A
 }
 
 pub async fn insert(
-    db: impl SqliteExecutor<'_>,
+    db: impl super::Executor<'_>,
     name: &AppName,
     key: &str,
     active: bool,
@@ -55,7 +54,7 @@ pub async fn insert(
 ) -> DbResult<i64> {
     sqlx::query(
         "INSERT INTO applications (name, name_key, app_key, active, allowed_ips, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
     )
     .bind(name.as_str())
     .bind(name.key())
@@ -70,7 +69,7 @@ pub async fn insert(
 }
 
 pub async fn update(
-    db: impl SqliteExecutor<'_>,
+    db: impl super::Executor<'_>,
     id: i64,
     name: &AppName,
     active: bool,
@@ -78,8 +77,8 @@ pub async fn update(
     now: i64,
 ) -> DbResult<bool> {
     sqlx::query(
-        "UPDATE applications SET name = ?1, name_key = ?2, active = ?3, allowed_ips = ?4, updated_at = ?5
-         WHERE id = ?6",
+        "UPDATE applications SET name = $1, name_key = $2, active = $3, allowed_ips = $4, updated_at = $5
+         WHERE id = $6",
     )
     .bind(name.as_str())
     .bind(name.key())
@@ -93,8 +92,8 @@ pub async fn update(
     .map(|r| r.rows_affected() == 1)
 }
 
-pub async fn set_key(db: impl SqliteExecutor<'_>, id: i64, key: &str, now: i64) -> DbResult<bool> {
-    sqlx::query("UPDATE applications SET app_key = ?1, updated_at = ?2 WHERE id = ?3")
+pub async fn set_key(db: impl super::Executor<'_>, id: i64, key: &str, now: i64) -> DbResult<bool> {
+    sqlx::query("UPDATE applications SET app_key = $1, updated_at = $2 WHERE id = $3")
         .bind(key)
         .bind(now)
         .bind(id)
@@ -104,8 +103,8 @@ pub async fn set_key(db: impl SqliteExecutor<'_>, id: i64, key: &str, now: i64) 
         .map(|r| r.rows_affected() == 1)
 }
 
-pub async fn delete(db: impl SqliteExecutor<'_>, id: i64) -> DbResult<bool> {
-    sqlx::query("DELETE FROM applications WHERE id = ?1")
+pub async fn delete(db: impl super::Executor<'_>, id: i64) -> DbResult<bool> {
+    sqlx::query("DELETE FROM applications WHERE id = $1")
         .bind(id)
         .execute(db)
         .await

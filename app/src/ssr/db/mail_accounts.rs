@@ -1,7 +1,5 @@
 //! `mail_accounts`: one user's mailbox on one mail server, with its encrypted tokens.
 
-use sqlx::SqliteExecutor;
-
 use super::{Context, Counted, DbResult};
 use crate::domain::{AccountFilter, AccountStatus, MailAccountView, Protocol, PAGE_SIZE};
 
@@ -26,14 +24,14 @@ const VIEW_COLUMNS: &str = "SELECT a.id, a.name, a.login, a.mail_server_id,
     a.test_imap_ok, a.test_smtp_ok, a.test_message, a.created_at";
 const VIEW_FROM: &str = "FROM mail_accounts a JOIN mail_servers s ON s.id = a.mail_server_id
     JOIN users u ON u.id = a.owner_id";
-const FILTER: &str = "WHERE (?1 IS NULL OR a.mail_server_id = ?1)
-    AND (?2 IS NULL OR a.owner_id = ?2) AND (?3 IS NULL OR a.status = ?3)";
+const FILTER: &str = "WHERE ($1 IS NULL OR a.mail_server_id = $1)
+    AND ($2 IS NULL OR a.owner_id = $2) AND ($3 IS NULL OR a.status = $3)";
 
-pub async fn get(db: impl SqliteExecutor<'_>, id: i64) -> DbResult<Option<MailAccountRow>> {
+pub async fn get(db: impl super::Executor<'_>, id: i64) -> DbResult<Option<MailAccountRow>> {
     sqlx::query_as(
         "SELECT id, mail_server_id, owner_id, login, status, password_enc, access_token_enc,
                 refresh_token_enc, access_expires_at, refresh_failures
-         FROM mail_accounts WHERE id = ?1",
+         FROM mail_accounts WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(db)
@@ -41,8 +39,8 @@ pub async fn get(db: impl SqliteExecutor<'_>, id: i64) -> DbResult<Option<MailAc
     .context("reading a mail account")
 }
 
-pub async fn view(db: impl SqliteExecutor<'_>, id: i64) -> DbResult<Option<MailAccountView>> {
-    sqlx::query_as(&format!("{VIEW_COLUMNS} {VIEW_FROM} WHERE a.id = ?1"))
+pub async fn view(db: impl super::Executor<'_>, id: i64) -> DbResult<Option<MailAccountView>> {
+    sqlx::query_as(&format!("{VIEW_COLUMNS} {VIEW_FROM} WHERE a.id = $1"))
         .bind(id)
         .fetch_optional(db)
         .await
@@ -51,13 +49,13 @@ pub async fn view(db: impl SqliteExecutor<'_>, id: i64) -> DbResult<Option<MailA
 
 /// One page by name, with the filtered list's size on every row.
 pub async fn page(
-    db: impl SqliteExecutor<'_>,
+    db: impl super::Executor<'_>,
     filter: &AccountFilter,
     page: i64,
 ) -> DbResult<Vec<Counted<MailAccountView>>> {
     sqlx::query_as(&format!(
         "{VIEW_COLUMNS}, (SELECT COUNT(*) FROM mail_accounts a {FILTER}) AS total {VIEW_FROM} {FILTER}
-         ORDER BY a.name COLLATE NOCASE, a.id LIMIT ?4 OFFSET ?5"
+         ORDER BY lower(a.name), a.id LIMIT $4 OFFSET $5"
     ))
     .bind(filter.server_id)
     .bind(filter.owner_id)
@@ -69,7 +67,7 @@ pub async fn page(
     .context("listing mail accounts")
 }
 
-pub async fn count(db: impl SqliteExecutor<'_>, filter: &AccountFilter) -> DbResult<i64> {
+pub async fn count(db: impl super::Executor<'_>, filter: &AccountFilter) -> DbResult<i64> {
     sqlx::query_scalar(&format!("SELECT COUNT(*) FROM mail_accounts a {FILTER}"))
         .bind(filter.server_id)
         .bind(filter.owner_id)
@@ -79,8 +77,8 @@ pub async fn count(db: impl SqliteExecutor<'_>, filter: &AccountFilter) -> DbRes
         .context("counting mail accounts")
 }
 
-pub async fn count_on_server(db: impl SqliteExecutor<'_>, server_id: i64) -> DbResult<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM mail_accounts WHERE mail_server_id = ?1")
+pub async fn count_on_server(db: impl super::Executor<'_>, server_id: i64) -> DbResult<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM mail_accounts WHERE mail_server_id = $1")
         .bind(server_id)
         .fetch_one(db)
         .await
@@ -97,11 +95,11 @@ pub struct NewAccount<'a> {
 }
 
 /// A new account; a password is set by [`set_password`] once the row's id is known.
-pub async fn insert(db: impl SqliteExecutor<'_>, a: NewAccount<'_>, now: i64) -> DbResult<i64> {
+pub async fn insert(db: impl super::Executor<'_>, a: NewAccount<'_>, now: i64) -> DbResult<i64> {
     sqlx::query(
         "INSERT INTO mail_accounts (mail_server_id, owner_id, name, login, login_key, status,
             created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
     )
     .bind(a.mail_server_id)
     .bind(a.owner_id)
@@ -119,12 +117,12 @@ pub async fn insert(db: impl SqliteExecutor<'_>, a: NewAccount<'_>, now: i64) ->
 /// Deletes an account if it still holds `grant` (its sealed refresh token, or none): another
 /// instance's refresh may have replaced it meanwhile. `true` when deleted (or already gone).
 pub async fn delete_holding(
-    db: impl SqliteExecutor<'_>,
+    db: impl super::Executor<'_>,
     id: i64,
     grant: Option<&[u8]>,
 ) -> DbResult<bool> {
     sqlx::query(
-        "DELETE FROM mail_accounts WHERE id = ?1 AND refresh_token_enc IS NOT DISTINCT FROM ?2",
+        "DELETE FROM mail_accounts WHERE id = $1 AND refresh_token_enc IS NOT DISTINCT FROM $2",
     )
     .bind(id)
     .bind(grant)
@@ -136,11 +134,11 @@ pub async fn delete_holding(
 
 /// Accounts by status: all of them, or one owner's.
 pub async fn status_counts(
-    db: impl SqliteExecutor<'_>,
+    db: impl super::Executor<'_>,
     owner: Option<i64>,
 ) -> DbResult<Vec<(AccountStatus, i64)>> {
     sqlx::query_as(
-        "SELECT status, COUNT(*) FROM mail_accounts WHERE ?1 IS NULL OR owner_id = ?1 GROUP BY status",
+        "SELECT status, COUNT(*) FROM mail_accounts WHERE $1 IS NULL OR owner_id = $1 GROUP BY status",
     )
     .bind(owner)
     .fetch_all(db)
@@ -153,7 +151,7 @@ pub async fn status_counts(
 /// `destination_version` (`None`: any), in the same statement; `false` otherwise.
 #[allow(clippy::too_many_arguments)]
 pub async fn save_grant(
-    db: impl SqliteExecutor<'_>,
+    db: impl super::Executor<'_>,
     id: i64,
     access_enc: Vec<u8>,
     refresh_enc: Vec<u8>,
@@ -163,12 +161,12 @@ pub async fn save_grant(
     destination_version: Option<i64>,
 ) -> DbResult<bool> {
     sqlx::query(
-        "UPDATE mail_accounts SET access_token_enc = ?1, refresh_token_enc = ?2, access_expires_at = ?3,
-            granted_scopes = ?4,
+        "UPDATE mail_accounts SET access_token_enc = $1, refresh_token_enc = $2, access_expires_at = $3,
+            granted_scopes = $4,
             status = CASE WHEN status = 'disabled' THEN 'disabled' ELSE 'linked' END,
-            last_error = CASE WHEN status = 'disabled' THEN last_error END, last_refresh_at = ?5,
-            refresh_failures = 0, next_retry_at = NULL, updated_at = ?5
-         WHERE id = ?6 AND (?7 IS NULL OR ?7 = (SELECT destination_version FROM mail_servers
+            last_error = CASE WHEN status = 'disabled' THEN last_error END, last_refresh_at = $5,
+            refresh_failures = 0, next_retry_at = NULL, updated_at = $5
+         WHERE id = $6 AND ($7 IS NULL OR $7 = (SELECT destination_version FROM mail_servers
                                                 WHERE id = mail_accounts.mail_server_id))",
     )
     .bind(access_enc)
@@ -189,7 +187,7 @@ pub async fn save_grant(
 /// refresh token the refresh started from (`expected`). Unlinking, re-authorising or a server
 /// change in the meantime wins: `false` is returned and nothing is written.
 pub async fn save_refresh(
-    db: impl SqliteExecutor<'_>,
+    db: impl super::Executor<'_>,
     id: i64,
     expected: &[u8],
     access_enc: Vec<u8>,
@@ -198,12 +196,12 @@ pub async fn save_refresh(
     now: i64,
 ) -> DbResult<bool> {
     sqlx::query(
-        "UPDATE mail_accounts SET access_token_enc = ?1,
-            refresh_token_enc = COALESCE(?2, refresh_token_enc), access_expires_at = ?3,
+        "UPDATE mail_accounts SET access_token_enc = $1,
+            refresh_token_enc = COALESCE($2, refresh_token_enc), access_expires_at = $3,
             status = CASE WHEN status = 'disabled' THEN 'disabled' ELSE 'linked' END,
             last_error = CASE WHEN status = 'disabled' THEN last_error END,
-            last_refresh_at = ?4, refresh_failures = 0, next_retry_at = NULL, updated_at = ?4
-         WHERE id = ?5 AND refresh_token_enc = ?6",
+            last_refresh_at = $4, refresh_failures = 0, next_retry_at = NULL, updated_at = $4
+         WHERE id = $5 AND refresh_token_enc = $6",
     )
     .bind(access_enc)
     .bind(rotated_refresh_enc)
@@ -220,15 +218,15 @@ pub async fn save_refresh(
 /// The provider refused the refresh token the refresh started from (`expected`): the account
 /// needs its owner again. Not written when the grant changed meanwhile.
 pub async fn mark_refresh_refused(
-    db: impl SqliteExecutor<'_>,
+    db: impl super::Executor<'_>,
     id: i64,
     expected: &[u8],
     message: &str,
     now: i64,
 ) -> DbResult<bool> {
     sqlx::query(
-        "UPDATE mail_accounts SET status = 'needs_reauth', last_error = ?1, updated_at = ?2
-         WHERE id = ?3 AND refresh_token_enc = ?4 AND status <> 'disabled'",
+        "UPDATE mail_accounts SET status = 'needs_reauth', last_error = $1, updated_at = $2
+         WHERE id = $3 AND refresh_token_enc = $4 AND status <> 'disabled'",
     )
     .bind(message)
     .bind(now)
@@ -241,13 +239,13 @@ pub async fn mark_refresh_refused(
 }
 
 pub async fn mark_needs_reauth(
-    db: impl SqliteExecutor<'_>,
+    db: impl super::Executor<'_>,
     id: i64,
     message: &str,
     now: i64,
 ) -> DbResult<()> {
     sqlx::query(
-        "UPDATE mail_accounts SET status = 'needs_reauth', last_error = ?1, updated_at = ?2 WHERE id = ?3",
+        "UPDATE mail_accounts SET status = 'needs_reauth', last_error = $1, updated_at = $2 WHERE id = $3",
     )
     .bind(message)
     .bind(now)
@@ -261,7 +259,7 @@ pub async fn mark_needs_reauth(
 /// A failed refresh that will be retried at `retry_at`; written only while the account still
 /// holds the refresh token the refresh started from (`expected`).
 pub async fn mark_refresh_error(
-    db: impl SqliteExecutor<'_>,
+    db: impl super::Executor<'_>,
     id: i64,
     expected: &[u8],
     message: &str,
@@ -271,8 +269,8 @@ pub async fn mark_refresh_error(
 ) -> DbResult<()> {
     sqlx::query(
         "UPDATE mail_accounts SET status = CASE WHEN status = 'disabled' THEN 'disabled' ELSE 'error' END,
-            last_error = ?1, refresh_failures = ?2, next_retry_at = ?3, updated_at = ?4
-         WHERE id = ?5 AND refresh_token_enc = ?6",
+            last_error = $1, refresh_failures = $2, next_retry_at = $3, updated_at = $4
+         WHERE id = $5 AND refresh_token_enc = $6",
     )
     .bind(message)
     .bind(failures)
@@ -290,7 +288,7 @@ pub async fn mark_refresh_error(
 /// account still holds `grant` (another instance's refresh may have replaced it). `true` when
 /// done.
 pub async fn clear_grant(
-    db: impl SqliteExecutor<'_>,
+    db: impl super::Executor<'_>,
     id: i64,
     grant: Option<&[u8]>,
     note: Option<&str>,
@@ -299,9 +297,9 @@ pub async fn clear_grant(
     sqlx::query(
         "UPDATE mail_accounts SET access_token_enc = NULL, refresh_token_enc = NULL,
             access_expires_at = NULL, granted_scopes = NULL,
-            status = CASE WHEN status = 'disabled' THEN 'disabled' ELSE 'pending' END, last_error = ?1,
-            refresh_failures = 0, next_retry_at = NULL, updated_at = ?2
-         WHERE id = ?3 AND refresh_token_enc IS NOT DISTINCT FROM ?4",
+            status = CASE WHEN status = 'disabled' THEN 'disabled' ELSE 'pending' END, last_error = $1,
+            refresh_failures = 0, next_retry_at = NULL, updated_at = $2
+         WHERE id = $3 AND refresh_token_enc IS NOT DISTINCT FROM $4",
     )
     .bind(note)
     .bind(now)
@@ -314,12 +312,12 @@ pub async fn clear_grant(
 }
 
 pub async fn set_last_error(
-    db: impl SqliteExecutor<'_>,
+    db: impl super::Executor<'_>,
     id: i64,
     message: &str,
     now: i64,
 ) -> DbResult<()> {
-    sqlx::query("UPDATE mail_accounts SET last_error = ?1, updated_at = ?2 WHERE id = ?3")
+    sqlx::query("UPDATE mail_accounts SET last_error = $1, updated_at = $2 WHERE id = $3")
         .bind(message)
         .bind(now)
         .bind(id)
@@ -331,7 +329,7 @@ pub async fn set_last_error(
 
 /// Keeps a test's outcome: IMAP starts a new test (SMTP's result is cleared), SMTP adds to it.
 pub async fn store_test(
-    db: impl SqliteExecutor<'_>,
+    db: impl super::Executor<'_>,
     id: i64,
     protocol: Protocol,
     ok: bool,
@@ -340,14 +338,14 @@ pub async fn store_test(
 ) -> DbResult<()> {
     let sql = match protocol {
         Protocol::Imap => {
-            "UPDATE mail_accounts SET test_at = ?1, test_imap_ok = ?2, test_smtp_ok = NULL, test_message = ?3,
-                last_login_at = CASE WHEN ?2 THEN ?1 ELSE last_login_at END WHERE id = ?4"
+            "UPDATE mail_accounts SET test_at = $1, test_imap_ok = $2, test_smtp_ok = NULL, test_message = $3,
+                last_login_at = CASE WHEN $2 THEN $1 ELSE last_login_at END WHERE id = $4"
         }
         Protocol::Smtp => {
-            "UPDATE mail_accounts SET test_at = ?1, test_smtp_ok = ?2,
-                test_message = CASE WHEN test_message IS NULL OR test_imap_ok IS NULL THEN ?3
-                                    ELSE test_message || ' ' || ?3 END
-             WHERE id = ?4"
+            "UPDATE mail_accounts SET test_at = $1, test_smtp_ok = $2,
+                test_message = CASE WHEN test_message IS NULL OR test_imap_ok IS NULL THEN $3
+                                    ELSE test_message || ' ' || $3 END
+             WHERE id = $4"
         }
     };
     sqlx::query(sql)
@@ -364,16 +362,16 @@ pub async fn store_test(
 /// Accounts due for a refresh: linked ones expiring before `expiring_before`, and failed ones
 /// whose retry is due at `now`.
 pub async fn due_for_refresh(
-    db: impl SqliteExecutor<'_>,
+    db: impl super::Executor<'_>,
     expiring_before: i64,
     now: i64,
 ) -> DbResult<Vec<i64>> {
     sqlx::query_scalar(
         "SELECT id FROM mail_accounts
          WHERE refresh_token_enc IS NOT NULL AND (
-            (status = 'linked' AND (access_expires_at IS NULL OR access_expires_at <= ?1))
-            OR (status = 'error' AND (next_retry_at IS NULL OR next_retry_at <= ?2)))
-           AND (refresh_lease_until IS NULL OR refresh_lease_until <= ?2)
+            (status = 'linked' AND (access_expires_at IS NULL OR access_expires_at <= $1))
+            OR (status = 'error' AND (next_retry_at IS NULL OR next_retry_at <= $2)))
+           AND (refresh_lease_until IS NULL OR refresh_lease_until <= $2)
          ORDER BY access_expires_at",
     )
     .bind(expiring_before)
@@ -384,8 +382,8 @@ pub async fn due_for_refresh(
 }
 
 /// Sets a new account's sealed password (sealed with the row's id, known only after insert).
-pub async fn set_password(db: impl SqliteExecutor<'_>, id: i64, blob: Vec<u8>) -> DbResult<()> {
-    sqlx::query("UPDATE mail_accounts SET password_enc = ?1 WHERE id = ?2")
+pub async fn set_password(db: impl super::Executor<'_>, id: i64, blob: Vec<u8>) -> DbResult<()> {
+    sqlx::query("UPDATE mail_accounts SET password_enc = $1 WHERE id = $2")
         .bind(blob)
         .bind(id)
         .execute(db)
@@ -403,7 +401,7 @@ pub struct SealedValues {
     pub refresh_token_enc: Option<Vec<u8>>,
 }
 
-pub async fn sealed_values(db: impl SqliteExecutor<'_>) -> DbResult<Vec<SealedValues>> {
+pub async fn sealed_values(db: impl super::Executor<'_>) -> DbResult<Vec<SealedValues>> {
     sqlx::query_as(
         "SELECT id, password_enc, access_token_enc, refresh_token_enc FROM mail_accounts
          WHERE password_enc IS NOT NULL OR access_token_enc IS NOT NULL OR refresh_token_enc IS NOT NULL",
@@ -414,15 +412,15 @@ pub async fn sealed_values(db: impl SqliteExecutor<'_>) -> DbResult<Vec<SealedVa
 }
 
 pub async fn reseal(
-    db: impl SqliteExecutor<'_>,
+    db: impl super::Executor<'_>,
     id: i64,
     password: Option<Vec<u8>>,
     access: Option<Vec<u8>>,
     refresh: Option<Vec<u8>>,
 ) -> DbResult<()> {
     sqlx::query(
-        "UPDATE mail_accounts SET password_enc = ?1, access_token_enc = ?2, refresh_token_enc = ?3
-         WHERE id = ?4",
+        "UPDATE mail_accounts SET password_enc = $1, access_token_enc = $2, refresh_token_enc = $3
+         WHERE id = $4",
     )
     .bind(password)
     .bind(access)
@@ -436,12 +434,12 @@ pub async fn reseal(
 
 /// `(account id, sealed refresh token)` of every account holding a grant on a server.
 pub async fn grants_on_server(
-    db: impl SqliteExecutor<'_>,
+    db: impl super::Executor<'_>,
     server_id: i64,
 ) -> DbResult<Vec<(i64, Vec<u8>)>> {
     sqlx::query_as(
         "SELECT id, refresh_token_enc FROM mail_accounts
-         WHERE mail_server_id = ?1 AND refresh_token_enc IS NOT NULL ORDER BY id",
+         WHERE mail_server_id = $1 AND refresh_token_enc IS NOT NULL ORDER BY id",
     )
     .bind(server_id)
     .fetch_all(db)
@@ -450,9 +448,9 @@ pub async fn grants_on_server(
 }
 
 /// How many accounts hold a grant (a refresh token) on a server.
-pub async fn count_grants(db: impl SqliteExecutor<'_>, server_id: i64) -> DbResult<i64> {
+pub async fn count_grants(db: impl super::Executor<'_>, server_id: i64) -> DbResult<i64> {
     sqlx::query_scalar(
-        "SELECT COUNT(*) FROM mail_accounts WHERE mail_server_id = ?1 AND refresh_token_enc IS NOT NULL",
+        "SELECT COUNT(*) FROM mail_accounts WHERE mail_server_id = $1 AND refresh_token_enc IS NOT NULL",
     )
     .bind(server_id)
     .fetch_one(db)
@@ -462,7 +460,7 @@ pub async fn count_grants(db: impl SqliteExecutor<'_>, server_id: i64) -> DbResu
 
 /// Forgets every grant on a server: its accounts need their owners again, told `reason`.
 pub async fn drop_grants_on_server(
-    db: impl SqliteExecutor<'_>,
+    db: impl super::Executor<'_>,
     server_id: i64,
     reason: &str,
     now: i64,
@@ -471,8 +469,8 @@ pub async fn drop_grants_on_server(
         "UPDATE mail_accounts SET access_token_enc = NULL, refresh_token_enc = NULL,
             access_expires_at = NULL, granted_scopes = NULL,
             status = CASE WHEN status = 'disabled' THEN 'disabled' ELSE 'needs_reauth' END,
-            last_error = ?1, refresh_failures = 0, next_retry_at = NULL, updated_at = ?2
-         WHERE mail_server_id = ?3 AND refresh_token_enc IS NOT NULL",
+            last_error = $1, refresh_failures = 0, next_retry_at = NULL, updated_at = $2
+         WHERE mail_server_id = $3 AND refresh_token_enc IS NOT NULL",
     )
     .bind(reason)
     .bind(now)
@@ -485,14 +483,14 @@ pub async fn drop_grants_on_server(
 
 /// A deactivated owner's accounts stop being refreshed or used: `disabled`, with `reason`.
 pub async fn disable_owner_accounts(
-    db: impl SqliteExecutor<'_>,
+    db: impl super::Executor<'_>,
     owner_id: i64,
     reason: &str,
     now: i64,
 ) -> DbResult<u64> {
     sqlx::query(
-        "UPDATE mail_accounts SET status = 'disabled', last_error = ?1, updated_at = ?2
-         WHERE owner_id = ?3 AND status <> 'disabled'",
+        "UPDATE mail_accounts SET status = 'disabled', last_error = $1, updated_at = $2
+         WHERE owner_id = $3 AND status <> 'disabled'",
     )
     .bind(reason)
     .bind(now)
@@ -506,7 +504,7 @@ pub async fn disable_owner_accounts(
 /// A reactivated owner's accounts resume: `linked` when they hold a grant or a password (the
 /// next refresh or test tells whether it still works), else `pending`.
 pub async fn enable_owner_accounts(
-    db: impl SqliteExecutor<'_>,
+    db: impl super::Executor<'_>,
     owner_id: i64,
     now: i64,
 ) -> DbResult<u64> {
@@ -514,8 +512,8 @@ pub async fn enable_owner_accounts(
         "UPDATE mail_accounts SET status = CASE
                 WHEN refresh_token_enc IS NOT NULL OR password_enc IS NOT NULL THEN 'linked'
                 ELSE 'pending' END,
-            last_error = NULL, updated_at = ?1
-         WHERE owner_id = ?2 AND status = 'disabled'",
+            last_error = NULL, updated_at = $1
+         WHERE owner_id = $2 AND status = 'disabled'",
     )
     .bind(now)
     .bind(owner_id)
@@ -528,16 +526,16 @@ pub async fn enable_owner_accounts(
 /// Takes the refresh lease of an account for `owner` (an instance) until `until`, unless
 /// another instance holds an unexpired one. `true` when taken.
 pub async fn take_lease(
-    db: impl SqliteExecutor<'_>,
+    db: impl super::Executor<'_>,
     id: i64,
     owner: &str,
     now: i64,
     until: i64,
 ) -> DbResult<bool> {
     sqlx::query(
-        "UPDATE mail_accounts SET refresh_lease_owner = ?1, refresh_lease_until = ?2
-         WHERE id = ?3 AND (refresh_lease_until IS NULL OR refresh_lease_until <= ?4
-                            OR refresh_lease_owner = ?1)",
+        "UPDATE mail_accounts SET refresh_lease_owner = $1, refresh_lease_until = $2
+         WHERE id = $3 AND (refresh_lease_until IS NULL OR refresh_lease_until <= $4
+                            OR refresh_lease_owner = $1)",
     )
     .bind(owner)
     .bind(until)
@@ -550,10 +548,10 @@ pub async fn take_lease(
 }
 
 /// Gives the lease back (only if `owner` still holds it).
-pub async fn release_lease(db: impl SqliteExecutor<'_>, id: i64, owner: &str) -> DbResult<()> {
+pub async fn release_lease(db: impl super::Executor<'_>, id: i64, owner: &str) -> DbResult<()> {
     sqlx::query(
         "UPDATE mail_accounts SET refresh_lease_owner = NULL, refresh_lease_until = NULL
-         WHERE id = ?1 AND refresh_lease_owner = ?2",
+         WHERE id = $1 AND refresh_lease_owner = $2",
     )
     .bind(id)
     .bind(owner)

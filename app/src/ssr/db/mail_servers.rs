@@ -1,6 +1,8 @@
 //! `mail_servers`: each server's OAuth client, endpoints and IMAP/SMTP settings.
 
-use sqlx::{query::Query, sqlite::SqliteArguments, Sqlite, SqliteExecutor};
+use sqlx::{any::AnyArguments, query::Query};
+
+use super::Db;
 
 use super::{Context, Counted, DbResult};
 use crate::domain::{
@@ -32,8 +34,11 @@ pub struct MailServerRow {
     pub smtp_host: String,
     pub smtp_port: i64,
     pub smtp_encryption: Encryption,
+    #[sqlx(try_from = "super::Flag")]
     pub validate_certificate: bool,
+    #[sqlx(try_from = "super::Flag")]
     pub active: bool,
+    #[sqlx(try_from = "super::Flag")]
     pub visible_to_users: bool,
     pub allowed_domains: String,
     pub destination_version: i64,
@@ -105,11 +110,11 @@ pub struct MailServerRecord {
     pub allowed_domains: String,
 }
 
-/// Binds ?1..?24 in the column order both statements below use.
+/// Binds $1..$24 in the column order both statements below use.
 fn bind_fields<'q>(
-    q: Query<'q, Sqlite, SqliteArguments<'q>>,
+    q: Query<'q, Db, AnyArguments<'q>>,
     r: &'q MailServerRecord,
-) -> Query<'q, Sqlite, SqliteArguments<'q>> {
+) -> Query<'q, Db, AnyArguments<'q>> {
     q.bind(&r.subject)
         .bind(&r.subject_key)
         .bind(r.auth_method)
@@ -141,15 +146,15 @@ const FIELDS: &str = "subject, subject_key, auth_method, provider, client_id, ap
     imap_encryption, smtp_host, smtp_port, smtp_encryption, validate_certificate, active, visible_to_users,
     allowed_domains, jwks_url";
 
-pub async fn insert(db: impl SqliteExecutor<'_>, r: &MailServerRecord, now: i64) -> DbResult<i64> {
+pub async fn insert(db: impl super::Executor<'_>, r: &MailServerRecord, now: i64) -> DbResult<i64> {
     let secret = match &r.secret {
         SecretChange::Set(blob) => Some(blob.clone()),
         SecretChange::Keep | SecretChange::Clear => None,
     };
     let sql = format!(
         "INSERT INTO mail_servers ({FIELDS}, client_secret_enc, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-                 ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?26) RETURNING id"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+                 $19, $20, $21, $22, $23, $24, $25, $26, $26) RETURNING id"
     );
     bind_fields(sqlx::query(&sql), r)
         .bind(secret)
@@ -161,7 +166,7 @@ pub async fn insert(db: impl SqliteExecutor<'_>, r: &MailServerRecord, now: i64)
 }
 
 pub async fn update(
-    db: impl SqliteExecutor<'_>,
+    db: impl super::Executor<'_>,
     id: i64,
     r: &MailServerRecord,
     now: i64,
@@ -179,8 +184,8 @@ pub async fn update(
         .join(", ");
     let sql = format!(
         "UPDATE mail_servers SET {sets},
-            client_secret_enc = CASE WHEN ?26 THEN client_secret_enc ELSE ?25 END, updated_at = ?27
-         WHERE id = ?28"
+            client_secret_enc = CASE WHEN $26 THEN client_secret_enc ELSE $25 END, updated_at = $27
+         WHERE id = $28"
     );
     bind_fields(sqlx::query(&sql), r)
         .bind(secret)
@@ -193,7 +198,7 @@ pub async fn update(
         .map(|res| res.rows_affected() == 1)
 }
 
-pub async fn get(db: impl SqliteExecutor<'_>, id: i64) -> DbResult<Option<MailServerRow>> {
+pub async fn get(db: impl super::Executor<'_>, id: i64) -> DbResult<Option<MailServerRow>> {
     sqlx::query_as(
         "SELECT s.id, s.subject, s.auth_method, s.provider, s.client_id, s.client_secret_enc,
                 s.application_id, a.app_key, s.tenant, s.issuer_url, s.auth_url, s.token_url,
@@ -201,7 +206,7 @@ pub async fn get(db: impl SqliteExecutor<'_>, id: i64) -> DbResult<Option<MailSe
                 s.imap_encryption, s.smtp_host, s.smtp_port, s.smtp_encryption,
                 s.validate_certificate, s.active, s.visible_to_users, s.allowed_domains,
                 s.destination_version
-         FROM mail_servers s LEFT JOIN applications a ON a.id = s.application_id WHERE s.id = ?1",
+         FROM mail_servers s LEFT JOIN applications a ON a.id = s.application_id WHERE s.id = $1",
     )
     .bind(id)
     .fetch_optional(db)
@@ -211,7 +216,7 @@ pub async fn get(db: impl SqliteExecutor<'_>, id: i64) -> DbResult<Option<MailSe
 
 /// One page of the list, sorted by Subject, with the list's size on every row.
 pub async fn page(
-    db: impl SqliteExecutor<'_>,
+    db: impl super::Executor<'_>,
     page: i64,
     descending: bool,
 ) -> DbResult<Vec<Counted<MailServerSummary>>> {
@@ -220,7 +225,7 @@ pub async fn page(
         "SELECT s.id, s.subject, s.active, s.auth_method, s.provider, s.imap_host, s.smtp_host,
                 (SELECT COUNT(*) FROM mail_accounts a WHERE a.mail_server_id = s.id) AS linked_accounts,
                 (SELECT COUNT(*) FROM mail_servers) AS total
-         FROM mail_servers s ORDER BY s.subject_key {order} LIMIT ?1 OFFSET ?2"
+         FROM mail_servers s ORDER BY s.subject_key {order} LIMIT $1 OFFSET $2"
     ))
     .bind(PAGE_SIZE)
     .bind(page * PAGE_SIZE)
@@ -229,15 +234,15 @@ pub async fn page(
     .context("listing mail servers")
 }
 
-pub async fn count(db: impl SqliteExecutor<'_>) -> DbResult<i64> {
+pub async fn count(db: impl super::Executor<'_>) -> DbResult<i64> {
     sqlx::query_scalar("SELECT COUNT(*) FROM mail_servers")
         .fetch_one(db)
         .await
         .context("counting mail servers")
 }
 
-pub async fn delete(db: impl SqliteExecutor<'_>, id: i64) -> DbResult<bool> {
-    sqlx::query("DELETE FROM mail_servers WHERE id = ?1")
+pub async fn delete(db: impl super::Executor<'_>, id: i64) -> DbResult<bool> {
+    sqlx::query("DELETE FROM mail_servers WHERE id = $1")
         .bind(id)
         .execute(db)
         .await
@@ -246,7 +251,7 @@ pub async fn delete(db: impl SqliteExecutor<'_>, id: i64) -> DbResult<bool> {
 }
 
 /// `(application id, subject)` of every server using an application, by subject.
-pub async fn application_users(db: impl SqliteExecutor<'_>) -> DbResult<Vec<(i64, String)>> {
+pub async fn application_users(db: impl super::Executor<'_>) -> DbResult<Vec<(i64, String)>> {
     sqlx::query_as(
         "SELECT application_id, subject FROM mail_servers WHERE application_id IS NOT NULL
          ORDER BY subject_key",
@@ -257,10 +262,10 @@ pub async fn application_users(db: impl SqliteExecutor<'_>) -> DbResult<Vec<(i64
 }
 
 /// Active servers a caller may add a mailbox on: visible ones, or every one for an admin.
-pub async fn choices(db: impl SqliteExecutor<'_>, admin: bool) -> DbResult<Vec<ServerChoice>> {
+pub async fn choices(db: impl super::Executor<'_>, admin: bool) -> DbResult<Vec<ServerChoice>> {
     sqlx::query_as(
         "SELECT id, subject, auth_method FROM mail_servers
-         WHERE active AND (visible_to_users OR ?1) ORDER BY subject_key",
+         WHERE active AND (visible_to_users OR $1) ORDER BY subject_key",
     )
     .bind(admin)
     .fetch_all(db)
@@ -269,7 +274,7 @@ pub async fn choices(db: impl SqliteExecutor<'_>, admin: bool) -> DbResult<Vec<S
 }
 
 /// `(id, sealed client secret)` of every server that has one.
-pub async fn sealed_secrets(db: impl SqliteExecutor<'_>) -> DbResult<Vec<(i64, Vec<u8>)>> {
+pub async fn sealed_secrets(db: impl super::Executor<'_>) -> DbResult<Vec<(i64, Vec<u8>)>> {
     sqlx::query_as(
         "SELECT id, client_secret_enc FROM mail_servers WHERE client_secret_enc IS NOT NULL",
     )
@@ -280,11 +285,11 @@ pub async fn sealed_secrets(db: impl SqliteExecutor<'_>) -> DbResult<Vec<(i64, V
 
 /// Stores a server's sealed client secret (sealed with the row's id, known only after insert).
 pub async fn set_secret(
-    db: impl SqliteExecutor<'_>,
+    db: impl super::Executor<'_>,
     id: i64,
     blob: Option<Vec<u8>>,
 ) -> DbResult<()> {
-    sqlx::query("UPDATE mail_servers SET client_secret_enc = ?1 WHERE id = ?2")
+    sqlx::query("UPDATE mail_servers SET client_secret_enc = $1 WHERE id = $2")
         .bind(blob)
         .bind(id)
         .execute(db)
@@ -294,9 +299,9 @@ pub async fn set_secret(
 }
 
 /// Marks a change of where the server's tokens go (see `destination_version`).
-pub async fn bump_destination(db: impl SqliteExecutor<'_>, id: i64) -> DbResult<()> {
+pub async fn bump_destination(db: impl super::Executor<'_>, id: i64) -> DbResult<()> {
     sqlx::query(
-        "UPDATE mail_servers SET destination_version = destination_version + 1 WHERE id = ?1",
+        "UPDATE mail_servers SET destination_version = destination_version + 1 WHERE id = $1",
     )
     .bind(id)
     .execute(db)

@@ -1,8 +1,6 @@
 //! `oauth_states`: one row per authorisation started, keyed by the hash of its `state`, holding
 //! the sealed PKCE verifier until the callback uses it (once).
 
-use sqlx::SqliteExecutor;
-
 use super::{Context, DbResult};
 
 #[derive(sqlx::FromRow)]
@@ -29,11 +27,11 @@ pub struct NewState<'a> {
     pub expires_at: i64,
 }
 
-pub async fn insert(db: impl SqliteExecutor<'_>, s: NewState<'_>) -> DbResult<()> {
+pub async fn insert(db: impl super::Executor<'_>, s: NewState<'_>) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO oauth_states (state_hash, account_id, user_id, pkce_verifier_enc, nonce_enc,
             created_at, expires_at, destination)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(s.state_hash)
     .bind(s.account_id)
@@ -50,14 +48,14 @@ pub async fn insert(db: impl SqliteExecutor<'_>, s: NewState<'_>) -> DbResult<()
 }
 
 pub async fn find(
-    db: impl SqliteExecutor<'_>,
+    db: impl super::Executor<'_>,
     state_hash: &str,
 ) -> DbResult<Option<OAuthStateRow>> {
     sqlx::query_as(
         "SELECT state_hash, account_id, user_id, pkce_verifier_enc, expires_at, used_at, nonce_enc,
                 destination
          FROM oauth_states
-         WHERE state_hash = ?1",
+         WHERE state_hash = $1",
     )
     .bind(state_hash)
     .fetch_optional(db)
@@ -66,8 +64,8 @@ pub async fn find(
 }
 
 /// Marks the state used; `false` if another callback got there first.
-pub async fn claim(db: impl SqliteExecutor<'_>, state_hash: &str, now: i64) -> DbResult<bool> {
-    sqlx::query("UPDATE oauth_states SET used_at = ?1 WHERE state_hash = ?2 AND used_at IS NULL")
+pub async fn claim(db: impl super::Executor<'_>, state_hash: &str, now: i64) -> DbResult<bool> {
+    sqlx::query("UPDATE oauth_states SET used_at = $1 WHERE state_hash = $2 AND used_at IS NULL")
         .bind(now)
         .bind(state_hash)
         .execute(db)
@@ -76,8 +74,8 @@ pub async fn claim(db: impl SqliteExecutor<'_>, state_hash: &str, now: i64) -> D
         .map(|r| r.rows_affected() == 1)
 }
 
-pub async fn delete_expired_before(db: impl SqliteExecutor<'_>, before: i64) -> DbResult<u64> {
-    sqlx::query("DELETE FROM oauth_states WHERE expires_at < ?1")
+pub async fn delete_expired_before(db: impl super::Executor<'_>, before: i64) -> DbResult<u64> {
+    sqlx::query("DELETE FROM oauth_states WHERE expires_at < $1")
         .bind(before)
         .execute(db)
         .await

@@ -1,15 +1,13 @@
 //! `rate_events`: one row per event a limit counts (a connection test started, a password
 //! refused, a forced refresh), by kind and subject (a user or an account id).
 
-use sqlx::SqliteExecutor;
-
 use super::{Context, DbResult};
 
 /// Records an event of `kind` for `subject` at `now` unless `limit` of them already happened
 /// after `since` — in one statement, so that instances sharing the database cannot both slip
 /// under the limit. `true` when recorded.
 pub async fn record_within(
-    db: impl SqliteExecutor<'_>,
+    db: impl super::Executor<'_>,
     kind: &str,
     subject: i64,
     now: i64,
@@ -18,8 +16,8 @@ pub async fn record_within(
 ) -> DbResult<bool> {
     sqlx::query(
         "INSERT INTO rate_events (kind, subject, at)
-         SELECT ?1, ?2, ?3
-         WHERE (SELECT COUNT(*) FROM rate_events WHERE kind = ?1 AND subject = ?2 AND at > ?4) < ?5",
+         SELECT $1, $2, $3
+         WHERE (SELECT COUNT(*) FROM rate_events WHERE kind = $1 AND subject = $2 AND at > $4) < $5",
     )
     .bind(kind)
     .bind(subject)
@@ -34,13 +32,13 @@ pub async fn record_within(
 
 /// How many events of `kind` for `subject` happened after `since`, and the earliest of them.
 pub async fn count_since(
-    db: impl SqliteExecutor<'_>,
+    db: impl super::Executor<'_>,
     kind: &str,
     subject: i64,
     since: i64,
 ) -> DbResult<(i64, Option<i64>)> {
     sqlx::query_as(
-        "SELECT COUNT(*), MIN(at) FROM rate_events WHERE kind = ?1 AND subject = ?2 AND at > ?3",
+        "SELECT COUNT(*), MIN(at) FROM rate_events WHERE kind = $1 AND subject = $2 AND at > $3",
     )
     .bind(kind)
     .bind(subject)
@@ -50,8 +48,8 @@ pub async fn count_since(
     .context("counting events")
 }
 
-pub async fn delete_before(db: impl SqliteExecutor<'_>, before: i64) -> DbResult<u64> {
-    sqlx::query("DELETE FROM rate_events WHERE at <= ?1")
+pub async fn delete_before(db: impl super::Executor<'_>, before: i64) -> DbResult<u64> {
+    sqlx::query("DELETE FROM rate_events WHERE at <= $1")
         .bind(before)
         .execute(db)
         .await
@@ -60,10 +58,10 @@ pub async fn delete_before(db: impl SqliteExecutor<'_>, before: i64) -> DbResult
 }
 
 /// Gives back the latest event of `kind` for `subject` (an attempt that turned out not to count).
-pub async fn give_back(db: impl SqliteExecutor<'_>, kind: &str, subject: i64) -> DbResult<()> {
+pub async fn give_back(db: impl super::Executor<'_>, kind: &str, subject: i64) -> DbResult<()> {
     sqlx::query(
         "DELETE FROM rate_events WHERE id = (SELECT id FROM rate_events
-            WHERE kind = ?1 AND subject = ?2 ORDER BY at DESC, id DESC LIMIT 1)",
+            WHERE kind = $1 AND subject = $2 ORDER BY at DESC, id DESC LIMIT 1)",
     )
     .bind(kind)
     .bind(subject)

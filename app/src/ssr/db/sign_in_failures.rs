@@ -2,8 +2,6 @@
 //! row is written *before* the password is checked (a reservation) and deleted if it was right,
 //! so parallel guesses cannot all pass the count before any failure is written.
 
-use sqlx::SqliteExecutor;
-
 use super::{Context, DbResult};
 use crate::ssr::state::LoginLimits;
 
@@ -11,7 +9,7 @@ use crate::ssr::state::LoginLimits;
 /// the row's id, or `None` when locked. One statement: SQLite runs writers one at a time, so
 /// the count and the insert cannot interleave with another attempt's.
 pub async fn reserve(
-    db: impl SqliteExecutor<'_>,
+    db: impl super::Executor<'_>,
     email_key: &str,
     client: &str,
     now: i64,
@@ -19,11 +17,11 @@ pub async fn reserve(
 ) -> DbResult<Option<i64>> {
     sqlx::query_scalar(
         "INSERT INTO sign_in_failures (email_key, client_addr, at)
-         SELECT ?1, ?2, ?3
+         SELECT $1, $2, $3
          WHERE (SELECT COUNT(*) FROM sign_in_failures
-                WHERE email_key = ?1 AND client_addr = ?2 AND at > ?3 - ?4) < ?5
-           AND (SELECT COUNT(*) FROM sign_in_failures WHERE client_addr = ?2 AND at > ?3 - ?4) < ?6
-           AND (SELECT COUNT(*) FROM sign_in_failures WHERE email_key = ?1 AND at > ?3 - ?7) < ?8
+                WHERE email_key = $1 AND client_addr = $2 AND at > $3 - $4) < $5
+           AND (SELECT COUNT(*) FROM sign_in_failures WHERE client_addr = $2 AND at > $3 - $4) < $6
+           AND (SELECT COUNT(*) FROM sign_in_failures WHERE email_key = $1 AND at > $3 - $7) < $8
          RETURNING id",
     )
     .bind(email_key)
@@ -40,8 +38,8 @@ pub async fn reserve(
 }
 
 /// Gives a reservation back: the password was right.
-pub async fn release(db: impl SqliteExecutor<'_>, id: i64) -> DbResult<()> {
-    sqlx::query("DELETE FROM sign_in_failures WHERE id = ?1")
+pub async fn release(db: impl super::Executor<'_>, id: i64) -> DbResult<()> {
+    sqlx::query("DELETE FROM sign_in_failures WHERE id = $1")
         .bind(id)
         .execute(db)
         .await
@@ -49,8 +47,8 @@ pub async fn release(db: impl SqliteExecutor<'_>, id: i64) -> DbResult<()> {
         .map(|_| ())
 }
 
-pub async fn delete_before(db: impl SqliteExecutor<'_>, before: i64) -> DbResult<u64> {
-    sqlx::query("DELETE FROM sign_in_failures WHERE at < ?1")
+pub async fn delete_before(db: impl super::Executor<'_>, before: i64) -> DbResult<u64> {
+    sqlx::query("DELETE FROM sign_in_failures WHERE at < $1")
         .bind(before)
         .execute(db)
         .await
@@ -61,12 +59,12 @@ pub async fn delete_before(db: impl SqliteExecutor<'_>, before: i64) -> DbResult
 /// Forgets the failures of one address from one client (a right password), or from every
 /// client (`client` None: the operator's `mailbridge unlock`). Returns how many were removed.
 pub async fn clear(
-    db: impl SqliteExecutor<'_>,
+    db: impl super::Executor<'_>,
     email_key: &str,
     client: Option<&str>,
 ) -> DbResult<u64> {
     sqlx::query(
-        "DELETE FROM sign_in_failures WHERE email_key = ?1 AND (?2 IS NULL OR client_addr = ?2)",
+        "DELETE FROM sign_in_failures WHERE email_key = $1 AND ($2 IS NULL OR client_addr = $2)",
     )
     .bind(email_key)
     .bind(client)

@@ -14,7 +14,7 @@ use futures_util::future::{BoxFuture, FutureExt, Shared};
 use crate::domain::{Protocol, ProtocolResult};
 use crate::error::AppError;
 use crate::ssr::db::rate_events;
-use sqlx::SqlitePool;
+use crate::ssr::db::Pool;
 
 pub type Running = Shared<BoxFuture<'static, Result<ProtocolResult, AppError>>>;
 
@@ -79,7 +79,7 @@ impl TestGate {
     /// instance sharing it applies the same limits.
     pub async fn admit(
         &self,
-        pool: &SqlitePool,
+        pool: &Pool,
         user: i64,
         now: i64,
         password: bool,
@@ -117,14 +117,14 @@ impl TestGate {
 
     /// Gives back the password attempt `admit` counted: the mail server did not refuse the
     /// password.
-    pub async fn password_not_refused(&self, pool: &SqlitePool, user: i64) -> Result<(), AppError> {
+    pub async fn password_not_refused(&self, pool: &Pool, user: i64) -> Result<(), AppError> {
         Ok(rate_events::give_back(pool, kind::PASSWORD_ATTEMPT, user).await?)
     }
 
     /// Whether account `id` may have its token refreshed by force now; if so, that counts.
     pub async fn may_force_refresh(
         &self,
-        pool: &SqlitePool,
+        pool: &Pool,
         id: i64,
         now: i64,
     ) -> Result<bool, AppError> {
@@ -133,7 +133,7 @@ impl TestGate {
     }
 
     /// Drops the counts no window needs any more.
-    pub async fn forget_before(&self, pool: &SqlitePool, now: i64) -> Result<u64, AppError> {
+    pub async fn forget_before(&self, pool: &Pool, now: i64) -> Result<u64, AppError> {
         let window = self
             .limits
             .password_window_secs

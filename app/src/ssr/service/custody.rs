@@ -3,8 +3,8 @@
 //! mailboxes concerned, and the withdrawal of every grant given for the old destination (here,
 //! and revoked at the provider that issued it).
 
+use crate::ssr::db::Tx;
 use futures_util::StreamExt;
-use sqlx::{Sqlite, Transaction};
 
 use crate::domain::mail_server::label;
 use crate::error::AppError;
@@ -82,7 +82,7 @@ pub async fn prepare_move(st: &AppState, server_id: i64, moved: &[&str]) -> Hand
 /// reason) and the server's destination version moves on, so that an authorisation in flight
 /// cannot store a grant for the old destination. Returns the grants, to revoke once committed.
 pub async fn withdraw_grants(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Tx<'_>,
     server_id: i64,
     handover: &Handover,
     confirmed: i64,

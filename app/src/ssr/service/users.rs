@@ -21,7 +21,7 @@ pub async fn get(st: &AppState, id: i64) -> Result<UserView, AppError> {
 /// first-start admin.
 #[instrument(skip_all, fields(role = role.as_str()))]
 pub async fn create(
-    pool: &sqlx::SqlitePool,
+    pool: &crate::ssr::db::Pool,
     now: i64,
     email: &Email,
     name: &DisplayName,
