@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test, in order: formatting, clippy (server/ssr and browser/hydrate builds), the Rust
-# tests, then the Playwright suite against a freshly built server.
+# tests on SQLite and again on PostgreSQL, then the Playwright suite against a freshly built server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh
@@ -18,6 +18,9 @@ step "cargo test"
 # one page load in 250 never got its answer (docs/development.md: likely leptos-rs/leptos#4773;
 # one server per process, as in production, showed none in 28,000 loads).
 cargo test -p app -p server --features app/ssr -- --test-threads=1
+step "cargo test on PostgreSQL (each test server on its own database in a throw-away cluster)"
+cargo build -p testkit --bin with-postgres
+"$CARGO_TARGET_DIR/debug/with-postgres" cargo test -p server --features app/ssr -- --test-threads=1
 step "cargo test: the log capture, alone"
 cargo test -p server --features app/ssr --test oauth -- --ignored
 step "playwright"

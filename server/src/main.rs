@@ -20,6 +20,16 @@ enum Command {
     Serve,
     /// Apply the database migrations and exit.
     Migrate,
+    /// Copy every row of an installation into a new, empty database (e.g. from SQLite to
+    /// PostgreSQL), encrypted values as they are; stop every instance first.
+    CopyDb {
+        /// The database to read, e.g. sqlite://data/mailbridge.db
+        #[arg(long)]
+        from: String,
+        /// The empty database to fill, e.g. postgres://mailbridge@db.internal/mailbridge
+        #[arg(long)]
+        to: String,
+    },
     /// Run the IMAP and SMTP login test of a mail account; exits non-zero on failure.
     Check {
         #[arg(long)]
@@ -61,10 +71,8 @@ fn main() -> ExitCode {
     let result: Result<(), String> = runtime.block_on(async move {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => startup::serve(config).await.map_err(|e| e.to_string()),
-            Command::Migrate => app::ssr::db::open(&config.database_url)
-                .await
-                .map(|_| tracing::info!("migrations applied"))
-                .map_err(|e| format!("MAILBRIDGE_DATABASE_URL: {e}")),
+            Command::Migrate => migrate(&config).await,
+            Command::CopyDb { from, to } => copy_db(&from, &to).await,
             Command::Check { account } => check(config, account).await,
             Command::Unlock { email } => unlock(&config, &email).await,
             Command::CreateUser {
@@ -79,6 +87,34 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
     }
+}
+
+async fn migrate(config: &Config) -> Result<(), String> {
+    let url = &config.database_url;
+    // Taken like a starting instance does: a migrate beside a starting instance waits for it.
+    let _lock = app::ssr::db::start_lock(url)
+        .await
+        .map_err(|e| format!("MAILBRIDGE_DATABASE_URL: {e}"))?;
+    app::ssr::db::open(url)
+        .await
+        .map_err(|e| format!("MAILBRIDGE_DATABASE_URL: {e}"))?;
+    tracing::info!("migrations applied");
+    Ok(())
+}
+
+async fn copy_db(from: &str, to: &str) -> Result<(), String> {
+    let report = app::ssr::db::copy::copy(from, to)
+        .await
+        .map_err(|e| e.to_string())?;
+    for (table, rows) in &report.tables {
+        println!("{table}: {rows} rows");
+    }
+    println!(
+        "copied {} to {}; counts checked",
+        app::ssr::db::redact(from),
+        app::ssr::db::redact(to)
+    );
+    Ok(())
 }
 
 async fn create_user(

@@ -30,19 +30,21 @@ fn a_throw_away_cluster_starts_takes_a_database_and_stops() {
 
 /// The SQLite tables and their columns, from a database migrated by the app.
 async fn sqlite_columns() -> std::collections::BTreeMap<String, Vec<String>> {
-    let app = common::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("schema.db").display());
+    let pool = app::ssr::db::open(&url).await.unwrap();
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\'
             AND name NOT LIKE 'sqlite%' ORDER BY name",
     )
-    .fetch_all(&app.state.pool)
+    .fetch_all(&pool)
     .await
     .unwrap();
     let mut out = std::collections::BTreeMap::new();
     for t in tables {
         let mut cols: Vec<String> =
             sqlx::query_scalar(&format!("SELECT name FROM pragma_table_info('{t}')"))
-                .fetch_all(&app.state.pool)
+                .fetch_all(&pool)
                 .await
                 .unwrap();
         cols.sort();

@@ -95,6 +95,10 @@ pub async fn try_spawn_on(
         env.insert(k.to_string(), v.to_string());
     }
     let config = Config::from_lookup(|k| env.get(k).cloned()).map_err(|e| e.to_string())?;
+    // The servers' logs on stderr, for a failing test's `--nocapture` run.
+    if std::env::var_os("MAILBRIDGE_TEST_LOG").is_some() {
+        server::telemetry::init(&config.log_format);
+    }
     let state = startup::build_state(&config)
         .await
         .map_err(|e| e.to_string())?;
@@ -121,7 +125,11 @@ impl TestApp {
         let own = tempfile::tempdir().expect("temp dir");
         let key = self.dir.path().join("secret.key");
         let key = key.to_string_lossy().to_string();
-        let mut env: Vec<(&str, &str)> = vec![("MAILBRIDGE_SECRET_KEY_FILE", key.as_str())];
+        let mut env: Vec<(&str, &str)> = Vec::new();
+        // On PostgreSQL the kit already names the key file after the database.
+        if self.db_url.starts_with("sqlite:") {
+            env.push(("MAILBRIDGE_SECRET_KEY_FILE", key.as_str()));
+        }
         env.extend_from_slice(extra);
         spawn_on(own, &self.db_url, &env).await
     }

@@ -179,7 +179,7 @@ pub async fn update(
     let sets = FIELDS
         .split(',')
         .enumerate()
-        .map(|(i, col)| format!("{} = ?{}", col.trim(), i + 1))
+        .map(|(i, col)| format!("{} = ${}", col.trim(), i + 1))
         .collect::<Vec<_>>()
         .join(", ");
     let sql = format!(

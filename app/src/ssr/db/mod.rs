@@ -3,6 +3,7 @@
 
 pub mod applications;
 pub mod columns;
+pub mod copy;
 pub mod mail_accounts;
 pub mod mail_servers;
 pub mod oauth_states;
