@@ -21,6 +21,8 @@ cargo test -p app -p server --features app/ssr -- --test-threads=1
 step "cargo test on PostgreSQL (each test server on its own database in a throw-away cluster)"
 cargo build -p testkit --bin with-postgres
 "$CARGO_TARGET_DIR/debug/with-postgres" cargo test -p server --features app/ssr -- --test-threads=1
+step "cargo test: two instances on PostgreSQL, 10,000 accounts, one killed mid-pass"
+cargo test -p server --features app/ssr --test fleet -- --ignored --nocapture
 step "cargo test: the log capture, alone"
 cargo test -p server --features app/ssr --test oauth -- --ignored
 step "playwright"

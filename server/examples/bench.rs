@@ -103,7 +103,7 @@ async fn seed(kit: &testkit::TestApp, servers: usize, accounts: usize) -> String
     let mut tx = pool.begin().await.unwrap();
     let t = state.clock.now();
     for u in 0..100 {
-        sqlx::query("INSERT INTO users (email, email_key, display_name, role, active, password_hash, created_at, updated_at) VALUES ($1, $1, $2, 'user', 1, $3, $4, $4)")
+        sqlx::query("INSERT INTO users (email, email_key, display_name, role, active, password_hash, created_at, updated_at) VALUES ($1, $1, $2, 'user', TRUE, $3, $4, $4)")
             .bind(format!("user{u}@example.test"))
             .bind(format!("User {u}"))
             .bind(&hash)
@@ -112,7 +112,7 @@ async fn seed(kit: &testkit::TestApp, servers: usize, accounts: usize) -> String
             .await
             .unwrap();
     }
-    sqlx::query("INSERT INTO applications (name, name_key, app_key, active, allowed_ips, created_at, updated_at) VALUES ('Bench', 'bench', 'benchkey', 1, '', $1, $1)")
+    sqlx::query("INSERT INTO applications (name, name_key, app_key, active, allowed_ips, created_at, updated_at) VALUES ('Bench', 'bench', 'benchkey', TRUE, '', $1, $1)")
         .bind(t)
         .execute(&mut *tx)
         .await
@@ -156,14 +156,48 @@ async fn seed(kit: &testkit::TestApp, servers: usize, accounts: usize) -> String
 }
 
 fn main() {
+    let backends = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
+    for backend in backends.split(',').map(str::trim).filter(|b| !b.is_empty()) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("site")).unwrap();
+        // A throw-away cluster (as the tests use) for the PostgreSQL run, kept until its end.
+        let (label, db, _cluster) = match backend {
+            "sqlite" => (
+                "SQLite",
+                format!("sqlite://{}", dir.path().join("bench.db").display()),
+                None,
+            ),
+            "postgres" => {
+                let cluster = testkit::postgres::Cluster::start();
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                let db = rt.block_on(testkit::postgres::fresh_database(&cluster.url("postgres")));
+                ("PostgreSQL 15 (local, fsync off)", db, Some(cluster))
+            }
+            other => panic!("BENCH_BACKENDS: unknown backend {other}"),
+        };
+        println!("#### {label}");
+        println!();
+        bench_on(dir, &db);
+        println!();
+    }
+}
+
+/// The page, start-up and refresh benchmarks on the database at `db`.
+fn bench_on(dir: tempfile::TempDir, db: &str) {
     let secs = env_num("BENCH_SECS", 10);
     let servers = env_num("BENCH_SERVERS", 1000) as usize;
     let accounts = env_num("BENCH_ACCOUNTS", 10_000) as usize;
     let refresh_n = env_num("BENCH_REFRESH_ACCOUNTS", 10_000) as usize;
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("site")).unwrap();
-    let db = format!("sqlite://{}", dir.path().join("bench.db").display());
     let site = dir.path().join("site").display().to_string();
+    // Server processes find the key the kit's in-process server uses.
+    let key_file = if db.starts_with("sqlite:") {
+        dir.path().join("secret.key")
+    } else {
+        testkit::postgres::key_file_for(db)
+    };
 
     // The server: the kit's (the real router on a free port), on its own runtime with two
     // workers (this machine has two cores). Its tasks run there: it is started from within it.
@@ -177,7 +211,7 @@ fn main() {
     );
     let kit = server_rt.block_on(testkit::spawn_on(
         dir,
-        &db,
+        db,
         &[
             ("LEPTOS_SITE_ROOT", site.as_str()),
             ("MAILBRIDGE_REFRESH_INTERVAL_SECS", "3600"),
@@ -266,7 +300,8 @@ fn main() {
                 .arg("serve")
                 .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
                 .env("LEPTOS_SITE_ROOT", dir.join("site"))
-                .env("MAILBRIDGE_DATABASE_URL", &db)
+                .env("MAILBRIDGE_DATABASE_URL", db)
+                .env("MAILBRIDGE_SECRET_KEY_FILE", &key_file)
                 .env("MAILBRIDGE_REFRESH_INTERVAL_SECS", "3600")
                 .env("RUST_LOG", "warn")
                 .stdout(std::process::Stdio::null())
@@ -296,7 +331,7 @@ fn main() {
     println!("|---|---:|");
 
     if refresh_n > 0 {
-        refresh_bench(&server_rt, &state, dir, refresh_n);
+        refresh_bench(&server_rt, &state, dir, db, &key_file, refresh_n);
     }
 }
 
@@ -341,6 +376,8 @@ fn refresh_bench(
     rt: &tokio::runtime::Runtime,
     state: &app::ssr::AppState,
     dir: &std::path::Path,
+    db: &str,
+    key_file: &std::path::Path,
     n: usize,
 ) {
     let Some(bin) = server_binary() else {
@@ -425,7 +462,8 @@ fn refresh_bench(
                 .arg("serve")
                 .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
                 .env("LEPTOS_SITE_ROOT", dir.join("site"))
-                .env("MAILBRIDGE_DATABASE_URL", format!("sqlite://{}", dir.join("bench.db").display()))
+                .env("MAILBRIDGE_DATABASE_URL", db)
+                .env("MAILBRIDGE_SECRET_KEY_FILE", key_file)
                 .env("MAILBRIDGE_REFRESH_INTERVAL_SECS", "3600")
                 .env("MAILBRIDGE_REFRESH_BEFORE_SECS", "60")
                 .env("MAILBRIDGE_REFRESH_CONCURRENCY", "8")

@@ -15,88 +15,18 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use app::domain::{AccountStatus, Role};
 use app::ssr::crypto::aad;
-use common::oidc::{free_port, Oidc};
+use common::oidc::Oidc;
+use common::process::{refreshed_since, ServerProcess, Stop};
 
 const ACCOUNTS: usize = 1000;
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Stop {
-    Kill9,
-    Term,
-}
-
-struct Server {
-    child: Child,
-}
-
-impl Server {
-    fn start(dir: &std::path::Path, db: &str, run: usize) -> Server {
-        let port = free_port();
-        let log = std::fs::File::create(dir.join(format!("server-{run}.log"))).expect("log");
-        let err = log.try_clone().expect("log");
-        let child = Command::new(env!("CARGO_BIN_EXE_mailbridge"))
-            .arg("serve")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-            .env("LEPTOS_SITE_ROOT", dir.join("site"))
-            .env("MAILBRIDGE_DATABASE_URL", db)
-            .env("MAILBRIDGE_ALLOW_PRIVATE_NETWORKS", "127.0.0.0/8")
-            .env("MAILBRIDGE_REFRESH_INTERVAL_SECS", "1")
-            .env("MAILBRIDGE_REFRESH_BEFORE_SECS", "60")
-            .env("MAILBRIDGE_REFRESH_CONCURRENCY", "8")
-            // A killed instance's leases hold its accounts this long before the restart may
-            // take them over.
-            .env("MAILBRIDGE_REFRESH_LEASE_SECS", "10")
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log))
-            .stderr(Stdio::from(err))
-            .spawn()
-            .expect("the server binary");
-        Server { child }
-    }
-
-    fn stop(&mut self, how: Stop) {
-        match how {
-            // SIGKILL: no shutdown hook, no flush, nothing.
-            Stop::Kill9 => self.child.kill().expect("kill -9"),
-            Stop::Term => {
-                let sent = Command::new("kill")
-                    .args(["-TERM", &self.child.id().to_string()])
-                    .status()
-                    .expect("kill -TERM");
-                assert!(sent.success());
-            }
-        }
-        let status = self.child.wait().expect("reaped");
-        if how == Stop::Term {
-            assert!(status.success(), "a graceful stop exits 0, got {status}");
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Accounts whose access token was renewed after `t0`.
-async fn refreshed_since(pool: &sqlx::AnyPool, t0: i64) -> i64 {
-    sqlx::query_scalar(
-        "SELECT COUNT(*) FROM mail_accounts WHERE status = 'linked' AND access_expires_at > $1 + 60",
-    )
-    .bind(t0)
-    .fetch_one(pool)
-    .await
-    .expect("count")
+/// The server binary in its own process, on `db`, logging into `dir`.
+fn start(dir: &std::path::Path, db: &str, run: usize) -> ServerProcess {
+    ServerProcess::start(env!("CARGO_BIN_EXE_mailbridge"), dir, db, run, &[])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -129,8 +59,7 @@ async fn stop_mid_refresh_and_restart(how: Stop, grace: &str) -> (usize, usize) 
     ])
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::create_dir_all(dir.path().join("site")).expect("site dir");
-    let db = format!("sqlite://{}", dir.path().join("crash.db").display());
+    let db = common::fresh_db(dir.path(), "crash.db").await;
 
     // Seed through the app's own code (the kit's in-process server on this database; it runs no
     // refresh task): migrations, the key file next to the database, the owner, an application, a
@@ -150,7 +79,7 @@ async fn stop_mid_refresh_and_restart(how: Stop, grace: &str) -> (usize, usize) 
     let dir = app.dir.path();
 
     // Start the real server and stop it once a quarter of the accounts are refreshed.
-    let mut first = Server::start(dir, &db, 1);
+    let mut first = start(dir, &db, 1);
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut at_kill;
     loop {
@@ -173,7 +102,7 @@ async fn stop_mid_refresh_and_restart(how: Stop, grace: &str) -> (usize, usize) 
     );
 
     // Restart on the same database: the refresh task picks up where it died.
-    let _second = Server::start(dir, &db, 2);
+    let _second = start(dir, &db, 2);
     let deadline = Instant::now() + Duration::from_secs(90);
     while refreshed_since(&state.pool, t0).await < ACCOUNTS as i64 {
         let lost: Vec<(String, AccountStatus, Option<String>)> = sqlx::query_as(

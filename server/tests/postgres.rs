@@ -1,7 +1,9 @@
-//! The PostgreSQL harness the multi-instance work (issue 14) builds on: a throw-away cluster
-//! per test, started and stopped by the test itself.
+//! PostgreSQL (issue 14): the throw-away cluster harness, the schema beside SQLite's, and the
+//! database going away under a running instance.
 
 mod common;
+
+use app::domain::Role;
 
 #[test]
 fn a_throw_away_cluster_starts_takes_a_database_and_stops() {
@@ -98,4 +100,40 @@ async fn the_postgresql_schema_has_every_sqlite_table_and_column_and_its_rules()
         clash.is_err(),
         "a second grant for the same mailbox is refused"
     );
+}
+
+#[tokio::test]
+async fn the_database_going_away_is_a_503_and_its_return_needs_no_restart() {
+    let pg = common::postgres::Cluster::start();
+    let db = common::postgres::fresh_database(&pg.url("postgres")).await;
+    let app = common::spawn_on(tempfile::tempdir().unwrap(), &db, &[]).await;
+    let (_, cookie) = app.person("alice@example.test", Role::User).await;
+    assert_eq!(app.get("/healthz", None).await.status(), 200);
+
+    pg.halt();
+    let t = std::time::Instant::now();
+    let res = app.get("/healthz", None).await;
+    assert_eq!(res.status(), 503);
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(5),
+        "the health check answers quickly: {:?}",
+        t.elapsed()
+    );
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["database"], "error");
+    // A page that needs the database fails cleanly instead of hanging or crashing.
+    let page = app.get("/", Some(&cookie)).await;
+    assert!(page.status().is_server_error(), "{}", page.status());
+
+    pg.resume();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while app.get("/healthz", None).await.status() != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the same process reconnects"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // The session from before the outage still signs the user in (signed out would be 303).
+    assert_eq!(app.get("/", Some(&cookie)).await.status(), 200);
 }

@@ -7,6 +7,7 @@ pub mod linked;
 pub mod oidc;
 pub mod peers;
 pub mod postgres;
+pub mod process;
 pub mod scenario;
 
 use std::collections::HashMap;

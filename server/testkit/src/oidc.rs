@@ -383,16 +383,21 @@ impl Oidc {
 
     /// Whether the provider reports `token` (one issued to client `cid`) active (RFC 7662).
     pub async fn is_active(&self, cid: &str, secret: &str, token: &str) -> bool {
-        let answer: serde_json::Value = reqwest::Client::new()
-            .post(format!("{}/token/introspection", self.issuer))
-            .basic_auth(cid, Some(secret))
-            .form(&[("token", token)])
-            .send()
-            .await
-            .expect("introspection")
-            .json()
-            .await
-            .expect("introspection JSON");
-        answer["active"] == serde_json::Value::Bool(true)
+        introspect_active(&self.issuer, cid, secret, token).await
     }
+}
+
+/// [`Oidc::is_active`] without the provider at hand (for tasks of their own).
+pub async fn introspect_active(issuer: &str, cid: &str, secret: &str, token: &str) -> bool {
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!("{issuer}/token/introspection"))
+        .basic_auth(cid, Some(secret))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .expect("introspection")
+        .json()
+        .await
+        .expect("introspection JSON");
+    answer["active"] == serde_json::Value::Bool(true)
 }

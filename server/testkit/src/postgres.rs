@@ -10,7 +10,7 @@ pub struct Cluster {
     pub port: u16,
     bin: PathBuf,
     data: PathBuf,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 fn bindir() -> PathBuf {
@@ -71,15 +71,29 @@ impl Cluster {
             .expect("initdb");
         assert!(status.success(), "initdb failed");
         let port = crate::oidc::free_port();
+        let cluster = Cluster {
+            port,
+            bin,
+            data,
+            dir,
+        };
+        cluster.resume();
+        cluster
+    }
+
+    /// Starts the server of this cluster (again, after [`Cluster::halt`]): same data, same port.
+    pub fn resume(&self) {
+        let dir = self.dir.path();
         let opts = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off",
-            dir.path().display()
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off",
+            self.port,
+            dir.display()
         );
-        let status = as_owner(&bin.join("pg_ctl"))
+        let status = as_owner(&self.bin.join("pg_ctl"))
             .arg("-D")
-            .arg(&data)
+            .arg(&self.data)
             .args(["-o", &opts, "-l"])
-            .arg(dir.path().join("server.log"))
+            .arg(dir.join("server.log"))
             .args(["-w", "start"])
             .stdout(std::process::Stdio::null())
             .status()
@@ -87,14 +101,21 @@ impl Cluster {
         assert!(
             status.success(),
             "pg_ctl start failed: {}",
-            std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default()
+            std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
         );
-        Cluster {
-            port,
-            bin,
-            data,
-            _dir: dir,
-        }
+    }
+
+    /// Stops the server (fast: open connections are cut), keeping the data: the database
+    /// "going away" under a running Mailbridge.
+    pub fn halt(&self) {
+        let status = as_owner(&self.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-m", "fast", "-w", "stop"])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("pg_ctl stop");
+        assert!(status.success(), "pg_ctl stop failed");
     }
 
     /// `postgres://postgres@127.0.0.1:{port}/{database}`.
