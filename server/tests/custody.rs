@@ -766,3 +766,62 @@ async fn tests_refused_for_the_minute_are_not_counted_as_password_guesses() {
     let r = app.call(test(), Some(&admin)).await;
     assert!(r.is_ok(), "{r:?}");
 }
+
+#[tokio::test]
+async fn a_grant_saved_while_a_server_change_commits_is_refused() {
+    // The change's transaction has moved the destination but not committed yet when a callback
+    // stores its grant. Under PostgreSQL's default isolation the callback's statement would see
+    // the old version and store the grant for the old destination; it must wait for the change
+    // and refuse.
+    let app = common::spawn().await;
+    let admin = app.admin().await;
+    let (_, user) = app.person("u@example.test", Role::User).await;
+    let server = app
+        .create_server(&admin, password_draft("Moving", "127.0.0.1", 9, 9))
+        .await;
+    let account = app
+        .ok(new_account(server, "u@example.test", "", "pw"), &user)
+        .await;
+    let st = &app.state;
+    let version = app::ssr::db::mail_servers::get(&st.pool, server)
+        .await
+        .unwrap()
+        .unwrap()
+        .destination_version;
+    let handover = app::ssr::service::custody::prepare_move(st, server, &["IMAP host"]).await;
+    let mut tx = st.pool.begin().await.unwrap();
+    let withdrawn =
+        app::ssr::service::custody::withdraw_grants(&mut tx, server, &handover, 0, st.clock.now())
+            .await
+            .unwrap();
+    assert!(withdrawn.is_empty());
+    let pool = st.pool.clone();
+    let now = st.clock.now();
+    let save = tokio::spawn(async move {
+        app::ssr::db::mail_accounts::save_grant_at_version(
+            &pool,
+            (server, version),
+            account,
+            vec![1],
+            vec![2],
+            now + 3600,
+            "x",
+            now,
+        )
+        .await
+        .unwrap()
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tx.commit().await.unwrap();
+    assert!(
+        !save.await.unwrap(),
+        "the grant for the old destination was stored"
+    );
+    let (has_grant,): (app::ssr::db::Flag,) =
+        sqlx::query_as("SELECT refresh_token_enc IS NOT NULL FROM mail_accounts WHERE id = $1")
+            .bind(account)
+            .fetch_one(&st.pool)
+            .await
+            .unwrap();
+    assert!(!has_grant.0);
+}

@@ -222,3 +222,134 @@ async fn a_forced_refresh_happens_once_a_minute_per_account_whichever_instance_a
     assert!(!force(&a, 7, now + 59).await);
     assert!(force(&b, 7, now + 61).await);
 }
+
+#[tokio::test]
+async fn concurrent_counted_events_never_pass_their_limit() {
+    // On PostgreSQL's default isolation each INSERT … SELECT COUNT(*) sees only what was
+    // committed when it began: without a lock, statements running together all count the same
+    // few rows and all slip under the limit. A password-attempt budget of 5 must stay 5.
+    let a = common::spawn().await;
+    let b = a.beside(&[]).await;
+    let now = a.state.clock.now();
+    for round in 0..5 {
+        let subject = 1000 + round;
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..64 {
+            let pool = if i % 2 == 0 {
+                a.state.pool.clone()
+            } else {
+                b.state.pool.clone()
+            };
+            tasks.spawn(async move {
+                app::ssr::db::rate_events::record_within(
+                    &pool,
+                    "test_password",
+                    subject,
+                    now,
+                    now - 60,
+                    5,
+                )
+                .await
+                .unwrap()
+            });
+        }
+        let mut recorded = 0;
+        while let Some(r) = tasks.join_next().await {
+            recorded += r.unwrap() as usize;
+        }
+        assert_eq!(
+            recorded, 5,
+            "round {round}: {recorded} of 64 got through a limit of 5"
+        );
+    }
+}
+
+#[tokio::test]
+async fn two_admins_demoting_each_other_at_once_leave_one_admin() {
+    use app::api::users::UpdateUser;
+    let a = common::spawn().await;
+    let b = a.beside(&[]).await;
+    for round in 0..10 {
+        let x = a
+            .add_user(&format!("x{round}@example.test"), Role::Admin)
+            .await;
+        let y = a
+            .add_user(&format!("y{round}@example.test"), Role::Admin)
+            .await;
+        // Only x and y are active admins in this round.
+        sqlx::query(
+            "UPDATE users SET active = FALSE WHERE role = 'admin' AND id <> $1 AND id <> $2",
+        )
+        .bind(x)
+        .bind(y)
+        .execute(&a.state.pool)
+        .await
+        .unwrap();
+        let (cx, cy) = (a.session_for(x).await, b.session_for(y).await);
+        let demote = |id: i64, name: &str| UpdateUser {
+            id,
+            name: name.into(),
+            role: "user".into(),
+            active: true,
+        };
+        let (rx, ry) = tokio::join!(
+            a.call(demote(y, "Y"), Some(&cx)),
+            b.call(demote(x, "X"), Some(&cy)),
+        );
+        let admins: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND active")
+                .fetch_one(&a.state.pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            admins,
+            1,
+            "round {round}: {admins} active admins left ({:?} / {:?})",
+            rx.is_ok(),
+            ry.is_ok()
+        );
+    }
+}
+
+#[tokio::test]
+async fn parallel_wrong_passwords_across_instances_get_no_more_guesses_than_the_limit() {
+    // Each attempt is reserved before its password is checked; 64 reservations at once, half
+    // on each instance, for one address from one client: the limit (5) and not one more.
+    let a = common::spawn().await;
+    let b = a.beside(&[]).await;
+    let now = a.state.clock.now();
+    for round in 0..20 {
+        let email = format!("victim{round}@example.test");
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..64 {
+            let st = if i % 2 == 0 {
+                a.state.clone()
+            } else {
+                b.state.clone()
+            };
+            let email = email.clone();
+            let client = format!("203.0.113.{round}");
+            tasks.spawn(async move {
+                app::ssr::db::sign_in_failures::reserve(
+                    &st.pool,
+                    &email,
+                    &client,
+                    now,
+                    &st.settings.login,
+                )
+                .await
+                .unwrap()
+                .is_some()
+            });
+        }
+        let mut reserved = 0;
+        while let Some(r) = tasks.join_next().await {
+            reserved += r.unwrap() as i64;
+        }
+        assert_eq!(
+            reserved, a.state.settings.login.per_email,
+            "round {round}: {reserved} guesses for a limit of {}",
+            a.state.settings.login.per_email
+        );
+    }
+}

@@ -182,6 +182,37 @@ pub async fn save_grant(
     .map(|r| r.rows_affected() == 1)
 }
 
+/// [`save_grant`] for a grant authorised while `server` was at `version`: under the server's
+/// destination lock, so that a change of the server committing at the same moment is either
+/// seen (nothing stored) or comes after (and withdraws the grant).
+#[allow(clippy::too_many_arguments)]
+pub async fn save_grant_at_version(
+    pool: &super::Pool,
+    (server, version): (i64, i64),
+    id: i64,
+    access_enc: Vec<u8>,
+    refresh_enc: Vec<u8>,
+    expires_at: i64,
+    scopes: &str,
+    now: i64,
+) -> DbResult<bool> {
+    let mut tx = pool.begin().await.context("storing tokens")?;
+    super::serialize(&mut tx, &[&super::mail_servers::destination_lock(server)]).await?;
+    let saved = save_grant(
+        &mut *tx,
+        id,
+        access_enc,
+        refresh_enc,
+        expires_at,
+        scopes,
+        now,
+        Some(version),
+    )
+    .await?;
+    tx.commit().await.context("storing tokens")?;
+    Ok(saved)
+}
+
 /// A refreshed access token and, when the provider rotated it, the new refresh token: in one
 /// statement, so they land together or not at all — and only while the account still holds the
 /// refresh token the refresh started from (`expected`). Unlinking, re-authorising or a server

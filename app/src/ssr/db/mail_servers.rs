@@ -298,6 +298,12 @@ pub async fn set_secret(
         .map(|_| ())
 }
 
+/// The lock (see [`super::serialize`]) a change of the server's destination and a grant
+/// being stored for it take, so that neither misses the other.
+pub fn destination_lock(id: i64) -> String {
+    format!("mail_servers:{id}:destination")
+}
+
 /// Marks a change of where the server's tokens go (see `destination_version`).
 pub async fn bump_destination(db: impl super::Executor<'_>, id: i64) -> DbResult<()> {
     sqlx::query(

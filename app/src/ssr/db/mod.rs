@@ -269,6 +269,39 @@ fn is_memory(file: &Path) -> bool {
     file.as_os_str() == ":memory:"
 }
 
+/// Serialises, until `tx` ends, with every other transaction that calls this with any of the
+/// same `keys` — for a check that reads other rows than the one it writes ("fewer than N
+/// events", "another active admin"). SQLite already runs one writing transaction at a time;
+/// under PostgreSQL's default isolation two such statements running together would each see
+/// only what was committed when it began and both pass, so there it takes a
+/// transaction-scoped advisory lock per key, in one order (no two transactions can wait on each
+/// other).
+pub async fn serialize(tx: &mut Tx<'_>, keys: &[&str]) -> DbResult<()> {
+    if tx.backend_name() != "PostgreSQL" {
+        return Ok(());
+    }
+    use sha2::Digest;
+    let mut ids: Vec<i64> = keys
+        .iter()
+        .map(|key| {
+            let digest = sha2::Sha256::digest(key.as_bytes());
+            let mut first = [0u8; 8];
+            first.copy_from_slice(&digest[..8]);
+            i64::from_be_bytes(first)
+        })
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    for id in ids {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(id)
+            .execute(&mut **tx)
+            .await
+            .context("waiting for a lock")?;
+    }
+    Ok(())
+}
+
 /// A row of one page of a list, with the size of the whole list computed by the same query
 /// (`(SELECT COUNT(*) ...) AS total`): one trip to the database's thread instead of two.
 #[derive(sqlx::FromRow)]

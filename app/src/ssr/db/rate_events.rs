@@ -4,17 +4,19 @@
 use super::{Context, DbResult};
 
 /// Records an event of `kind` for `subject` at `now` unless `limit` of them already happened
-/// after `since` — in one statement, so that instances sharing the database cannot both slip
-/// under the limit. `true` when recorded.
+/// after `since`, in one statement under the subject's lock, so that requests and instances
+/// sharing the database cannot slip under the limit together. `true` when recorded.
 pub async fn record_within(
-    db: impl super::Executor<'_>,
+    pool: &super::Pool,
     kind: &str,
     subject: i64,
     now: i64,
     since: i64,
     limit: i64,
 ) -> DbResult<bool> {
-    sqlx::query(
+    let mut tx = pool.begin().await.context("recording a counted event")?;
+    super::serialize(&mut tx, &[&format!("rate_events:{kind}:{subject}")]).await?;
+    let recorded = sqlx::query(
         "INSERT INTO rate_events (kind, subject, at)
          SELECT $1, $2, $3
          WHERE (SELECT COUNT(*) FROM rate_events WHERE kind = $1 AND subject = $2 AND at > $4) < $5",
@@ -24,10 +26,13 @@ pub async fn record_within(
     .bind(now)
     .bind(since)
     .bind(limit)
-    .execute(db)
+    .execute(&mut *tx)
     .await
-    .context("recording a counted event")
-    .map(|r| r.rows_affected() == 1)
+    .context("recording a counted event")?
+    .rows_affected()
+        == 1;
+    tx.commit().await.context("recording a counted event")?;
+    Ok(recorded)
 }
 
 /// How many events of `kind` for `subject` happened after `since`, and the earliest of them.

@@ -6,16 +6,26 @@ use super::{Context, DbResult};
 use crate::ssr::state::LoginLimits;
 
 /// Records an attempt for (`email_key`, `client`) unless one of the limits is reached; returns
-/// the row's id, or `None` when locked. One statement: SQLite runs writers one at a time, so
-/// the count and the insert cannot interleave with another attempt's.
+/// the row's id, or `None` when locked. One statement, under the locks of the address and of
+/// the client, so that attempts running together (on any instance) cannot all pass the counts
+/// before any of them is written.
 pub async fn reserve(
-    db: impl super::Executor<'_>,
+    pool: &super::Pool,
     email_key: &str,
     client: &str,
     now: i64,
     limits: &LoginLimits,
 ) -> DbResult<Option<i64>> {
-    sqlx::query_scalar(
+    let mut tx = pool.begin().await.context("reserving a sign-in attempt")?;
+    super::serialize(
+        &mut tx,
+        &[
+            &format!("sign_in_failures:email:{email_key}"),
+            &format!("sign_in_failures:client:{client}"),
+        ],
+    )
+    .await?;
+    let id = sqlx::query_scalar(
         "INSERT INTO sign_in_failures (email_key, client_addr, at)
          SELECT $1, $2, $3
          WHERE (SELECT COUNT(*) FROM sign_in_failures
@@ -32,9 +42,11 @@ pub async fn reserve(
     .bind(limits.per_client)
     .bind(limits.short_window_secs)
     .bind(limits.per_email_all_clients)
-    .fetch_optional(db)
+    .fetch_optional(&mut *tx)
     .await
-    .context("reserving a sign-in attempt")
+    .context("reserving a sign-in attempt")?;
+    tx.commit().await.context("reserving a sign-in attempt")?;
+    Ok(id)
 }
 
 /// Gives a reservation back: the password was right.

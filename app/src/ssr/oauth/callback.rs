@@ -317,8 +317,9 @@ async fn store_grant(
                 .join(" ")
         })
         .unwrap_or_else(|| server.scopes.join(" "));
-    let saved = db::mail_accounts::save_grant(
+    let saved = db::mail_accounts::save_grant_at_version(
         &state.pool,
+        (server.server_id, server.destination_version),
         account_id,
         state.secrets.seal_str(
             token.access_token().secret(),
@@ -330,7 +331,6 @@ async fn store_grant(
         expires_at,
         &provider_text(&scopes, 1000),
         t,
-        Some(server.destination_version),
     )
     .await;
     match saved {

@@ -57,6 +57,8 @@ pub async fn update(
     active: bool,
 ) -> Result<(), AppError> {
     let mut tx = st.pool.begin().await.map_err(crate::ssr::begin_failed)?;
+    // Two admins demoting each other at once must not both see the other as the one left.
+    db::serialize(&mut tx, &["users:admins"]).await?;
     let updated =
         db::users::update_unless_last_admin(&mut *tx, id, name, role, active, st.clock.now())
             .await?;
