@@ -825,3 +825,57 @@ async fn a_grant_saved_while_a_server_change_commits_is_refused() {
             .unwrap();
     assert!(!has_grant.0);
 }
+
+#[tokio::test]
+async fn a_server_change_revokes_the_token_a_refresh_saved_while_it_ran() {
+    // A refresh has written a rotated refresh token (R2) but not yet committed when an admin's
+    // change withdraws the server's grants. The change must wait for it and hand R2 — the token
+    // that is live at the provider — to be revoked, not the R1 it replaced.
+    if !common::on_postgres() {
+        eprintln!("PostgreSQL only: SQLite runs one writer at a time");
+        return;
+    }
+    let app = common::spawn().await;
+    let admin = app.admin().await;
+    let (_, user) = app.person("u@example.test", Role::User).await;
+    let server = app
+        .create_server(&admin, password_draft("Moving", "127.0.0.1", 9, 9))
+        .await;
+    let account = app
+        .ok(new_account(server, "u@example.test", "", "pw"), &user)
+        .await;
+    let st = &app.state;
+    sqlx::query("UPDATE mail_accounts SET refresh_token_enc = $1 WHERE id = $2")
+        .bind(b"R1".to_vec())
+        .bind(account)
+        .execute(&st.pool)
+        .await
+        .unwrap();
+    let mut refresh = st.pool.begin().await.unwrap();
+    sqlx::query("UPDATE mail_accounts SET refresh_token_enc = $1 WHERE id = $2")
+        .bind(b"R2".to_vec())
+        .bind(account)
+        .execute(&mut *refresh)
+        .await
+        .unwrap();
+    let state = st.clone();
+    let change = tokio::spawn(async move {
+        let handover =
+            app::ssr::service::custody::prepare_move(&state, server, &["IMAP host"]).await;
+        let mut tx = state.pool.begin().await.unwrap();
+        let grants = app::ssr::service::custody::withdraw_grants(
+            &mut tx,
+            server,
+            &handover,
+            1,
+            state.clock.now(),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        grants
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    refresh.commit().await.unwrap();
+    assert_eq!(change.await.unwrap(), vec![(account, b"R2".to_vec())]);
+}

@@ -353,3 +353,41 @@ async fn parallel_wrong_passwords_across_instances_get_no_more_guesses_than_the_
         );
     }
 }
+
+#[tokio::test]
+async fn parallel_give_backs_each_return_one_event() {
+    // Attempts that turned out not to count are given back at once (several tests of one user
+    // finishing together): each must remove one event, or the user is refused for guesses
+    // never made.
+    let a = common::spawn().await;
+    let b = a.beside(&[]).await;
+    let now = a.state.clock.now();
+    let pool = &a.state.pool;
+    for _ in 0..10 {
+        assert!(
+            app::ssr::db::rate_events::record_within(pool, "k", 7, now, now - 60, 100)
+                .await
+                .unwrap()
+        );
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..10 {
+        let pool = if i % 2 == 0 {
+            a.state.pool.clone()
+        } else {
+            b.state.pool.clone()
+        };
+        tasks.spawn(async move {
+            app::ssr::db::rate_events::give_back(&pool, "k", 7)
+                .await
+                .unwrap()
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap();
+    }
+    let (left, _) = app::ssr::db::rate_events::count_since(pool, "k", 7, now - 60)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "{left} events of 10 were not given back");
+}

@@ -105,7 +105,8 @@ pub struct CopyReport {
 }
 
 /// Copies every row from `from` to `to`. Both are migrated to the current schema first (the
-/// source as a start would; the target from nothing); the target must be empty.
+/// source as a start of this version would; the target from nothing); the target must be
+/// empty. The source is read in one transaction, so the copy is of one moment.
 pub async fn copy(from: &str, to: &str) -> Result<CopyReport, CopyError> {
     let source = super::open(from).await.map_err(CopyError::From)?;
     let target_backend = Backend::of(to).map_err(CopyError::To)?;
@@ -128,6 +129,18 @@ pub async fn copy(from: &str, to: &str) -> Result<CopyReport, CopyError> {
         }
     }
 
+    // Every table read in one transaction of the source: one consistent state even if
+    // something still writes to it (which it should not: stop the instances first).
+    let mut snapshot = source
+        .begin()
+        .await
+        .map_err(query_err("--from: starting to read"))?;
+    if source_backend == Backend::Postgres {
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .execute(&mut *snapshot)
+            .await
+            .map_err(query_err("--from: starting to read"))?;
+    }
     let mut tx = target
         .begin()
         .await
@@ -138,7 +151,7 @@ pub async fn copy(from: &str, to: &str) -> Result<CopyReport, CopyError> {
         let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
         let list = names.join(", ");
         let rows: Vec<AnyRow> = sqlx::query(&format!("SELECT {list} FROM {table}"))
-            .fetch_all(&source)
+            .fetch_all(&mut *snapshot)
             .await
             .map_err(query_err(format!("--from: reading {table}")))?;
         for chunk in rows.chunks(BATCH) {
@@ -212,6 +225,10 @@ pub async fn copy(from: &str, to: &str) -> Result<CopyReport, CopyError> {
     tx.commit()
         .await
         .map_err(query_err("--to: committing the copy"))?;
+    snapshot
+        .rollback()
+        .await
+        .map_err(query_err("--from: finishing the read"))?;
     Ok(report)
 }
 

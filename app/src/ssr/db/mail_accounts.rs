@@ -403,7 +403,7 @@ pub async fn due_for_refresh(
             (status = 'linked' AND (access_expires_at IS NULL OR access_expires_at <= $1))
             OR (status = 'error' AND (next_retry_at IS NULL OR next_retry_at <= $2)))
            AND (refresh_lease_until IS NULL OR refresh_lease_until <= $2)
-         ORDER BY access_expires_at",
+         ORDER BY access_expires_at NULLS FIRST",
     )
     .bind(expiring_before)
     .bind(now)
@@ -464,6 +464,27 @@ pub async fn reseal(
 }
 
 /// `(account id, sealed refresh token)` of every account holding a grant on a server.
+/// Holds a server and its accounts until `tx` ends, before a change that reads and then drops
+/// their grants: a refresh saving a rotated token waits (and then finds its grant gone, and
+/// revokes what it got), and no account is added meanwhile. SQLite's single writer does this
+/// already; on PostgreSQL the rows are locked `FOR UPDATE`.
+pub async fn hold_server(tx: &mut super::Tx<'_>, server_id: i64) -> DbResult<()> {
+    if tx.backend_name() != "PostgreSQL" {
+        return Ok(());
+    }
+    for sql in [
+        "SELECT id FROM mail_servers WHERE id = $1 FOR UPDATE",
+        "SELECT id FROM mail_accounts WHERE mail_server_id = $1 FOR UPDATE",
+    ] {
+        sqlx::query(sql)
+            .bind(server_id)
+            .execute(&mut **tx)
+            .await
+            .context("holding a server's accounts")?;
+    }
+    Ok(())
+}
+
 pub async fn grants_on_server(
     db: impl super::Executor<'_>,
     server_id: i64,

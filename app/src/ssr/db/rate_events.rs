@@ -62,16 +62,19 @@ pub async fn delete_before(db: impl super::Executor<'_>, before: i64) -> DbResul
         .map(|r| r.rows_affected())
 }
 
-/// Gives back the latest event of `kind` for `subject` (an attempt that turned out not to count).
-pub async fn give_back(db: impl super::Executor<'_>, kind: &str, subject: i64) -> DbResult<()> {
+/// Gives back the latest event of `kind` for `subject` (an attempt that turned out not to count),
+/// under the subject's lock: two give-backs at once must remove two events, not the same one.
+pub async fn give_back(pool: &super::Pool, kind: &str, subject: i64) -> DbResult<()> {
+    let mut tx = pool.begin().await.context("giving back a counted event")?;
+    super::serialize(&mut tx, &[&format!("rate_events:{kind}:{subject}")]).await?;
     sqlx::query(
         "DELETE FROM rate_events WHERE id = (SELECT id FROM rate_events
             WHERE kind = $1 AND subject = $2 ORDER BY at DESC, id DESC LIMIT 1)",
     )
     .bind(kind)
     .bind(subject)
-    .execute(db)
+    .execute(&mut *tx)
     .await
-    .context("giving back a counted event")
-    .map(|_| ())
+    .context("giving back a counted event")?;
+    tx.commit().await.context("giving back a counted event")
 }

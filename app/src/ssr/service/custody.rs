@@ -91,6 +91,7 @@ pub async fn withdraw_grants(
     // Before counting: a grant being stored for this server now is either counted here or
     // stored after the change and refused.
     db::serialize(tx, &[&db::mail_servers::destination_lock(server_id)]).await?;
+    db::mail_accounts::hold_server(tx, server_id).await?;
     let grants = db::mail_accounts::grants_on_server(&mut **tx, server_id).await?;
     let count = grants.len() as i64;
     if count > 0 && confirmed != count {

@@ -213,6 +213,9 @@ pub async fn delete(st: &AppState, id: i64, confirm_accounts: i64) -> Result<(),
     // Loaded before the rows go: the grants are revoked where they were issued.
     let client = oauth::client::load(st, id).await.ok();
     let mut tx = st.pool.begin().await.map_err(crate::ssr::begin_failed)?;
+    // Counted, read and deleted as one: no grant stored, refreshed or account added meanwhile.
+    db::serialize(&mut tx, &[&db::mail_servers::destination_lock(id)]).await?;
+    db::mail_accounts::hold_server(&mut tx, id).await?;
     let linked = db::mail_accounts::count_on_server(&mut *tx, id).await?;
     if linked > 0 && confirm_accounts != linked {
         return Err(AppError::Refused(format!(
