@@ -19,7 +19,7 @@ use leptos_router::{
 
 use crate::components::layout::Layout;
 use crate::pages::{
-    application_edit::ApplicationEditPage, applications::ApplicationsPage,
+    api_keys::ApiKeysPage, application_edit::ApplicationEditPage, applications::ApplicationsPage,
     dashboard::DashboardPage, login::LoginPage, mail_account::MailAccountPage,
     mail_accounts::MailAccountsPage, mail_server_form::MailServerFormPage,
     mail_servers::MailServersPage, not_found::NotFound, oauth_result::OAuthResultPage,
@@ -66,6 +66,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("mail-servers/:id") view=MailServerFormPage ssr=SsrMode::Async />
                     <Route path=path!("applications") view=ApplicationsPage ssr=SsrMode::Async />
                     <Route path=path!("applications/:id") view=ApplicationEditPage ssr=SsrMode::Async />
+                    <Route path=path!("api-keys") view=ApiKeysPage ssr=SsrMode::Async />
                     <Route path=path!("mail-accounts") view=MailAccountsPage ssr=SsrMode::Async />
                     <Route path=path!("mail-accounts/:id") view=MailAccountPage ssr=SsrMode::Async />
                     <Route path=path!("oauth/result") view=OAuthResultPage ssr=SsrMode::Async />

@@ -43,6 +43,8 @@ pub struct Config {
     pub mail_test_concurrency: i64,
     /// Connection tests one user may start per minute (`MAILBRIDGE_MAIL_TEST_PER_MINUTE`).
     pub mail_test_per_minute: i64,
+    /// REST requests one API key may make per minute (`MAILBRIDGE_API_RATE_PER_MINUTE`).
+    pub api_rate_per_minute: i64,
     pub ca_file: Option<std::path::PathBuf>,
     /// Private ranges outbound calls may reach (`MAILBRIDGE_ALLOW_PRIVATE_NETWORKS`).
     pub allow_private_networks: app::domain::CidrList,
@@ -171,6 +173,7 @@ impl Config {
             mail_timeout_secs: number("MAILBRIDGE_MAIL_TIMEOUT_SECS", 15, 1)?,
             mail_test_concurrency: number("MAILBRIDGE_MAIL_TEST_CONCURRENCY", 8, 1)?,
             mail_test_per_minute: number("MAILBRIDGE_MAIL_TEST_PER_MINUTE", 20, 1)?,
+            api_rate_per_minute: number("MAILBRIDGE_API_RATE_PER_MINUTE", 600, 1)?,
             ca_file: var("MAILBRIDGE_CA_FILE").map(Into::into),
             allow_private_networks: app::domain::CidrList::parse(
                 &var("MAILBRIDGE_ALLOW_PRIVATE_NETWORKS").unwrap_or_default(),

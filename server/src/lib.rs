@@ -1,5 +1,6 @@
 //! The Mailbridge server: configuration, start-up and the plain axum routes around the Leptos app.
 
+pub mod api_v1;
 pub mod bootstrap;
 pub mod config;
 pub mod guard;
@@ -7,5 +8,6 @@ pub mod routes;
 pub mod serving;
 pub mod startup;
 pub mod telemetry;
+pub mod token_cmd;
 
 pub use config::Config;

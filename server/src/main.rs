@@ -35,6 +35,17 @@ enum Command {
         #[arg(long)]
         account: i64,
     },
+    /// Print a fresh access token of a linked OAuth account (refreshed first when it expires
+    /// within --min-validity seconds). Exit codes: 0 ok, 3 no such account, 4 not linked
+    /// (pending, needs_reauth, disabled, error), 5 a password account, 6 temporary (retry).
+    Token {
+        #[arg(long)]
+        account: i64,
+        #[arg(long, default_value_t = 300)]
+        min_validity: i64,
+        #[arg(long, value_enum, default_value = "raw")]
+        format: server::token_cmd::Format,
+    },
     /// Lift the sign-in lock-out of an address (its recorded failures from every client).
     Unlock {
         #[arg(long)]
@@ -68,12 +79,26 @@ fn main() -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
     };
+    if let Some(Command::Token {
+        account,
+        min_validity,
+        format,
+    }) = cli.command
+    {
+        return runtime.block_on(server::token_cmd::run(
+            config,
+            account,
+            min_validity,
+            format,
+        ));
+    }
     let result: Result<(), String> = runtime.block_on(async move {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => startup::serve(config).await.map_err(|e| e.to_string()),
             Command::Migrate => migrate(&config).await,
             Command::CopyDb { from, to } => copy_db(&from, &to).await,
             Command::Check { account } => check(config, account).await,
+            Command::Token { .. } => unreachable!("handled above"),
             Command::Unlock { email } => unlock(&config, &email).await,
             Command::CreateUser {
                 email,

@@ -87,6 +87,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
             body_timeout_secs: config.body_timeout_secs as u64,
             header_timeout_secs: config.header_timeout_secs as u64,
             max_connections: config.max_connections as usize,
+            api_rate_per_minute: config.api_rate_per_minute,
             login: LoginLimits {
                 per_email: config.login_max_failures_per_email,
                 per_client: config.login_max_failures_per_client,
@@ -133,6 +134,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(routes::healthz))
         .route("/oauth/callback/{key}", get(routes::oauth_callback))
+        .merge(crate::api_v1::router())
         .leptos_routes_with_context(&state, routes, ctx.clone(), move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,

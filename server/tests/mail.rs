@@ -518,3 +518,64 @@ async fn password_guesses_sent_at_once_are_counted_before_they_are_tried() {
         .count();
     assert_eq!((tried, limited), (5, 5), "{results:?}");
 }
+
+#[tokio::test]
+async fn a_token_from_the_api_logs_in_to_dovecot_and_postfix_with_both_mechanisms() {
+    let l = linked().await;
+    let key = l
+        .app
+        .ok(
+            app::api::api_keys::CreateApiKey {
+                draft: app::domain::ApiKeyDraft {
+                    name: "Mail client".into(),
+                    all_servers: true,
+                    perm_tokens: true,
+                    ..Default::default()
+                },
+            },
+            &l.admin_cookie,
+        )
+        .await
+        .key;
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v1/accounts/{}/access-token",
+            l.app.url, l.account
+        ))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = answer["access_token"]
+        .as_str()
+        .expect("a token")
+        .to_string();
+    assert_eq!(
+        answer["imap"]["port"].as_i64().unwrap().to_string(),
+        l.peers.port("PEERS_IMAPS_PORT").to_string()
+    );
+    let (ca, t) = (l.ca(), Duration::from_secs(5));
+    for mech in [Mechanism::Auto, Mechanism::OAuthBearer] {
+        for (protocol, port) in [
+            (Protocol::Imap, "PEERS_IMAPS_PORT"),
+            (Protocol::Smtp, "PEERS_SMTPS_PORT"),
+        ] {
+            let r = mail::test(
+                protocol,
+                &l.target(port, Encryption::SslTls, mech),
+                &Credential::Bearer(token.clone()),
+                &ca,
+                &loopback(),
+                t,
+            )
+            .await;
+            assert_ok(
+                &r,
+                &format!("{protocol:?} {port} {mech:?} with the API's token"),
+            );
+        }
+    }
+}

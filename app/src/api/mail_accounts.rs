@@ -41,6 +41,17 @@ pub async fn get_mail_account(id: i64) -> Result<MailAccountView, AppError> {
     .await
 }
 
+/// How often the account's access token was handed to programs (API keys, the CLI).
+#[server(prefix = "/api", endpoint = "token_handouts")]
+pub async fn token_handouts(id: i64) -> Result<crate::domain::api_key::HandoutSummary, AppError> {
+    use crate::{api::guard, ssr::service::mail_accounts};
+    guard::answer(async {
+        let (st, me) = guard::user().await?;
+        mail_accounts::handouts(&st, &me, id).await
+    })
+    .await
+}
+
 #[server(prefix = "/api", endpoint = "mail_account_choices")]
 pub async fn mail_account_choices() -> Result<AccountChoices, AppError> {
     use crate::{api::guard, ssr::service::mail_accounts};

@@ -34,6 +34,7 @@ pub fn Layout() -> impl IntoView {
                     <li><A href="/applications">"Applications"</A></li>
                     <li><A href="/mail-accounts">"Mail accounts"</A></li>
                     <li><A href="/users">"Users"</A></li>
+                    <li><A href="/api-keys">"API keys"</A></li>
                 </ul>
                 <Suspense>
                     {move || Suspend::new(async move { me.await.ok().flatten().map(|u| view! {

@@ -2,6 +2,7 @@
 //! give the same message for the same input. No server-only code here; with `ssr` the enums
 //! also map to their database text (`sqlx::Type`) and the views to rows (`sqlx::FromRow`).
 
+pub mod api_key;
 pub mod application;
 pub mod mail_account;
 pub mod mail_server;
@@ -13,6 +14,7 @@ pub mod redirect;
 pub mod text;
 pub mod user;
 
+pub use api_key::{ApiKeyDraft, ApiKeyView, CreatedApiKey};
 pub use application::{AppName, ApplicationView};
 pub use mail_account::{
     AccountChoices, AccountFilter, AccountName, AccountStatus, MailAccountView, NewAccountForm,

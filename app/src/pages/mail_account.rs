@@ -2,7 +2,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
-use crate::api::mail_accounts::{get_mail_account, DeleteMailAccount, UnlinkMailAccount};
+use crate::api::mail_accounts::{
+    get_mail_account, token_handouts, DeleteMailAccount, UnlinkMailAccount,
+};
 use crate::components::account::{AuthorizeButton, StatusBadge};
 use crate::components::time::{format_opt, now};
 use crate::domain::mail_account::expiry_text;
@@ -50,6 +52,9 @@ pub fn MailAccountPage() -> impl IntoView {
                                 <dt>"Last successful login"</dt><dd>{format_opt(a.last_login_at)}</dd>
                                 <dt>"Last test"</dt><dd id="account-test">{test_summary(&a)}</dd>
                                 <dt>"Last error"</dt><dd id="account-error" class="error">{a.last_error.clone().unwrap_or_else(|| "none".into())}</dd>
+                                {(a.auth_method == AuthMethod::OAuth2).then(|| view! {
+                                    <dt>"Handed out"</dt><dd id="account-handouts"><Handouts id /></dd>
+                                })}
                             </dl>
                             <div class="actions">
                                 {action.map(|l| view! { <AuthorizeButton account_id=id label=l /> })}
@@ -76,6 +81,29 @@ pub fn MailAccountPage() -> impl IntoView {
                             }}</p>
                         }.into_any()
                     }
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// "handed out 14 times today, last to key 'helpdesk' at 2026-11-30 10:42 UTC".
+#[component]
+fn Handouts(id: i64) -> impl IntoView {
+    let summary = Resource::new(move || id, token_handouts);
+    view! {
+        <Suspense fallback=|| "…">
+            {move || Suspend::new(async move {
+                match summary.await {
+                    Err(e) => e.to_string(),
+                    Ok(s) => match s.last {
+                        None => "never handed out to a program".to_string(),
+                        Some((key, at)) => format!(
+                            "handed out {} today, last to key '{key}' at {}",
+                            match s.today { 1 => "once".to_string(), n => format!("{n} times") },
+                            crate::components::time::format_utc(at)
+                        ),
+                    },
                 }
             })}
         </Suspense>

@@ -25,6 +25,8 @@ pub struct Settings {
     pub max_connections: usize,
     /// `MAILBRIDGE_TRUSTED_PROXIES`: peers whose forwarded-for headers name the client.
     pub trusted_proxies: crate::domain::CidrList,
+    /// `MAILBRIDGE_API_RATE_PER_MINUTE`: REST requests one API key may make per minute.
+    pub api_rate_per_minute: i64,
 }
 
 impl Settings {

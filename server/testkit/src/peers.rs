@@ -12,7 +12,21 @@ pub struct Peers {
 }
 
 impl Peers {
+    /// Starts the kit on free ports. A port found free can be taken by someone else before a
+    /// daemon binds it: such a start is stopped and tried again on new ports (three times).
     pub fn start(knobs: &[(&str, &str)]) -> Peers {
+        let mut last = String::new();
+        for _ in 0..3 {
+            match Peers::try_start(knobs) {
+                Ok(p) => return p,
+                Err(log) if log.contains("Address already in use") => last = log,
+                Err(log) => panic!("peers did not start: {log}"),
+            }
+        }
+        panic!("peers did not start (ports taken three times): {last}")
+    }
+
+    fn try_start(knobs: &[(&str, &str)]) -> Result<Peers, String> {
         let kit = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("../../end2end/peers")
             .canonicalize()
@@ -55,11 +69,16 @@ impl Peers {
             .stderr(log)
             .status()
             .expect("run start.sh");
-        assert!(
-            status.success(),
-            "peers did not start: {}",
-            std::fs::read_to_string(&log_path).unwrap_or_default()
-        );
+        if !status.success() {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            // Dropped: stop.sh stops whatever did start, and the folder goes.
+            drop(Peers {
+                env: HashMap::new(),
+                vars,
+                kit,
+            });
+            return Err(log);
+        }
         let text = std::fs::read_to_string(format!("{var}/peers.env")).expect("peers.env");
         let env = text
             .lines()
@@ -67,7 +86,7 @@ impl Peers {
             .filter_map(|l| l.split_once('='))
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Peers { env, vars, kit }
+        Ok(Peers { env, vars, kit })
     }
 
     pub fn get(&self, key: &str) -> String {

@@ -14,7 +14,7 @@ use super::{Backend, Db, DbError, Flag, Pool};
 
 /// Every table, parents before children (the order the rows can be inserted in). A table the
 /// migrations add must be added here: the copy refuses a source with a table it does not know.
-pub const TABLES: [&str; 9] = [
+pub const TABLES: [&str; 12] = [
     "settings",
     "users",
     "sessions",
@@ -24,6 +24,9 @@ pub const TABLES: [&str; 9] = [
     "mail_accounts",
     "oauth_states",
     "rate_events",
+    "api_keys",
+    "api_key_servers",
+    "token_handouts",
 ];
 
 /// Rows per INSERT: well under PostgreSQL's 65,535 parameters for the widest table.

@@ -47,6 +47,48 @@ pub async fn view(db: impl super::Executor<'_>, id: i64) -> DbResult<Option<Mail
         .context("reading a mail account")
 }
 
+/// The scopes the provider granted with the account's tokens.
+pub async fn granted_scopes(db: impl super::Executor<'_>, id: i64) -> DbResult<Option<String>> {
+    sqlx::query_scalar::<_, Option<String>>(
+        "SELECT granted_scopes FROM mail_accounts WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
+    .context("reading an account's scopes")
+    .map(Option::flatten)
+}
+
+/// One page of the accounts an API key reaches (all servers, or its chosen ones), by id, with
+/// the filtered list's size on every row.
+pub async fn api_page(
+    db: impl super::Executor<'_>,
+    key: i64,
+    server: Option<i64>,
+    status: Option<AccountStatus>,
+    login_key: Option<&str>,
+    page: i64,
+) -> DbResult<Vec<Counted<MailAccountView>>> {
+    let filter = "WHERE ($1 IS NULL OR a.mail_server_id = $1) AND ($2 IS NULL OR a.status = $2)
+        AND ($3 IS NULL OR a.login_key = $3)
+        AND ((SELECT k.all_servers FROM api_keys k WHERE k.id = $4) OR EXISTS(
+            SELECT 1 FROM api_key_servers ks WHERE ks.api_key_id = $4
+            AND ks.mail_server_id = a.mail_server_id))";
+    sqlx::query_as(&format!(
+        "{VIEW_COLUMNS}, (SELECT COUNT(*) FROM mail_accounts a {filter}) AS total {VIEW_FROM} {filter}
+         ORDER BY a.id LIMIT $5 OFFSET $6"
+    ))
+    .bind(server)
+    .bind(status)
+    .bind(login_key)
+    .bind(key)
+    .bind(PAGE_SIZE)
+    .bind(page * PAGE_SIZE)
+    .fetch_all(db)
+    .await
+    .context("listing mail accounts for an API key")
+}
+
 /// One page by name, with the filtered list's size on every row.
 pub async fn page(
     db: impl super::Executor<'_>,

@@ -1,6 +1,7 @@
 //! The database: the pool, the embedded migrations, and one module per table that owns that
 //! table's SQL and row type. Nothing above this layer writes SQL.
 
+pub mod api_keys;
 pub mod applications;
 pub mod columns;
 pub mod copy;
@@ -11,6 +12,7 @@ pub mod rate_events;
 pub mod sessions;
 pub mod settings;
 pub mod sign_in_failures;
+pub mod token_handouts;
 pub mod users;
 
 use std::{path::Path, str::FromStr, time::Duration};

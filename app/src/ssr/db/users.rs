@@ -56,6 +56,18 @@ pub async fn credentials(
         .context("looking up a user to sign in")
 }
 
+/// The id of the active user with this address key.
+pub async fn active_id_by_email(
+    db: impl super::Executor<'_>,
+    email_key: &str,
+) -> DbResult<Option<i64>> {
+    sqlx::query_scalar("SELECT id FROM users WHERE email_key = $1 AND active")
+        .bind(email_key)
+        .fetch_optional(db)
+        .await
+        .context("looking up a user")
+}
+
 pub async fn password_hash(db: impl super::Executor<'_>, id: i64) -> DbResult<Option<String>> {
     sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
         .bind(id)

@@ -29,6 +29,19 @@ pub async fn visible(
         .ok_or_else(|| AppError::NotFound("The mail account".into()))
 }
 
+/// Token hand-outs of an account the caller may see: today's (UTC) count and the latest.
+pub async fn handouts(
+    st: &AppState,
+    me: &SessionUser,
+    id: i64,
+) -> Result<crate::domain::api_key::HandoutSummary, AppError> {
+    visible(st, me, id).await?;
+    let now = st.clock.now();
+    let (today, last) =
+        db::token_handouts::summary(&st.pool, id, now - now.rem_euclid(86_400)).await?;
+    Ok(crate::domain::api_key::HandoutSummary { today, last })
+}
+
 /// One page of the accounts the caller may see; a user sees only their own, whatever the
 /// filter says.
 pub async fn list(
