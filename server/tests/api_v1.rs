@@ -650,3 +650,96 @@ async fn the_token_command_prints_a_token_and_says_why_not_with_its_exit_code() 
     let summary = l.app.ok(TokenHandouts { id: l.account }, &l.owner).await;
     assert_eq!(summary.last.unwrap().0, "command line");
 }
+
+#[tokio::test]
+async fn a_deactivated_mail_server_hands_out_no_token() {
+    // An admin deactivates a server to cut programs off: its tokens are no longer handed out.
+    let l = Linked::start(&[], &[], "mailbox@example.test").await;
+    let key = create_key(&l, draft("Helpdesk")).await;
+    assert_eq!(
+        call(&l, "POST", &token_path(l.account), Some(&key), None)
+            .await
+            .status,
+        200
+    );
+    sqlx::query("UPDATE mail_servers SET active = FALSE WHERE id = $1")
+        .bind(l.server)
+        .execute(&l.app.state.pool)
+        .await
+        .unwrap();
+    let a = call(&l, "POST", &token_path(l.account), Some(&key), None).await;
+    assert_eq!(
+        (a.status, a.body["error"].as_str()),
+        (409, Some("account_unusable")),
+        "{}",
+        a.body
+    );
+    assert!(a.body["message"].as_str().unwrap().contains("deactivated"));
+    assert_eq!(handouts(&l).await, 1);
+}
+
+#[tokio::test]
+async fn a_key_cannot_make_the_provider_refresh_on_every_call() {
+    // Tokens live 10 minutes; a caller asking for 55 more minutes each time would otherwise
+    // cause a refresh at the provider per request. Early refreshes: at most one a minute per
+    // account; in between, the current token (still valid, its expiry in the answer).
+    let l = Linked::start(&[("ACCESS_TTL", "600")], &[], "mailbox@example.test").await;
+    let key = create_key(&l, draft("Greedy")).await;
+    let calls = || {
+        l.app
+            .state
+            .refresher
+            .calls
+            .load(std::sync::atomic::Ordering::SeqCst)
+    };
+    let before = calls();
+    let mut tokens = std::collections::HashSet::new();
+    for _ in 0..10 {
+        let a = call(
+            &l,
+            "POST",
+            &token_path(l.account),
+            Some(&key),
+            Some(serde_json::json!({"min_validity_secs": 3300})),
+        )
+        .await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        tokens.insert(a.body["access_token"].as_str().unwrap().to_string());
+    }
+    assert_eq!(calls() - before, 1, "one early refresh, not ten");
+    assert_eq!(tokens.len(), 1);
+    // A token that is really about to expire is still refreshed at once.
+    sqlx::query("UPDATE mail_accounts SET access_expires_at = $1 WHERE id = $2")
+        .bind(l.app.state.clock.now() + 30)
+        .bind(l.account)
+        .execute(&l.app.state.pool)
+        .await
+        .unwrap();
+    let a = call(&l, "POST", &token_path(l.account), Some(&key), None).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(calls() - before, 2);
+}
+
+#[tokio::test]
+async fn every_answer_under_api_v1_is_json_and_a_keyless_caller_learns_nothing() {
+    let l = Linked::start(&[], &[], "mailbox@example.test").await;
+    // A malformed query without a key: 401, not a parse error.
+    let a = call(&l, "GET", "/api/v1/accounts?page=1&page=2", None, None).await;
+    assert_eq!(a.status, 401);
+    let key = create_key(&l, draft("Any")).await;
+    let a = call(&l, "GET", "/api/v1/accounts?page=x", Some(&key), None).await;
+    assert_eq!(
+        (a.status, a.body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    let a = call(&l, "GET", "/api/v1/nothing/here", Some(&key), None).await;
+    assert_eq!(
+        (a.status, a.body["error"].as_str()),
+        (404, Some("not_found"))
+    );
+    let a = call(&l, "GET", &token_path(l.account), Some(&key), None).await;
+    assert_eq!(
+        (a.status, a.body["error"].as_str()),
+        (405, Some("method_not_allowed"))
+    );
+}

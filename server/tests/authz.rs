@@ -9,10 +9,10 @@ use std::future::Future;
 use std::pin::Pin;
 
 use app::api::{
-    applications::*, auth::*, mail_accounts::*, mail_servers::*, mail_test::*, settings::*,
-    users::*,
+    api_keys::*, applications::*, auth::*, mail_accounts::*, mail_servers::*, mail_test::*,
+    settings::*, users::*,
 };
-use app::domain::{MailServerDraft, Protocol, Role};
+use app::domain::{ApiKeyDraft, MailServerDraft, Protocol, Role};
 use app::error::AppError;
 use common::TestApp;
 use leptos::server_fn::ServerFn;
@@ -91,6 +91,10 @@ const FUNCTIONS: &[Fn] = &[
     call!(AccountStatusCounts, |_, _| AccountStatusCounts {}, 401, 200, 200),
     call!(TestMailAccount, |ids, _| TestMailAccount { id: ids.account, protocol: Protocol::Imap }, 401, 200, 200),
     call!(TestMailAccount, |ids, _| TestMailAccount { id: ids.account, protocol: Protocol::Smtp }, 401, 200, 200),
+    call!(TokenHandouts, |ids, _| TokenHandouts { id: ids.account }, 401, 200, 200),
+    call!(ListApiKeys, |_, _| ListApiKeys {}, 401, 403, 200),
+    call!(CreateApiKey, |_, u| CreateApiKey { draft: ApiKeyDraft { name: format!("Key {u}"), all_servers: true, perm_tokens: true, ..Default::default() } }, 401, 403, 200),
+    call!(RevokeApiKey, |_, _| RevokeApiKey { id: 999_999 }, 401, 403, 404),
 ];
 
 struct Page {
@@ -115,12 +119,16 @@ const PAGES: &[Page] = &[
     Page { path: "/users", anon: ANON_PAGE, user: 403, admin: 200 },
     Page { path: "/users/{victim}", anon: ANON_PAGE, user: 403, admin: 200 },
     Page { path: "/profile", anon: ANON_PAGE, user: 200, admin: 200 },
+    Page { path: "/api-keys", anon: ANON_PAGE, user: 403, admin: 200 },
 ];
 
 /// Plain axum routes outside Leptos.
 #[rustfmt::skip]
 const ROUTES: &[Page] = &[
     Page { path: "/healthz", anon: 200, user: 200, admin: 200 },
+    // The REST API answers to API keys, not sessions: 401 for every visitor.
+    Page { path: "/api/v1/accounts", anon: 401, user: 401, admin: 401 },
+    Page { path: "/api/v1/openapi.json", anon: 200, user: 200, admin: 200 },
     // Signed out: to /login; signed in with a bad key: to the result page.
     Page { path: "/oauth/callback/not-a-key?state=x&code=y", anon: 303, user: 303, admin: 303 },
 ];

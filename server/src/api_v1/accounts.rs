@@ -96,10 +96,13 @@ pub async fn list(
     State(st): State<AppState>,
     headers: HeaderMap,
     ext: Option<Extension<ClientAddr>>,
-    Query(q): Query<ListQuery>,
+    uri: axum::http::Uri,
 ) -> Result<Json<AccountPage>, ApiError> {
     let caller = caller(&st, &headers, addr(&ext)).await?;
     require(&caller, "accounts")?;
+    // Read only now: a caller without a key learns nothing from the query's parsing either.
+    let Query(q) = Query::<ListQuery>::try_from_uri(&uri)
+        .map_err(|e| ApiError::invalid("query", e.body_text()))?;
     let server = match q.server.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => Some(
@@ -151,14 +154,12 @@ async fn reached(
     id: &str,
 ) -> Result<MailAccountView, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::not_found())?;
-    let account = db::mail_accounts::view(&st.pool, id)
+    // One query with the key's scope in it: an account outside the scope and one that does
+    // not exist take the same path and the same time.
+    db::mail_accounts::view_for_key(&st.pool, id, caller.key.id)
         .await
         .map_err(app::error::AppError::from)?
-        .ok_or_else(ApiError::not_found)?;
-    if !caller.reaches(st, account.mail_server_id).await? {
-        return Err(ApiError::not_found());
-    }
-    Ok(account)
+        .ok_or_else(ApiError::not_found)
 }
 
 /// One account.
@@ -297,7 +298,39 @@ pub async fn hand_out(
     if account.status != AccountStatus::Linked {
         return Err(unusable(account.status, account.last_error.clone()));
     }
-    let token = match refresh::ensure_fresh(st, account.id, min_validity).await {
+    let server = db::mail_servers::get(&st.pool, account.mail_server_id)
+        .await
+        .map_err(app::error::AppError::from)?
+        .ok_or_else(ApiError::not_found)?;
+    if !server.active {
+        // Deactivating a server is how an admin cuts programs off its mailboxes.
+        let mut e = ApiError::new(
+            StatusCode::CONFLICT,
+            "account_unusable",
+            "The account's mail server is deactivated: no token is handed out.",
+        );
+        e.body.status = Some(account.status.code().to_string());
+        return Err(e);
+    }
+    // Asking for more validity than the background task keeps would otherwise make every call
+    // a refresh at the provider: such early refreshes happen at most once a minute per account
+    // (the same budget as a test's forced refresh); in between, the current token — still good
+    // for longer than the background margin, its expiry in the answer — is handed out.
+    let now = st.clock.now();
+    let background = st.refresh.before_secs.max(60);
+    let remaining = account.access_expires_at.unwrap_or(0) - now;
+    let margin = if remaining > background
+        && remaining <= min_validity
+        && !st
+            .mail_tests
+            .may_force_refresh(&st.pool, account.id, now)
+            .await?
+    {
+        0
+    } else {
+        min_validity
+    };
+    let token = match refresh::ensure_fresh(st, account.id, margin).await {
         Ok(t) => t,
         Err(e @ (RefreshError::Transient(_) | RefreshError::Busy)) => {
             let mut err = ApiError::new(
@@ -325,10 +358,6 @@ pub async fn hand_out(
         .await
         .map_err(app::error::AppError::from)?
         .unwrap_or_default();
-    let server = db::mail_servers::get(&st.pool, account.mail_server_id)
-        .await
-        .map_err(app::error::AppError::from)?
-        .ok_or_else(ApiError::not_found)?;
     let now = st.clock.now();
     db::token_handouts::record(&st.pool, account.id, key, client, now)
         .await

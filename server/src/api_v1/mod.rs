@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use axum::{
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
-    routing::{get, post},
+    routing::{any, get, post},
     Json, Router,
 };
 use serde::Serialize;
@@ -22,14 +22,40 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/api/v1/accounts",
-            get(accounts::list).post(accounts::create),
+            get(accounts::list)
+                .post(accounts::create)
+                .fallback(wrong_method),
         )
-        .route("/api/v1/accounts/{id}", get(accounts::get))
+        .route(
+            "/api/v1/accounts/{id}",
+            get(accounts::get).fallback(wrong_method),
+        )
         .route(
             "/api/v1/accounts/{id}/access-token",
-            post(accounts::access_token),
+            post(accounts::access_token).fallback(wrong_method),
         )
-        .route("/api/v1/openapi.json", get(openapi::document))
+        .route(
+            "/api/v1/openapi.json",
+            get(openapi::document).fallback(wrong_method),
+        )
+        // Anything else under /api/v1 is a JSON 404 too, not the app's HTML page.
+        .route("/api/v1/{*rest}", any(unknown_route))
+}
+
+async fn wrong_method() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "This method is not allowed here; see /api/v1/openapi.json.",
+    )
+}
+
+async fn unknown_route() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "No such API route; see /api/v1/openapi.json.",
+    )
 }
 
 /// Every refusal: a status and `{"error": "...", "message": "..."}` (plus details for some).

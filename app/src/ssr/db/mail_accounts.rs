@@ -59,6 +59,25 @@ pub async fn granted_scopes(db: impl super::Executor<'_>, id: i64) -> DbResult<O
     .map(Option::flatten)
 }
 
+/// Account `id` as its page shows it, if API key `key` reaches its server.
+pub async fn view_for_key(
+    db: impl super::Executor<'_>,
+    id: i64,
+    key: i64,
+) -> DbResult<Option<MailAccountView>> {
+    sqlx::query_as(&format!(
+        "{VIEW_COLUMNS} {VIEW_FROM} WHERE a.id = $1
+         AND ((SELECT k.all_servers FROM api_keys k WHERE k.id = $2) OR EXISTS(
+            SELECT 1 FROM api_key_servers ks WHERE ks.api_key_id = $2
+            AND ks.mail_server_id = a.mail_server_id))"
+    ))
+    .bind(id)
+    .bind(key)
+    .fetch_optional(db)
+    .await
+    .context("reading a mail account for an API key")
+}
+
 /// One page of the accounts an API key reaches (all servers, or its chosen ones), by id, with
 /// the filtered list's size on every row.
 pub async fn api_page(
