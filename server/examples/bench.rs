@@ -3,7 +3,8 @@
 //! 1. Server-rendered Mail servers and Mail accounts lists with 1,000 servers and 10,000
 //!    accounts, against a static file of the same size from the app's own static handler.
 //! 2. Start-up to a healthy `/healthz` on that database.
-//! 3. Refresh at scale against the peers kit's OAuth server: the refresh task versus direct
+//! 3. The access-token API for an already-fresh token, against `/healthz` of the same server.
+//! 4. Refresh at scale against the peers kit's OAuth server: the refresh task versus direct
 //!    refresh calls at the same concurrency.
 //!
 //! The server runs in this process on its own runtime (the test kit's server, `testkit`); the
@@ -38,7 +39,9 @@ struct Load {
     errors: usize,
 }
 
-async fn load(url: String, cookie: String, duration: Duration) -> Load {
+/// `CONCURRENCY` clients sending GET (or, with `post`, an empty POST) to `url` with `header`
+/// for `duration`.
+async fn load(url: String, header: (&'static str, String), post: bool, duration: Duration) -> Load {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(CONCURRENCY)
         .build()
@@ -49,13 +52,18 @@ async fn load(url: String, cookie: String, duration: Duration) -> Load {
     for _ in 0..CONCURRENCY {
         let client = client.clone();
         let url = url.clone();
-        let cookie = cookie.clone();
+        let header = header.clone();
         tasks.spawn(async move {
             let mut lat = vec![];
             let mut errors = 0;
             while Instant::now() < deadline {
                 let t = Instant::now();
-                match client.get(&url).header("cookie", &cookie).send().await {
+                let req = if post {
+                    client.post(&url)
+                } else {
+                    client.get(&url)
+                };
+                match req.header(header.0, &header.1).send().await {
                     Ok(r) if r.status().is_success() => {
                         let _ = r.bytes().await;
                         lat.push(t.elapsed().as_secs_f64() * 1000.0);
@@ -215,6 +223,8 @@ fn bench_on(dir: tempfile::TempDir, db: &str) {
         &[
             ("LEPTOS_SITE_ROOT", site.as_str()),
             ("MAILBRIDGE_REFRESH_INTERVAL_SECS", "3600"),
+            // The access-token benchmark is one key as fast as it can go.
+            ("MAILBRIDGE_API_RATE_PER_MINUTE", "1000000000"),
         ],
     ));
     let cookie = server_rt.block_on(seed(&kit, servers, accounts));
@@ -249,12 +259,14 @@ fn bench_on(dir: tempfile::TempDir, db: &str) {
         std::fs::write(dir.join("site").join(&static_name), vec![b'x'; body.len()]).unwrap();
         let ssr = gen.block_on(load(
             format!("{base}{page}"),
-            cookie.clone(),
+            ("cookie", cookie.clone()),
+            false,
             Duration::from_secs(secs),
         ));
         let st = gen.block_on(load(
             format!("{base}/{static_name}"),
-            cookie.clone(),
+            ("cookie", cookie.clone()),
+            false,
             Duration::from_secs(secs),
         ));
         let rps = |l: &Load| l.requests as f64 / l.secs;
@@ -283,6 +295,68 @@ fn bench_on(dir: tempfile::TempDir, db: &str) {
     println!(
         "(both lists show their first page of {} rows)",
         app::domain::PAGE_SIZE
+    );
+
+    // The access-token API for a token that is already fresh (no provider call): an API key
+    // with all servers, and account 1 (linked, on a Google server) given a sealed token good for
+    // an hour; against /healthz of the same server.
+    let api_key = server_rt.block_on(async {
+        let now = state.clock.now();
+        sqlx::query(
+            "UPDATE mail_accounts SET status = 'linked', access_token_enc = $1, refresh_token_enc = $2,
+                access_expires_at = $3 WHERE id = 1",
+        )
+        .bind(state.secrets.seal_str("bench-access-token", &aad::ACCESS_TOKEN.row(1)))
+        .bind(state.secrets.seal_str("bench-refresh-token", &aad::REFRESH_TOKEN.row(1)))
+        .bind(now + 3600)
+        .execute(&state.pool)
+        .await
+        .unwrap();
+        let draft = app::domain::ApiKeyDraft {
+            name: "Bench".into(),
+            all_servers: true,
+            perm_tokens: true,
+            ..Default::default()
+        };
+        app::ssr::service::api_keys::create(&state, 1, &draft)
+            .await
+            .unwrap()
+            .key
+    });
+    let bearer = ("authorization", format!("Bearer {api_key}"));
+    let token = gen.block_on(load(
+        format!("{base}/api/v1/accounts/1/access-token"),
+        bearer.clone(),
+        true,
+        Duration::from_secs(secs),
+    ));
+    let health = gen.block_on(load(
+        format!("{base}/healthz"),
+        bearer,
+        false,
+        Duration::from_secs(secs),
+    ));
+    let rps = |l: &Load| l.requests as f64 / l.secs;
+    println!();
+    println!("| endpoint | req/s | p50 ms | p99 ms | errors |");
+    println!("|---|---:|---:|---:|---:|");
+    println!(
+        "| POST /api/v1/accounts/1/access-token (token already fresh) | {:.0} | {:.1} | {:.1} | {} |",
+        rps(&token),
+        token.p50_ms,
+        token.p99_ms,
+        token.errors
+    );
+    println!(
+        "| GET /healthz | {:.0} | {:.1} | {:.1} | {} |",
+        rps(&health),
+        health.p50_ms,
+        health.p99_ms,
+        health.errors
+    );
+    println!(
+        "| **ratio access-token ÷ healthz** | **{:.2}** | | | |",
+        rps(&token) / rps(&health)
     );
 
     // Start-up on the seeded database: the release binary, from spawning the process to the
