@@ -384,21 +384,30 @@ fn bench_on(dir: tempfile::TempDir, db: &str) {
                 .expect("server binary");
             let healthy = gen.block_on(async {
                 let client = reqwest::Client::new();
-                loop {
+                // A binary that exits (e.g. one older than this database's migrations) or never
+                // gets healthy is reported, not waited for.
+                while started.elapsed() < Duration::from_secs(60) {
                     if let Ok(r) = client.get(format!("http://127.0.0.1:{port}/healthz")).send().await {
                         if r.status().is_success() {
-                            return started.elapsed();
+                            return Some(started.elapsed());
                         }
+                    }
+                    if matches!(child.try_wait(), Ok(Some(_))) {
+                        return None;
                     }
                     tokio::time::sleep(Duration::from_millis(1)).await;
                 }
+                None
             });
             let _ = child.kill();
             let _ = child.wait();
-            println!(
-                "| start-up of the release binary to /healthz ok ({accounts} accounts) | {:.0} ms |",
-                healthy.as_secs_f64() * 1000.0
-            );
+            match healthy {
+                Some(t) => println!(
+                    "| start-up of the release binary to /healthz ok ({accounts} accounts) | {:.0} ms |",
+                    t.as_secs_f64() * 1000.0
+                ),
+                None => println!("| start-up of the release binary | failed: it exited or was not healthy within 60 s (is {} current?) |", bin.display()),
+            }
         }
         None => println!("| start-up | skipped: no release server binary (run scripts/bench.sh or set BENCH_SERVER_BIN) |"),
     }
