@@ -61,6 +61,30 @@ async fn call(
     }
 }
 
+/// Refreshes this instance has sent to the provider so far.
+fn refreshes(l: &Linked) -> u64 {
+    l.app
+        .state
+        .refresher
+        .calls
+        .load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// The access token stored for `account`, opened.
+async fn stored_token(l: &Linked, account: i64) -> String {
+    let blob: Vec<u8> =
+        sqlx::query_scalar("SELECT access_token_enc FROM mail_accounts WHERE id = $1")
+            .bind(account)
+            .fetch_one(&l.app.state.pool)
+            .await
+            .unwrap();
+    l.app
+        .state
+        .secrets
+        .open_str(&blob, &aad::ACCESS_TOKEN.row(account))
+        .unwrap()
+}
+
 fn token_path(account: i64) -> String {
     format!("/api/v1/accounts/{account}/access-token")
 }
@@ -259,13 +283,7 @@ async fn a_token_is_handed_out_fresh_with_its_xoauth2_string_and_recorded() {
     // Access tokens live 10 minutes: a minimum validity of 55 minutes forces a refresh.
     let l = Linked::start(&[("ACCESS_TTL", "600")], &[], "mailbox@example.test").await;
     let key = create_key(&l, draft("Helpdesk")).await;
-    let calls = || {
-        l.app
-            .state
-            .refresher
-            .calls
-            .load(std::sync::atomic::Ordering::SeqCst)
-    };
+    let calls = || refreshes(&l);
     let before = calls();
     let a = call(&l, "POST", &token_path(l.account), Some(&key), None).await;
     assert_eq!(a.status, 200, "{}", a.body);
@@ -274,18 +292,7 @@ async fn a_token_is_handed_out_fresh_with_its_xoauth2_string_and_recorded() {
         before,
         "a token good for 10 more minutes is handed out as it is"
     );
-    let stored: Vec<u8> =
-        sqlx::query_scalar("SELECT access_token_enc FROM mail_accounts WHERE id = $1")
-            .bind(l.account)
-            .fetch_one(&l.app.state.pool)
-            .await
-            .unwrap();
-    let token = l
-        .app
-        .state
-        .secrets
-        .open_str(&stored, &aad::ACCESS_TOKEN.row(l.account))
-        .unwrap();
+    let token = stored_token(&l, l.account).await;
     assert_eq!(a.body["access_token"], token.as_str());
     assert_eq!(a.body["token_type"], "Bearer");
     assert_eq!(a.body["login"], "mailbox@example.test");
@@ -614,18 +621,7 @@ async fn the_token_command_prints_a_token_and_says_why_not_with_its_exit_code() 
         String::from_utf8_lossy(&out.stderr)
     );
     let printed = String::from_utf8(out.stdout).unwrap();
-    let stored: Vec<u8> =
-        sqlx::query_scalar("SELECT access_token_enc FROM mail_accounts WHERE id = $1")
-            .bind(l.account)
-            .fetch_one(&l.app.state.pool)
-            .await
-            .unwrap();
-    let token = l
-        .app
-        .state
-        .secrets
-        .open_str(&stored, &aad::ACCESS_TOKEN.row(l.account))
-        .unwrap();
+    let token = stored_token(&l, l.account).await;
     assert_eq!(printed.trim_end(), token);
     let out = run(vec![
         "--account".into(),
@@ -685,13 +681,7 @@ async fn a_key_cannot_make_the_provider_refresh_on_every_call() {
     // account; in between, the current token (still valid, its expiry in the answer).
     let l = Linked::start(&[("ACCESS_TTL", "600")], &[], "mailbox@example.test").await;
     let key = create_key(&l, draft("Greedy")).await;
-    let calls = || {
-        l.app
-            .state
-            .refresher
-            .calls
-            .load(std::sync::atomic::Ordering::SeqCst)
-    };
+    let calls = || refreshes(&l);
     let before = calls();
     let mut tokens = std::collections::HashSet::new();
     for _ in 0..10 {

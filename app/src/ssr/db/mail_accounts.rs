@@ -59,17 +59,24 @@ pub async fn granted_scopes(db: impl super::Executor<'_>, id: i64) -> DbResult<O
     .map(Option::flatten)
 }
 
+/// The condition "API key `$n` reaches account `a`'s server": all servers, or one it chose.
+fn key_scope(n: u8) -> String {
+    format!(
+        "((SELECT k.all_servers FROM api_keys k WHERE k.id = ${n}) OR EXISTS(
+            SELECT 1 FROM api_key_servers ks WHERE ks.api_key_id = ${n}
+            AND ks.mail_server_id = a.mail_server_id))"
+    )
+}
+
 /// Account `id` as its page shows it, if API key `key` reaches its server.
 pub async fn view_for_key(
     db: impl super::Executor<'_>,
     id: i64,
     key: i64,
 ) -> DbResult<Option<MailAccountView>> {
+    let scope = key_scope(2);
     sqlx::query_as(&format!(
-        "{VIEW_COLUMNS} {VIEW_FROM} WHERE a.id = $1
-         AND ((SELECT k.all_servers FROM api_keys k WHERE k.id = $2) OR EXISTS(
-            SELECT 1 FROM api_key_servers ks WHERE ks.api_key_id = $2
-            AND ks.mail_server_id = a.mail_server_id))"
+        "{VIEW_COLUMNS} {VIEW_FROM} WHERE a.id = $1 AND {scope}"
     ))
     .bind(id)
     .bind(key)
@@ -88,11 +95,11 @@ pub async fn api_page(
     login_key: Option<&str>,
     page: i64,
 ) -> DbResult<Vec<Counted<MailAccountView>>> {
-    let filter = "WHERE ($1 IS NULL OR a.mail_server_id = $1) AND ($2 IS NULL OR a.status = $2)
-        AND ($3 IS NULL OR a.login_key = $3)
-        AND ((SELECT k.all_servers FROM api_keys k WHERE k.id = $4) OR EXISTS(
-            SELECT 1 FROM api_key_servers ks WHERE ks.api_key_id = $4
-            AND ks.mail_server_id = a.mail_server_id))";
+    let filter = format!(
+        "WHERE ($1 IS NULL OR a.mail_server_id = $1) AND ($2 IS NULL OR a.status = $2)
+        AND ($3 IS NULL OR a.login_key = $3) AND {}",
+        key_scope(4)
+    );
     sqlx::query_as(&format!(
         "{VIEW_COLUMNS}, (SELECT COUNT(*) FROM mail_accounts a {filter}) AS total {VIEW_FROM} {filter}
          ORDER BY a.id LIMIT $5 OFFSET $6"
