@@ -4,8 +4,7 @@
 
 mod common;
 
-use app::domain::{AccountStatus, Role};
-use app::ssr::crypto::aad;
+use app::domain::Role;
 use app::ssr::refresh::{self, RefreshSettings};
 use common::oidc::Oidc;
 use sqlx::{Column, Row, Value, ValueRef};
@@ -123,25 +122,8 @@ async fn an_installation_moves_to_postgresql_and_back_with_every_row_and_grant()
     };
     let (_tx, rx) = tokio::sync::watch::channel(false);
     refresh::run_pass(&app.state, &settings, rx).await;
-    let rows: Vec<(i64, AccountStatus, Vec<u8>)> =
-        sqlx::query_as("SELECT id, status, refresh_token_enc FROM mail_accounts ORDER BY id")
-            .fetch_all(&app.state.pool)
-            .await
-            .unwrap();
-    assert_eq!(rows.len(), GRANTS);
-    for (id, status, blob) in rows {
-        assert_eq!(status, AccountStatus::Linked, "account {id}");
-        let token = app
-            .state
-            .secrets
-            .open_str(&blob, &aad::REFRESH_TOKEN.row(id))
-            .unwrap();
-        assert!(
-            oidc.is_active(&seeded.client_id, &seeded.client_secret, &token)
-                .await,
-            "account {id}'s grant is alive"
-        );
-    }
+    oidc.assert_every_grant_alive(&app.state, &seeded.client_id, &seeded.client_secret, GRANTS)
+        .await;
     let after = dump(&app.state.pool).await;
     app.state.pool.close().await;
 

@@ -767,12 +767,8 @@ async fn tests_refused_for_the_minute_are_not_counted_as_password_guesses() {
     assert!(r.is_ok(), "{r:?}");
 }
 
-#[tokio::test]
-async fn a_grant_saved_while_a_server_change_commits_is_refused() {
-    // The change's transaction has moved the destination but not committed yet when a callback
-    // stores its grant. Under PostgreSQL's default isolation the callback's statement would see
-    // the old version and store the grant for the old destination; it must wait for the change
-    // and refuse.
+/// A fresh instance with one mail server and one account on it, for the race tests below.
+async fn one_account_on_a_server() -> (common::TestApp, i64, i64) {
     let app = common::spawn().await;
     let admin = app.admin().await;
     let (_, user) = app.person("u@example.test", Role::User).await;
@@ -782,6 +778,16 @@ async fn a_grant_saved_while_a_server_change_commits_is_refused() {
     let account = app
         .ok(new_account(server, "u@example.test", "", "pw"), &user)
         .await;
+    (app, server, account)
+}
+
+#[tokio::test]
+async fn a_grant_saved_while_a_server_change_commits_is_refused() {
+    // The change's transaction has moved the destination but not committed yet when a callback
+    // stores its grant. Under PostgreSQL's default isolation the callback's statement would see
+    // the old version and store the grant for the old destination; it must wait for the change
+    // and refuse.
+    let (app, server, account) = one_account_on_a_server().await;
     let st = &app.state;
     let version = app::ssr::db::mail_servers::get(&st.pool, server)
         .await
@@ -835,15 +841,7 @@ async fn a_server_change_revokes_the_token_a_refresh_saved_while_it_ran() {
         eprintln!("PostgreSQL only: SQLite runs one writer at a time");
         return;
     }
-    let app = common::spawn().await;
-    let admin = app.admin().await;
-    let (_, user) = app.person("u@example.test", Role::User).await;
-    let server = app
-        .create_server(&admin, password_draft("Moving", "127.0.0.1", 9, 9))
-        .await;
-    let account = app
-        .ok(new_account(server, "u@example.test", "", "pw"), &user)
-        .await;
+    let (app, server, account) = one_account_on_a_server().await;
     let st = &app.state;
     sqlx::query("UPDATE mail_accounts SET refresh_token_enc = $1 WHERE id = $2")
         .bind(b"R1".to_vec())

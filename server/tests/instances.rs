@@ -4,7 +4,6 @@
 mod common;
 
 use app::domain::{AccountStatus, Role};
-use app::ssr::crypto::aad;
 use app::ssr::refresh::{self, RefreshSettings};
 use common::oidc::Oidc;
 
@@ -49,25 +48,8 @@ async fn two_instances_refresh_every_account_exactly_once_with_a_strict_rotating
     assert!(ca > 0 && cb > 0, "both instances took part: {ca} + {cb}");
 
     // None lost: every account linked, its stored refresh token alive at the provider.
-    let rows: Vec<(i64, AccountStatus, Vec<u8>)> =
-        sqlx::query_as("SELECT id, status, refresh_token_enc FROM mail_accounts ORDER BY id")
-            .fetch_all(&a.state.pool)
-            .await
-            .unwrap();
-    assert_eq!(rows.len(), ACCOUNTS);
-    for (id, status, blob) in rows {
-        assert_eq!(status, AccountStatus::Linked, "account {id}");
-        let token = a
-            .state
-            .secrets
-            .open_str(&blob, &aad::REFRESH_TOKEN.row(id))
-            .unwrap();
-        assert!(
-            oidc.is_active(&seeded.client_id, &seeded.client_secret, &token)
-                .await,
-            "account {id}'s grant is alive"
-        );
-    }
+    oidc.assert_every_grant_alive(&a.state, &seeded.client_id, &seeded.client_secret, ACCOUNTS)
+        .await;
 }
 
 #[tokio::test]

@@ -387,6 +387,38 @@ impl Oidc {
     }
 }
 
+impl Oidc {
+    /// Asserts that `state`'s database holds exactly `n` accounts, every one `linked` with a
+    /// refresh token this provider reports active for client (`cid`, `secret`): none lost.
+    pub async fn assert_every_grant_alive(
+        &self,
+        state: &app::ssr::AppState,
+        cid: &str,
+        secret: &str,
+        n: usize,
+    ) {
+        use app::domain::AccountStatus;
+        use app::ssr::crypto::aad;
+        let rows: Vec<(i64, AccountStatus, Vec<u8>)> =
+            sqlx::query_as("SELECT id, status, refresh_token_enc FROM mail_accounts ORDER BY id")
+                .fetch_all(&state.pool)
+                .await
+                .expect("accounts");
+        assert_eq!(rows.len(), n);
+        for (id, status, blob) in rows {
+            assert_eq!(status, AccountStatus::Linked, "account {id}");
+            let token = state
+                .secrets
+                .open_str(&blob, &aad::REFRESH_TOKEN.row(id))
+                .expect("decrypts");
+            assert!(
+                self.is_active(cid, secret, &token).await,
+                "account {id}'s grant is alive"
+            );
+        }
+    }
+}
+
 /// [`Oidc::is_active`] without the provider at hand (for tasks of their own).
 pub async fn introspect_active(issuer: &str, cid: &str, secret: &str, token: &str) -> bool {
     let answer: serde_json::Value = reqwest::Client::new()
