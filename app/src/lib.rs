@@ -23,7 +23,8 @@ use crate::pages::{
     dashboard::DashboardPage, login::LoginPage, mail_account::MailAccountPage,
     mail_accounts::MailAccountsPage, mail_server_form::MailServerFormPage,
     mail_servers::MailServersPage, not_found::NotFound, oauth_result::OAuthResultPage,
-    profile::ProfilePage, user_edit::UserEditPage, users::UsersPage,
+    profile::ProfilePage, user_edit::UserEditPage, users::UsersPage, webhook::WebhookPage,
+    webhooks::WebhooksPage,
 };
 
 /// The HTML document around the app; rendered only on the server.
@@ -67,6 +68,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("applications") view=ApplicationsPage ssr=SsrMode::Async />
                     <Route path=path!("applications/:id") view=ApplicationEditPage ssr=SsrMode::Async />
                     <Route path=path!("api-keys") view=ApiKeysPage ssr=SsrMode::Async />
+                    <Route path=path!("webhooks") view=WebhooksPage ssr=SsrMode::Async />
+                    <Route path=path!("webhooks/:id") view=WebhookPage ssr=SsrMode::Async />
                     <Route path=path!("mail-accounts") view=MailAccountsPage ssr=SsrMode::Async />
                     <Route path=path!("mail-accounts/:id") view=MailAccountPage ssr=SsrMode::Async />
                     <Route path=path!("oauth/result") view=OAuthResultPage ssr=SsrMode::Async />

@@ -45,6 +45,8 @@ pub struct Config {
     pub mail_test_per_minute: i64,
     /// REST requests one API key may make per minute (`MAILBRIDGE_API_RATE_PER_MINUTE`).
     pub api_rate_per_minute: i64,
+    /// Webhook deliveries in flight at once per instance (`MAILBRIDGE_WEBHOOK_CONCURRENCY`).
+    pub webhook_concurrency: i64,
     pub ca_file: Option<std::path::PathBuf>,
     /// Private ranges outbound calls may reach (`MAILBRIDGE_ALLOW_PRIVATE_NETWORKS`).
     pub allow_private_networks: app::domain::CidrList,
@@ -174,6 +176,7 @@ impl Config {
             mail_test_concurrency: number("MAILBRIDGE_MAIL_TEST_CONCURRENCY", 8, 1)?,
             mail_test_per_minute: number("MAILBRIDGE_MAIL_TEST_PER_MINUTE", 20, 1)?,
             api_rate_per_minute: number("MAILBRIDGE_API_RATE_PER_MINUTE", 600, 1)?,
+            webhook_concurrency: number("MAILBRIDGE_WEBHOOK_CONCURRENCY", 8, 1)?,
             ca_file: var("MAILBRIDGE_CA_FILE").map(Into::into),
             allow_private_networks: app::domain::CidrList::parse(
                 &var("MAILBRIDGE_ALLOW_PRIVATE_NETWORKS").unwrap_or_default(),

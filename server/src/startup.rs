@@ -100,6 +100,9 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
         providers: Arc::new(providers),
         outbound,
         refresher: Arc::new(app::ssr::refresh::Refresher::default()),
+        webhooks: Arc::new(app::ssr::webhooks::Hub::new(
+            config.webhook_concurrency as usize,
+        )),
         hashing: Arc::new(tokio::sync::Semaphore::new(
             config.password_hash_concurrency as usize,
         )),
@@ -261,6 +264,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     let worker = app::ssr::refresh::spawn(state.clone(), state.refresh.clone());
     let housekeeping =
         app::ssr::housekeeping::spawn(state.clone(), std::time::Duration::from_secs(600));
+    let deliveries = app::ssr::webhooks::worker::spawn(state.clone());
     let stop_refreshing = worker.stop_signal();
     let limits = conn_limits(&state);
     crate::serving::serve(listener, router(state), limits, async move {
@@ -272,6 +276,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     .await;
     // Refreshes already sent are awaited and saved, whether serving ended well or not.
     worker.stop().await;
+    deliveries.stop().await;
     housekeeping.abort();
     tracing::info!("Mailbridge stopped");
     Ok(())

@@ -804,8 +804,9 @@ async fn a_grant_saved_while_a_server_change_commits_is_refused() {
     let pool = st.pool.clone();
     let now = st.clock.now();
     let save = tokio::spawn(async move {
-        app::ssr::db::mail_accounts::save_grant_at_version(
-            &pool,
+        let mut tx = pool.begin().await.unwrap();
+        let saved = app::ssr::db::mail_accounts::save_grant_at_version(
+            &mut tx,
             (server, version),
             account,
             vec![1],
@@ -815,7 +816,9 @@ async fn a_grant_saved_while_a_server_change_commits_is_refused() {
             now,
         )
         .await
-        .unwrap()
+        .unwrap();
+        tx.commit().await.unwrap();
+        saved
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
     tx.commit().await.unwrap();

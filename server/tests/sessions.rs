@@ -82,6 +82,7 @@ async fn expired_sessions_states_and_lockout_rows_are_purged() {
             oauth_states: 1,
             sign_in_failures: 1,
             rate_events: 0,
+            webhook_events: 0,
         }
     );
 }

@@ -12,3 +12,4 @@ pub mod mail_servers;
 pub mod mail_test;
 pub mod settings;
 pub mod users;
+pub mod webhooks;

@@ -35,6 +35,7 @@ pub fn Layout() -> impl IntoView {
                     <li><A href="/mail-accounts">"Mail accounts"</A></li>
                     <li><A href="/users">"Users"</A></li>
                     <li><A href="/api-keys">"API keys"</A></li>
+                    <li><A href="/webhooks">"Webhooks"</A></li>
                 </ul>
                 <Suspense>
                     {move || Suspend::new(async move { me.await.ok().flatten().map(|u| view! {

@@ -10,3 +10,4 @@ pub mod ready;
 pub mod route;
 pub mod server_fields;
 pub mod time;
+pub mod webhook_fields;

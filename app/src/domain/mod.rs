@@ -13,6 +13,7 @@ pub mod provider;
 pub mod redirect;
 pub mod text;
 pub mod user;
+pub mod webhook;
 
 pub use api_key::{ApiKeyDraft, ApiKeyView, CreatedApiKey};
 pub use application::{AppName, ApplicationView};
@@ -27,3 +28,7 @@ pub use paging::{Page, PAGE_SIZE};
 pub use provider::{AuthMethod, MailPreset, ProviderKind};
 pub use text::OrganisationName;
 pub use user::{DisplayName, Email, Password, Role, SessionUser, UserView};
+pub use webhook::{
+    CreatedWebhook, DeliveryState, DeliveryView, EventKind, WebhookDetail, WebhookDraft,
+    WebhookView,
+};

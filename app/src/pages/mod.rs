@@ -15,3 +15,5 @@ pub mod profile;
 pub mod server_accounts;
 pub mod user_edit;
 pub mod users;
+pub mod webhook;
+pub mod webhooks;

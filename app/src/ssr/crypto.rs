@@ -37,6 +37,7 @@ pub mod aad {
     /// Rows of `oauth_states` are named by their state hash.
     pub const PKCE_VERIFIER: Column = Column("oauth_states.pkce_verifier");
     pub const NONCE: Column = Column("oauth_states.nonce");
+    pub const WEBHOOK_SECRET: Column = Column("webhooks.secret");
     pub const KEY_CHECK: &str = "settings.secret_key_check";
 }
 

@@ -13,7 +13,12 @@ pub struct Purged {
     pub oauth_states: u64,
     pub sign_in_failures: u64,
     pub rate_events: u64,
+    /// Webhook events older than [`EVENT_RETENTION_SECS`] with no delivery pending.
+    pub webhook_events: u64,
 }
+
+/// Events (and their deliveries' record) are kept 30 days for the webhooks' pages.
+pub const EVENT_RETENTION_SECS: i64 = 30 * 86_400;
 
 pub async fn purge(st: &AppState) -> Result<Purged, db::QueryError> {
     let t = st.clock.now();
@@ -32,11 +37,13 @@ pub async fn purge(st: &AppState) -> Result<Purged, db::QueryError> {
             tracing::warn!(error = %e, "pruning counted events");
             0
         });
+    let webhook_events = db::outbox::purge(&st.pool, t - EVENT_RETENTION_SECS).await?;
     Ok(Purged {
         sessions,
         oauth_states,
         sign_in_failures,
         rate_events,
+        webhook_events,
     })
 }
 
@@ -53,6 +60,7 @@ pub fn spawn(st: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
                     oauth_states = p.oauth_states,
                     sign_in_failures = p.sign_in_failures,
                     rate_events = p.rate_events,
+                    webhook_events = p.webhook_events,
                     "purged expired rows"
                 ),
                 Ok(_) => {}

@@ -18,6 +18,7 @@ pub mod refresh;
 pub mod service;
 pub mod sessions;
 pub mod state;
+pub mod webhooks;
 
 pub use state::AppState;
 

@@ -232,7 +232,7 @@ impl Outbound {
 
     /// Checks a URL before any connection: http(s) only, an IP literal against the policy
     /// (reqwest does not resolve those), and plain http only to an explicitly allowed range.
-    async fn check_url(&self, url: &url::Url) -> Result<(), OutboundError> {
+    pub async fn check_url(&self, url: &url::Url) -> Result<(), OutboundError> {
         let host = url
             .host_str()
             .ok_or_else(|| OutboundError::Refused(format!("{url} has no host")))?;
@@ -266,12 +266,11 @@ impl Outbound {
         }
     }
 
-    /// Sends `request` and reads at most `cap` bytes of the answer.
-    pub async fn send(
+    /// Checks the destination and sends `request`; the answer's body is not read yet.
+    async fn execute(
         &self,
         request: HttpRequest,
-        cap: usize,
-    ) -> Result<HttpResponse, OutboundError> {
+    ) -> Result<oauth2::reqwest::Response, OutboundError> {
         let url = url::Url::parse(&request.uri().to_string())
             .map_err(|e| OutboundError::Refused(format!("not a URL: {e}")))?;
         self.check_url(&url).await?;
@@ -283,7 +282,7 @@ impl Outbound {
         } else {
             &self.client
         };
-        let res = client.execute(req).await.map_err(|e| {
+        client.execute(req).await.map_err(|e| {
             let m = describe(&e);
             // The resolver's refusals arrive as connection errors; they are refusals.
             if m.contains("MAILBRIDGE_ALLOW_PRIVATE_NETWORKS") {
@@ -291,7 +290,22 @@ impl Outbound {
             } else {
                 OutboundError::Failed(m)
             }
-        })?;
+        })
+    }
+
+    /// Sends `request` and answers the status alone, reading none of the body (a webhook
+    /// receiver's answer means nothing beyond its status).
+    pub async fn status_of(&self, request: HttpRequest) -> Result<u16, OutboundError> {
+        Ok(self.execute(request).await?.status().as_u16())
+    }
+
+    /// Sends `request` and reads at most `cap` bytes of the answer.
+    pub async fn send(
+        &self,
+        request: HttpRequest,
+        cap: usize,
+    ) -> Result<HttpResponse, OutboundError> {
+        let res = self.execute(request).await?;
         if res.content_length().is_some_and(|n| n as usize > cap) {
             return Err(OutboundError::TooLarge(cap));
         }

@@ -73,6 +73,8 @@ pub struct AppState {
     pub outbound: super::outbound::Outbound,
     pub refresher: Arc<super::refresh::Refresher>,
     pub refresh: super::refresh::RefreshSettings,
+    /// The webhook delivery worker's settings and doorbell.
+    pub webhooks: Arc<super::webhooks::Hub>,
     /// Password hashes running at once (`MAILBRIDGE_PASSWORD_HASH_CONCURRENCY`): each Argon2id
     /// takes 19 MiB and a core for tens of milliseconds.
     pub hashing: Arc<tokio::sync::Semaphore>,

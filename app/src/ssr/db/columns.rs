@@ -84,6 +84,11 @@ text_column!(AuthMethod, code, [AuthMethod::Password, AuthMethod::OAuth2]);
 text_column!(ProviderKind, code, ProviderKind::ALL);
 text_column!(Encryption, code, Encryption::ALL);
 text_column!(AccountStatus, code, AccountStatus::ALL);
+text_column!(
+    crate::domain::DeliveryState,
+    code,
+    crate::domain::DeliveryState::ALL
+);
 
 /// A nullable boolean column: `#[sqlx(try_from = "OptFlag")]` on an `Option<bool>` field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use super::{Backend, Db, DbError, Flag, Pool};
 
 /// Every table, parents before children (the order the rows can be inserted in). A table the
 /// migrations add must be added here: the copy refuses a source with a table it does not know.
-pub const TABLES: [&str; 12] = [
+pub const TABLES: [&str; 15] = [
     "settings",
     "users",
     "sessions",
@@ -27,6 +27,9 @@ pub const TABLES: [&str; 12] = [
     "api_keys",
     "api_key_servers",
     "token_handouts",
+    "webhooks",
+    "webhook_events",
+    "webhook_deliveries",
 ];
 
 /// Rows per INSERT: well under PostgreSQL's 65,535 parameters for the widest table.

@@ -250,12 +250,12 @@ pub async fn save_grant(
     .map(|r| r.rows_affected() == 1)
 }
 
-/// [`save_grant`] for a grant authorised while `server` was at `version`: under the server's
-/// destination lock, so that a change of the server committing at the same moment is either
-/// seen (nothing stored) or comes after (and withdraws the grant).
+/// [`save_grant`] for a grant authorised while `server` was at `version`, in `tx`: under the
+/// server's destination lock, so that a change of the server committing at the same moment is
+/// either seen (nothing stored) or comes after (and withdraws the grant).
 #[allow(clippy::too_many_arguments)]
 pub async fn save_grant_at_version(
-    pool: &super::Pool,
+    tx: &mut super::Tx<'_>,
     (server, version): (i64, i64),
     id: i64,
     access_enc: Vec<u8>,
@@ -264,10 +264,9 @@ pub async fn save_grant_at_version(
     scopes: &str,
     now: i64,
 ) -> DbResult<bool> {
-    let mut tx = pool.begin().await.context("storing tokens")?;
-    super::serialize(&mut tx, &[&super::mail_servers::destination_lock(server)]).await?;
-    let saved = save_grant(
-        &mut *tx,
+    super::serialize(tx, &[&super::mail_servers::destination_lock(server)]).await?;
+    save_grant(
+        &mut **tx,
         id,
         access_enc,
         refresh_enc,
@@ -276,9 +275,7 @@ pub async fn save_grant_at_version(
         now,
         Some(version),
     )
-    .await?;
-    tx.commit().await.context("storing tokens")?;
-    Ok(saved)
+    .await
 }
 
 /// A refreshed access token and, when the provider rotated it, the new refresh token: in one
@@ -356,7 +353,7 @@ pub async fn mark_needs_reauth(
 }
 
 /// A failed refresh that will be retried at `retry_at`; written only while the account still
-/// holds the refresh token the refresh started from (`expected`).
+/// holds the refresh token the refresh started from (`expected`). `true` when written.
 pub async fn mark_refresh_error(
     db: impl super::Executor<'_>,
     id: i64,
@@ -365,7 +362,7 @@ pub async fn mark_refresh_error(
     failures: i64,
     retry_at: i64,
     now: i64,
-) -> DbResult<()> {
+) -> DbResult<bool> {
     sqlx::query(
         "UPDATE mail_accounts SET status = CASE WHEN status = 'disabled' THEN 'disabled' ELSE 'error' END,
             last_error = $1, refresh_failures = $2, next_retry_at = $3, updated_at = $4
@@ -380,7 +377,7 @@ pub async fn mark_refresh_error(
     .execute(db)
     .await
     .context("saving a refresh failure")
-    .map(|_| ())
+    .map(|r| r.rows_affected() == 1)
 }
 
 /// Forgets the tokens and goes back to `pending`, keeping `note` as the last error — if the
@@ -576,6 +573,15 @@ pub async fn count_grants(db: impl super::Executor<'_>, server_id: i64) -> DbRes
     .fetch_one(db)
     .await
     .context("counting a server's grants")
+}
+
+/// Every account on a server.
+pub async fn ids_on_server(db: impl super::Executor<'_>, server_id: i64) -> DbResult<Vec<i64>> {
+    sqlx::query_scalar("SELECT id FROM mail_accounts WHERE mail_server_id = $1 ORDER BY id")
+        .bind(server_id)
+        .fetch_all(db)
+        .await
+        .context("listing a server's accounts")
 }
 
 /// Forgets every grant on a server: its accounts need their owners again, told `reason`.

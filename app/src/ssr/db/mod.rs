@@ -8,12 +8,14 @@ pub mod copy;
 pub mod mail_accounts;
 pub mod mail_servers;
 pub mod oauth_states;
+pub mod outbox;
 pub mod rate_events;
 pub mod sessions;
 pub mod settings;
 pub mod sign_in_failures;
 pub mod token_handouts;
 pub mod users;
+pub mod webhooks;
 
 use std::{path::Path, str::FromStr, time::Duration};
 
@@ -269,6 +271,19 @@ fn pool_size() -> u32 {
 
 fn is_memory(file: &Path) -> bool {
     file.as_os_str() == ":memory:"
+}
+
+/// Begins a transaction that writes after it reads (an outbox event is built from the row it
+/// reports). SQLite's default `BEGIN` takes the write lock only at the first write, and a
+/// transaction whose snapshot another writer outdated meanwhile then fails at once with
+/// "database is locked" instead of waiting; `BEGIN IMMEDIATE` takes it up front, waiting its
+/// turn under the busy timeout. PostgreSQL's rows lock as they are written.
+pub async fn begin_write(pool: &Pool) -> Result<Tx<'static>, sqlx::Error> {
+    if pool.connect_options().database_url.scheme() == "sqlite" {
+        pool.begin_with("BEGIN IMMEDIATE").await
+    } else {
+        pool.begin().await
+    }
 }
 
 /// Serialises, until `tx` ends, with every other transaction that calls this with any of the

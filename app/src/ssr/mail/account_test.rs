@@ -9,7 +9,7 @@ use super::checklist::not_authorised;
 use super::{test, Credential, Mechanism, Target};
 use futures_util::FutureExt;
 
-use crate::domain::{AccountStatus, AuthMethod, Protocol, ProtocolResult, SessionUser};
+use crate::domain::{AccountStatus, AuthMethod, EventKind, Protocol, ProtocolResult, SessionUser};
 use crate::error::AppError;
 use crate::ssr::crypto::aad;
 use crate::ssr::db::mail_accounts::MailAccountRow;
@@ -172,14 +172,28 @@ async fn store(
     protocol: Protocol,
     result: ProtocolResult,
 ) -> Result<ProtocolResult, AppError> {
+    let now = state.clock.now();
+    let mut change = crate::ssr::webhooks::Change::begin(&state.pool).await?;
     db::mail_accounts::store_test(
-        &state.pool,
+        &mut **change.tx(),
         id,
         protocol,
         result.ok,
         &result.message,
-        state.clock.now(),
+        now,
     )
     .await?;
+    let kind = if result.ok {
+        EventKind::TestPassed
+    } else {
+        EventKind::TestFailed
+    };
+    let test = serde_json::json!({
+        "protocol": protocol.label().to_lowercase(),
+        "ok": result.ok,
+        "message": result.message,
+    });
+    change.emit(kind, id, Some(("test", test)), now).await?;
+    change.commit(&state.webhooks).await?;
     Ok(result)
 }

@@ -12,11 +12,12 @@ use super::client::{self, describe_token_error, ServerOAuth, TokenResp};
 use super::identity::identity;
 use super::revocation::revoke_unused;
 use super::Outcome;
-use crate::domain::{CidrList, SessionUser};
+use crate::domain::{CidrList, EventKind, SessionUser};
 use crate::error::AppError;
 use crate::ssr::crypto::aad;
 use crate::ssr::db::{self, mail_accounts::MailAccountRow, oauth_states::OAuthStateRow};
 use crate::ssr::sessions::token_hash;
+use crate::ssr::webhooks::Change;
 use crate::ssr::{provider_text, AppState};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -317,8 +318,8 @@ async fn store_grant(
                 .join(" ")
         })
         .unwrap_or_else(|| server.scopes.join(" "));
-    let saved = db::mail_accounts::save_grant_at_version(
-        &state.pool,
+    let saved = save_linked(
+        state,
         (server.server_id, server.destination_version),
         account_id,
         state.secrets.seal_str(
@@ -361,4 +362,37 @@ async fn store_grant(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Stores a grant and, in the same transaction, the `account.linked` event.
+#[allow(clippy::too_many_arguments)]
+async fn save_linked(
+    state: &AppState,
+    server: (i64, i64),
+    account_id: i64,
+    access_enc: Vec<u8>,
+    refresh_enc: Vec<u8>,
+    expires_at: i64,
+    scopes: &str,
+    now: i64,
+) -> Result<bool, db::QueryError> {
+    let mut change = Change::begin(&state.pool).await?;
+    let saved = db::mail_accounts::save_grant_at_version(
+        change.tx(),
+        server,
+        account_id,
+        access_enc,
+        refresh_enc,
+        expires_at,
+        scopes,
+        now,
+    )
+    .await?;
+    if saved {
+        change
+            .emit(EventKind::Linked, account_id, None, now)
+            .await?;
+        change.commit(&state.webhooks).await?;
+    }
+    Ok(saved)
 }

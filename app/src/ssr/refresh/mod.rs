@@ -17,8 +17,9 @@ use super::crypto::aad;
 use super::db::{self, mail_accounts::MailAccountRow};
 use super::oauth::client::{self, describe_token_error, ProviderClient, ServerOAuth};
 use super::oauth::Outcome;
+use super::webhooks::Change;
 use super::{provider_text, AppState};
-use crate::domain::AccountStatus;
+use crate::domain::{AccountStatus, EventKind};
 
 /// Refresh settings (`MAILBRIDGE_REFRESH_*`).
 #[derive(Debug, Clone)]
@@ -265,8 +266,8 @@ async fn refresh_held(
             account_id,
             "a stored refresh token does not open for its row"
         );
-        db::mail_accounts::mark_refresh_refused(
-            &state.pool,
+        mark_refused(
+            state,
             account_id,
             &refresh_blob,
             UNDECRYPTABLE,
@@ -310,9 +311,9 @@ async fn refresh_held(
                 token.access_token().secret(),
                 &aad::ACCESS_TOKEN.row(account_id),
             );
-            let saved = db::mail_accounts::save_refresh(
-                &state.pool,
-                account_id,
+            let saved = save_refreshed(
+                state,
+                (account_id, row.status),
                 &refresh_blob,
                 access,
                 rotated,
@@ -347,15 +348,9 @@ async fn refresh_held(
                 "The provider refused the refresh token (invalid_grant: {}). Authorize again.",
                 provider_text(&desc, 300)
             );
-            db::mail_accounts::mark_refresh_refused(
-                &state.pool,
-                account_id,
-                &refresh_blob,
-                &message,
-                t,
-            )
-            .await
-            .map_err(|e| RefreshError::Other(e.to_string()))?;
+            mark_refused(state, account_id, &refresh_blob, &message, t)
+                .await
+                .map_err(|e| RefreshError::Other(e.to_string()))?;
             tracing::warn!(
                 account_id,
                 "refresh refused by the provider; the account needs re-authorisation"
@@ -373,9 +368,9 @@ async fn refresh_held(
                 "provider"
             };
             let message_for_owner = format!("Refreshing failed ({kind}): {message}");
-            db::mail_accounts::mark_refresh_error(
-                &state.pool,
-                account_id,
+            mark_failed(
+                state,
+                (account_id, row.status),
                 &refresh_blob,
                 &message_for_owner,
                 failures,
@@ -388,6 +383,117 @@ async fn refresh_held(
             Err(RefreshError::Transient(message))
         }
     }
+}
+
+/// Saves refreshed tokens; an account that was in `error` is `recovered`, with its event in
+/// the same transaction. The usual case (linked before and after) stays one statement.
+async fn save_refreshed(
+    state: &AppState,
+    (account_id, before): (i64, AccountStatus),
+    expected: &[u8],
+    access_enc: Vec<u8>,
+    rotated_enc: Option<Vec<u8>>,
+    expires_at: i64,
+    t: i64,
+) -> Result<bool, db::QueryError> {
+    if before != AccountStatus::Error {
+        return db::mail_accounts::save_refresh(
+            &state.pool,
+            account_id,
+            expected,
+            access_enc,
+            rotated_enc,
+            expires_at,
+            t,
+        )
+        .await;
+    }
+    let mut change = Change::begin(&state.pool).await?;
+    let saved = db::mail_accounts::save_refresh(
+        &mut **change.tx(),
+        account_id,
+        expected,
+        access_enc,
+        rotated_enc,
+        expires_at,
+        t,
+    )
+    .await?;
+    if saved {
+        change
+            .emit(EventKind::Recovered, account_id, None, t)
+            .await?;
+        change.commit(&state.webhooks).await?;
+    }
+    Ok(saved)
+}
+
+/// The provider refused the grant: `needs_reauth`, and its event, together.
+async fn mark_refused(
+    state: &AppState,
+    account_id: i64,
+    expected: &[u8],
+    message: &str,
+    t: i64,
+) -> Result<bool, db::QueryError> {
+    let mut change = Change::begin(&state.pool).await?;
+    let marked = db::mail_accounts::mark_refresh_refused(
+        &mut **change.tx(),
+        account_id,
+        expected,
+        message,
+        t,
+    )
+    .await?;
+    if marked {
+        change
+            .emit(EventKind::NeedsReauth, account_id, None, t)
+            .await?;
+        change.commit(&state.webhooks).await?;
+    }
+    Ok(marked)
+}
+
+/// A failed refresh to retry; the first failure after working is an `error` event.
+#[allow(clippy::too_many_arguments)]
+async fn mark_failed(
+    state: &AppState,
+    (account_id, before): (i64, AccountStatus),
+    expected: &[u8],
+    message: &str,
+    failures: i64,
+    retry_at: i64,
+    t: i64,
+) -> Result<(), db::QueryError> {
+    if before == AccountStatus::Error {
+        db::mail_accounts::mark_refresh_error(
+            &state.pool,
+            account_id,
+            expected,
+            message,
+            failures,
+            retry_at,
+            t,
+        )
+        .await?;
+        return Ok(());
+    }
+    let mut change = Change::begin(&state.pool).await?;
+    let marked = db::mail_accounts::mark_refresh_error(
+        &mut **change.tx(),
+        account_id,
+        expected,
+        message,
+        failures,
+        retry_at,
+        t,
+    )
+    .await?;
+    if marked {
+        change.emit(EventKind::Error, account_id, None, t).await?;
+        change.commit(&state.webhooks).await?;
+    }
+    Ok(())
 }
 
 /// Accounts due for a refresh: linked ones expiring soon, and failed ones whose retry is due.

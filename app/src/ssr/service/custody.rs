@@ -109,6 +109,13 @@ pub async fn withdraw_grants(
         });
     }
     db::mail_accounts::drop_grants_on_server(&mut **tx, server_id, &handover.reason, now).await?;
+    crate::ssr::webhooks::emit_each(
+        tx,
+        crate::domain::EventKind::NeedsReauth,
+        grants.iter().map(|g| g.0).collect::<Vec<i64>>(),
+        now,
+    )
+    .await?;
     db::mail_servers::bump_destination(&mut **tx, server_id).await?;
     Ok(grants)
 }

@@ -6,12 +6,13 @@ use tracing::instrument;
 use crate::domain::mail_account::label;
 use crate::domain::mail_server::LoginDomains;
 use crate::domain::{
-    AccountChoices, AccountFilter, AccountStatus, AuthMethod, MailAccountView, NewAccountForm,
-    Page, SessionUser,
+    AccountChoices, AccountFilter, AccountStatus, AuthMethod, EventKind, MailAccountView,
+    NewAccountForm, Page, SessionUser,
 };
 use crate::error::AppError;
 use crate::ssr::crypto::aad;
 use crate::ssr::db::mail_accounts::NewAccount;
+use crate::ssr::webhooks::Change;
 use crate::ssr::{db, oauth, AppState};
 
 use super::custody;
@@ -192,9 +193,16 @@ pub async fn delete(st: &AppState, me: &SessionUser, id: i64) -> Result<(), AppE
             let grants = vec![(id, g.clone())];
             failed += custody::revoke_at_old_provider(st, client.as_ref(), grants).await;
         }
-        if db::mail_accounts::delete_holding(&st.pool, id, grant.as_deref()).await? {
+        // The event is built from the row before it goes, in the transaction that removes it.
+        let mut change = Change::begin(&st.pool).await?;
+        change
+            .emit(EventKind::Deleted, id, None, st.clock.now())
+            .await?;
+        if db::mail_accounts::delete_holding(&mut **change.tx(), id, grant.as_deref()).await? {
+            change.commit(&st.webhooks).await?;
             break;
         }
+        drop(change);
         if db::mail_accounts::get(&st.pool, id).await?.is_none() {
             break;
         }
@@ -218,9 +226,17 @@ pub async fn unlink(st: &AppState, me: &SessionUser, id: i64) -> Result<Option<S
                 .await?
                 .and_then(|r| r.refresh_token_enc);
             let now = st.clock.now();
-            if db::mail_accounts::clear_grant(&st.pool, id, blob.as_deref(), None, now).await? {
+            let mut change = Change::begin(&st.pool).await?;
+            if db::mail_accounts::clear_grant(&mut **change.tx(), id, blob.as_deref(), None, now)
+                .await?
+            {
+                if blob.is_some() {
+                    change.emit(EventKind::Unlinked, id, None, now).await?;
+                }
+                change.commit(&st.webhooks).await?;
                 break blob;
             }
+            drop(change);
             if db::mail_accounts::get(&st.pool, id).await?.is_none() {
                 return Err(AppError::NotFound("The mail account".into()));
             }

@@ -4,7 +4,9 @@
 use tracing::instrument;
 
 use crate::domain::mail_server::label;
-use crate::domain::{MailServerDraft, MailServerEdit, MailServerSummary, Page, ProviderKind};
+use crate::domain::{
+    EventKind, MailServerDraft, MailServerEdit, MailServerSummary, Page, ProviderKind,
+};
 use crate::error::AppError;
 use crate::ssr::crypto::aad;
 use crate::ssr::db::mail_servers::{MailServerRecord, SecretChange};
@@ -196,6 +198,9 @@ pub async fn save(
                 None => vec![],
             };
             tx.commit().await.map_err(crate::ssr::commit_failed)?;
+            if !grants.is_empty() {
+                st.webhooks.wake();
+            }
             if let Some(h) = handover {
                 custody::revoke_at_old_provider(st, h.old_client.as_ref(), grants).await;
             }
@@ -212,7 +217,9 @@ pub async fn save(
 pub async fn delete(st: &AppState, id: i64, confirm_accounts: i64) -> Result<(), AppError> {
     // Loaded before the rows go: the grants are revoked where they were issued.
     let client = oauth::client::load(st, id).await.ok();
-    let mut tx = st.pool.begin().await.map_err(crate::ssr::begin_failed)?;
+    let mut tx = db::begin_write(&st.pool)
+        .await
+        .map_err(crate::ssr::begin_failed)?;
     // Counted, read and deleted as one: no grant stored, refreshed or account added meanwhile.
     db::serialize(&mut tx, &[&db::mail_servers::destination_lock(id)]).await?;
     db::mail_accounts::hold_server(&mut tx, id).await?;
@@ -227,10 +234,18 @@ pub async fn delete(st: &AppState, id: i64, confirm_accounts: i64) -> Result<(),
     // The grants are revoked at the provider too: deleting the server here must not leave
     // live mailbox grants behind there.
     let grants = db::mail_accounts::grants_on_server(&mut *tx, id).await?;
+    // Its accounts go with it: each is an `account.deleted`, built before the rows go.
+    let accounts = db::mail_accounts::ids_on_server(&mut *tx, id).await?;
+    let queued =
+        crate::ssr::webhooks::emit_each(&mut tx, EventKind::Deleted, accounts, st.clock.now())
+            .await?;
     if !db::mail_servers::delete(&mut *tx, id).await? {
         return Err(not_found());
     }
     tx.commit().await.map_err(crate::ssr::commit_failed)?;
+    if queued {
+        st.webhooks.wake();
+    }
     custody::revoke_at_old_provider(st, client.as_ref(), grants).await;
     tracing::info!(linked_accounts = linked, "mail server deleted");
     Ok(())

@@ -11,3 +11,4 @@ pub mod mail_servers;
 pub mod settings;
 pub mod sign_in;
 pub mod users;
+pub mod webhooks;
