@@ -10,9 +10,9 @@ use std::pin::Pin;
 
 use app::api::{
     api_keys::*, applications::*, auth::*, mail_accounts::*, mail_servers::*, mail_test::*,
-    settings::*, users::*,
+    settings::*, users::*, webhooks::*,
 };
-use app::domain::{ApiKeyDraft, MailServerDraft, Protocol, Role};
+use app::domain::{ApiKeyDraft, MailServerDraft, Protocol, Role, WebhookDraft};
 use app::error::AppError;
 use common::TestApp;
 use leptos::server_fn::ServerFn;
@@ -95,7 +95,23 @@ const FUNCTIONS: &[Fn] = &[
     call!(ListApiKeys, |_, _| ListApiKeys {}, 401, 403, 200),
     call!(CreateApiKey, |_, u| CreateApiKey { draft: ApiKeyDraft { name: format!("Key {u}"), all_servers: true, perm_tokens: true, ..Default::default() } }, 401, 403, 200),
     call!(RevokeApiKey, |_, _| RevokeApiKey { id: 999_999 }, 401, 403, 404),
+    call!(ListWebhooks, |_, _| ListWebhooks {}, 401, 403, 200),
+    call!(GetWebhook, |ids, _| GetWebhook { id: ids.webhook }, 401, 403, 200),
+    call!(CreateWebhook, |_, _| CreateWebhook { draft: hook_draft() }, 401, 403, 200),
+    call!(UpdateWebhook, |ids, _| UpdateWebhook { id: ids.webhook, draft: hook_draft() }, 401, 403, 200),
+    call!(DeleteWebhook, |ids, _| DeleteWebhook { id: ids.spare_webhook }, 401, 403, 200),
+    call!(SendTestEvent, |ids, _| SendTestEvent { id: ids.webhook }, 401, 403, 200),
+    call!(Redeliver, |ids, _| Redeliver { webhook_id: ids.webhook, delivery_id: 999_999 }, 401, 403, 409),
 ];
+
+/// A webhook to a closed port (nothing is delivered in this test).
+fn hook_draft() -> WebhookDraft {
+    WebhookDraft {
+        url: s("http://127.0.0.1:9/hook"),
+        events: vec![s("account.linked")],
+        active: true,
+    }
+}
 
 struct Page {
     path: &'static str,
@@ -120,6 +136,8 @@ const PAGES: &[Page] = &[
     Page { path: "/users/{victim}", anon: ANON_PAGE, user: 403, admin: 200 },
     Page { path: "/profile", anon: ANON_PAGE, user: 200, admin: 200 },
     Page { path: "/api-keys", anon: ANON_PAGE, user: 403, admin: 200 },
+    Page { path: "/webhooks", anon: ANON_PAGE, user: 403, admin: 200 },
+    Page { path: "/webhooks/{webhook}", anon: ANON_PAGE, user: 403, admin: 200 },
 ];
 
 /// Plain axum routes outside Leptos.
@@ -143,6 +161,8 @@ struct Ids {
     spare_server: i64,
     account: i64,
     spare_account: i64,
+    webhook: i64,
+    spare_webhook: i64,
 }
 
 fn fill(s: &str, ids: Ids, uniq: &str) -> String {
@@ -152,6 +172,8 @@ fn fill(s: &str, ids: Ids, uniq: &str) -> String {
         .replace("{spare_server}", &ids.spare_server.to_string())
         .replace("{spare_account}", &ids.spare_account.to_string())
         .replace("{account}", &ids.account.to_string())
+        .replace("{spare_webhook}", &ids.spare_webhook.to_string())
+        .replace("{webhook}", &ids.webhook.to_string())
         .replace("{server}", &ids.server.to_string())
         .replace("{uniq}", uniq)
 }
@@ -174,6 +196,18 @@ async fn fixtures(app: &TestApp, admin: i64, user: i64) -> Ids {
         };
         accounts.push(app.ok(form, &c).await);
     }
+    let mut hooks = vec![];
+    for _ in 0..2 {
+        let created = app
+            .ok(
+                CreateWebhook {
+                    draft: hook_draft(),
+                },
+                &cookie,
+            )
+            .await;
+        hooks.push(created.id);
+    }
     Ids {
         victim: 0,
         app: app_id,
@@ -182,6 +216,8 @@ async fn fixtures(app: &TestApp, admin: i64, user: i64) -> Ids {
         spare_server: ids[1],
         account: accounts[0],
         spare_account: accounts[1],
+        webhook: hooks[0],
+        spare_webhook: hooks[1],
     }
 }
 
@@ -208,6 +244,7 @@ fn the_table_covers_every_server_function_and_page() {
                 .replace("{server}", "{id}")
                 .replace("{app}", "{id}")
                 .replace("{account}", "{id}")
+                .replace("{webhook}", "{id}")
         })
         .collect();
     assert_eq!(routes, pages, "pages and the authorisation table differ");

@@ -16,7 +16,8 @@ use app::error::AppError;
 use app::ssr::crypto::aad;
 use app::ssr::mail::{self, Credential, ExtraCa, Mechanism, Target};
 use app::ssr::outbound::NetPolicy;
-use common::{google_draft, new_account, password_draft, peers::Peers, TestApp};
+use common::peers::{password_server, spawn_for, Peers};
+use common::{google_draft, new_account, TestApp};
 
 /// Scenario builder this file needs and the kit lacks: a Google-type server at the peers'
 /// authorization server and mail daemons, with one mailbox (alice) authorised through the real
@@ -33,12 +34,6 @@ struct Linked {
 }
 
 /// Mailbridge started with the peers' environment (their AS as Google, their CA trusted).
-async fn spawn_for(peers: &Peers) -> TestApp {
-    let env = peers.mailbridge_env();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    common::spawn_with(&env).await
-}
-
 async fn linked() -> Linked {
     let peers = Peers::start(&[]);
     let app = spawn_for(&peers).await;
@@ -460,20 +455,6 @@ async fn a_password_server_and_account_pass_the_same_test() {
 }
 
 /// A password mail server on the kit's Dovecot IMAP and Postfix submission (STARTTLS both).
-async fn password_server(app: &TestApp, cookie: &str, peers: &Peers) -> i64 {
-    let draft = MailServerDraft {
-        imap_encryption: Encryption::StartTls.code().into(),
-        smtp_encryption: Encryption::StartTls.code().into(),
-        ..password_draft(
-            "Password mail",
-            "127.0.0.1",
-            peers.port("PEERS_IMAP_PORT"),
-            peers.port("PEERS_SMTP_STARTTLS_PORT"),
-        )
-    };
-    app.create_server(cookie, draft).await
-}
-
 /// Outbound calls to the kit's peers on loopback, as the tests allow them.
 fn loopback() -> NetPolicy {
     NetPolicy::new(app::domain::CidrList::parse("127.0.0.0/8").unwrap())

@@ -9,6 +9,7 @@ pub mod peers;
 pub mod postgres;
 pub mod process;
 pub mod scenario;
+pub mod webhooks;
 
 use std::collections::HashMap;
 
@@ -120,6 +121,12 @@ pub async fn try_spawn_on(
 }
 
 impl TestApp {
+    /// Starts this instance's webhook delivery worker (the kit's servers run no background
+    /// task unless a test asks); it stops when the returned worker is dropped or stopped.
+    pub fn deliver(&self) -> app::ssr::webhooks::worker::Worker {
+        app::ssr::webhooks::worker::spawn(self.state.clone())
+    }
+
     /// A second instance on this one's database (and its key file): what a load balancer
     /// would have behind the same address.
     pub async fn beside(&self, extra: &[(&str, &str)]) -> TestApp {

@@ -239,6 +239,8 @@ pub enum Tamper {
     /// Replaces the id_token with the first one seen: a genuine token from another
     /// authorisation, replayed.
     ReplayFirst,
+    /// Answers 503 without asking the provider: an outage that ends when the mode changes.
+    Unavailable,
 }
 
 /// A man in the middle of the token endpoint: forwards each request to the real provider and
@@ -265,6 +267,13 @@ impl TokenTamper {
             [(&'static str, &'static str); 1],
             String,
         ) {
+            if *mode.lock().expect("mode") == Tamper::Unavailable {
+                return (
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    [("content-type", "application/json")],
+                    r#"{"error":"temporarily_unavailable"}"#.to_string(),
+                );
+            }
             let mut req = reqwest::Client::new().post(&upstream).body(body.to_vec());
             for name in ["content-type", "authorization", "accept"] {
                 if let Some(v) = headers.get(name).and_then(|v| v.to_str().ok()) {
@@ -282,7 +291,7 @@ impl TokenTamper {
                 };
                 let mode = mode.lock().expect("mode").clone();
                 let replaced = match mode {
-                    Tamper::None => id_token,
+                    Tamper::None | Tamper::Unavailable => id_token,
                     Tamper::ReplayFirst => remembered,
                     Tamper::SwapEmail(email) => swap_claim(&id_token, "email", &email),
                 };

@@ -147,3 +147,26 @@ impl Drop for Peers {
         }
     }
 }
+
+/// A Mailbridge test server that reaches these peers.
+pub async fn spawn_for(peers: &Peers) -> crate::TestApp {
+    let env = peers.mailbridge_env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    crate::spawn_with(&env).await
+}
+
+/// A password mail server at the peers' Dovecot (IMAP) and Postfix (submission), STARTTLS.
+pub async fn password_server(app: &crate::TestApp, cookie: &str, peers: &Peers) -> i64 {
+    use app::domain::{Encryption, MailServerDraft};
+    let draft = MailServerDraft {
+        imap_encryption: Encryption::StartTls.code().into(),
+        smtp_encryption: Encryption::StartTls.code().into(),
+        ..crate::scenario::password_draft(
+            "Password mail",
+            "127.0.0.1",
+            peers.port("PEERS_IMAP_PORT"),
+            peers.port("PEERS_SMTP_STARTTLS_PORT"),
+        )
+    };
+    app.create_server(cookie, draft).await
+}
