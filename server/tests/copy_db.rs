@@ -4,6 +4,7 @@
 
 mod common;
 
+use app::api::webhooks::{CreateWebhook, SendTestEvent};
 use app::domain::Role;
 use app::ssr::refresh::{self, RefreshSettings};
 use common::oidc::Oidc;
@@ -71,6 +72,21 @@ async fn an_installation_moves_to_postgresql_and_back_with_every_row_and_grant()
         .seed_due_grants(&old.state, owner, &redirect, GRANTS)
         .await;
     let (_, _) = old.person("second@example.test", Role::User).await;
+    // A webhook with an event still waiting in the outbox (no worker runs here).
+    let receiver = common::webhooks::Receiver::start().await;
+    let hook = old
+        .ok(
+            CreateWebhook {
+                draft: app::domain::WebhookDraft {
+                    url: receiver.url.clone(),
+                    events: vec!["account.linked".into()],
+                    active: true,
+                },
+            },
+            &admin,
+        )
+        .await;
+    old.ok(SendTestEvent { id: hook.id }, &admin).await;
     let before = dump(&old.state.pool).await;
     old.state.pool.close().await;
 
@@ -124,6 +140,13 @@ async fn an_installation_moves_to_postgresql_and_back_with_every_row_and_grant()
     refresh::run_pass(&app.state, &settings, rx).await;
     oidc.assert_every_grant_alive(&app.state, &seeded.client_id, &seeded.client_secret, GRANTS)
         .await;
+    // The waiting event is delivered from the copy, signed with the secret sealed before it.
+    let worker = app.deliver();
+    let got = receiver
+        .wait_taken(1, std::time::Duration::from_secs(10))
+        .await;
+    assert!(got[0].verified_with(&hook.secret));
+    worker.stop().await;
     let after = dump(&app.state.pool).await;
     app.state.pool.close().await;
 
