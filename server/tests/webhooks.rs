@@ -357,12 +357,9 @@ async fn redirects_are_not_followed_and_private_addresses_not_reached() {
 }
 
 #[tokio::test]
-async fn the_secret_is_shown_once_stored_sealed_and_webhooks_are_for_admins() {
+async fn the_secret_is_shown_once_and_stored_sealed_and_bad_input_changes_nothing() {
     let app = common::spawn().await;
     let admin = app.admin().await;
-    let (_, user) = app
-        .person("user@example.test", app::domain::Role::User)
-        .await;
     let rx = Receiver::start().await;
     let (hook, secret) = create(&app, &admin, draft(&rx.url, &[EventKind::Linked])).await;
     assert!(
@@ -404,28 +401,7 @@ async fn the_secret_is_shown_once_stored_sealed_and_webhooks_are_for_admins() {
         app.ok(GetWebhook { id: hook }, &admin).await.webhook.url,
         rx.url
     );
-    // A user (and nobody signed in) can do nothing here.
-    for cookie in [Some(user.as_str()), None] {
-        let expected = if cookie.is_some() { 403 } else { 401 };
-        assert_eq!(
-            app.call(ListWebhooks {}, cookie).await.unwrap_err().0,
-            expected
-        );
-        assert_eq!(
-            app.call(GetWebhook { id: hook }, cookie)
-                .await
-                .unwrap_err()
-                .0,
-            expected
-        );
-        assert_eq!(
-            app.call(SendTestEvent { id: hook }, cookie)
-                .await
-                .unwrap_err()
-                .0,
-            expected
-        );
-    }
+    // Who may call these: server/tests/authz.rs.
 }
 
 #[tokio::test]
@@ -528,9 +504,14 @@ async fn two_instances_send_each_event_exactly_once() {
         a.ok(SendTestEvent { id: hook }, &admin).await;
     }
     // Both instances' workers start together on the same outbox.
+    let started = std::time::Instant::now();
     let wa = a.deliver();
     let wb = b.deliver();
     let got = rx.wait_taken(EVENTS, Duration::from_secs(60)).await;
+    eprintln!(
+        "{EVENTS} events delivered by two instances in {:?}",
+        started.elapsed()
+    );
     tokio::time::sleep(Duration::from_millis(1500)).await;
     wa.stop().await;
     wb.stop().await;
@@ -594,9 +575,14 @@ async fn pending_events_survive_kill_9_and_each_is_taken_once_in_order() {
     let hung = rx.received().len();
     assert_eq!(hung, 4, "at most 4 at once");
     rx.set(Mode::Ok);
+    let restarted = std::time::Instant::now();
     let _second = common::process::ServerProcess::start(bin, app.dir.path(), &db, 2, &env);
     // The killed instance's claims run out (15 s), then everything goes.
     let taken = rx.wait_taken(EVENTS, Duration::from_secs(60)).await;
+    eprintln!(
+        "all {EVENTS} events taken {:?} after the restart",
+        restarted.elapsed()
+    );
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let taken_now = rx.taken();
     assert_eq!(taken_now.len(), EVENTS, "an event was taken twice");

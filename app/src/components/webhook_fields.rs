@@ -23,6 +23,13 @@ impl WebhookInputs {
         }
     }
 
+    /// The draft, when it parses; otherwise each field's message is shown and `None`.
+    pub fn checked(&self, errors: FormErrors) -> Option<WebhookDraft> {
+        let d = self.draft();
+        errors.replace_local(d.parse().err().unwrap_or_default());
+        (!errors.has_local()).then_some(d)
+    }
+
     pub fn draft(&self) -> WebhookDraft {
         WebhookDraft {
             url: self.url.get_untracked(),

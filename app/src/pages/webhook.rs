@@ -102,10 +102,8 @@ fn HookEdit(
     });
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let d = inputs.draft();
-        errors.replace_local(d.parse().err().unwrap_or_default());
-        if !errors.has_local() {
-            update.dispatch(UpdateWebhook { id, draft: d });
+        if let Some(draft) = inputs.checked(errors) {
+            update.dispatch(UpdateWebhook { id, draft });
         }
     };
     let saved = move || matches!(update.value().get(), Some(Ok(())));

@@ -81,10 +81,8 @@ fn HookForm(create: ServerAction<CreateWebhook>) -> impl IntoView {
     });
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let d = inputs.draft();
-        errors.replace_local(d.parse().err().unwrap_or_default());
-        if !errors.has_local() {
-            create.dispatch(CreateWebhook { draft: d });
+        if let Some(draft) = inputs.checked(errors) {
+            create.dispatch(CreateWebhook { draft });
         }
     };
     let created = move || match create.value().get() {

@@ -143,6 +143,18 @@ impl TestApp {
     }
 }
 
+/// Serves `router` on a free loopback port for the rest of the test; its address.
+pub async fn serve_on_loopback(router: axum::Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    addr
+}
+
 /// A client like a browser's: keeps cookies, never follows redirects (tests look at them),
 /// and gives up after 30 s so a hang fails the test at its line.
 pub fn new_client() -> reqwest::Client {

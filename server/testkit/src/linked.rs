@@ -310,13 +310,7 @@ impl TokenTamper {
             std::sync::Arc::new(std::sync::Mutex::new(None)),
         );
         let router = Router::new().route("/token", post(token)).with_state(state);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
+        let addr = crate::serve_on_loopback(router).await;
         TokenTamper {
             url: format!("http://{addr}/token"),
             mode,

@@ -121,13 +121,7 @@ impl Receiver {
         let router = Router::new()
             .route("/hook", post(hook))
             .with_state((mode.clone(), log.clone()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
+        let addr = crate::serve_on_loopback(router).await;
         Receiver {
             url: format!("http://{addr}/hook"),
             mode,
