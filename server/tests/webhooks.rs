@@ -459,11 +459,22 @@ async fn tests_passed_and_failed_and_a_deleted_server_are_events() {
         &admin,
     )
     .await;
-    let got = rx.wait_taken(4, Duration::from_secs(10)).await;
+    let got = rx.wait_taken(6, Duration::from_secs(10)).await;
     let summary: Vec<(String, i64)> = got
         .iter()
         .map(|r| (r.kind(), r.json()["data"]["id"].as_i64().unwrap()))
         .collect();
+    // A password mailbox is linked from its creation.
+    let mut linked = summary[..2].to_vec();
+    linked.sort();
+    assert_eq!(
+        linked,
+        [
+            ("account.linked".to_string(), good),
+            ("account.linked".to_string(), bad)
+        ]
+    );
+    let (got, summary) = (&got[2..], &summary[2..]);
     assert_eq!(
         summary[..2],
         [
@@ -564,7 +575,8 @@ async fn pending_events_survive_kill_9_and_each_is_taken_once_in_order() {
     for _ in 0..5 {
         app.ok(SendTestEvent { id: hook }, &admin).await;
     }
-    const EVENTS: usize = 14;
+    // 3 linked (password mailboxes are linked when created), 9 test_failed, 5 test events.
+    const EVENTS: usize = 17;
 
     let bin = env!("CARGO_BIN_EXE_mailbridge");
     let env = [("MAILBRIDGE_WEBHOOK_CONCURRENCY", "4")];

@@ -9,7 +9,7 @@ use crate::components::layout::AdminOnly;
 use crate::components::ready::Ready;
 use crate::components::time::format_utc;
 use crate::components::webhook_fields::{WebhookFields, WebhookInputs};
-use crate::domain::WebhookView;
+use crate::domain::{CreatedWebhook, WebhookView};
 
 #[component]
 pub fn WebhooksPage() -> impl IntoView {
@@ -24,7 +24,7 @@ pub fn WebhooksPage() -> impl IntoView {
                 "failing, recovered, tested, unlinked, deleted), signed the Standard Webhooks way: headers "
                 <code>"webhook-id"</code> ", " <code>"webhook-timestamp"</code> " and " <code>"webhook-signature"</code>
                 " (HMAC-SHA256 with the webhook's signing secret). An event is never lost: it is retried with backoff "
-                "for about two days, in order per mail account. Events never hold a token or a password."
+                "for 24 hours, in order per mail account. Events never hold a token or a password."
             </p>
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move { match hooks.await {
@@ -70,11 +70,15 @@ fn HookTable(list: Vec<WebhookView>) -> impl IntoView {
 fn HookForm(create: ServerAction<CreateWebhook>) -> impl IntoView {
     let inputs = WebhookInputs::new(String::new(), Vec::new(), true);
     let errors = FormErrors::new();
+    // The last secret created stays on screen until the page is left, whatever comes next.
+    let shown = RwSignal::new(None::<CreatedWebhook>);
     Effect::new(move |_| match create.value().get() {
-        Some(Ok(_)) => {
+        Some(Ok(c)) => {
             errors.set_server(None);
+            shown.set(Some(c));
             inputs.url.set(String::new());
             inputs.events.set(Vec::new());
+            inputs.active.set(true);
         }
         Some(Err(e)) => errors.set_server(Some(e)),
         None => {}
@@ -85,10 +89,7 @@ fn HookForm(create: ServerAction<CreateWebhook>) -> impl IntoView {
             create.dispatch(CreateWebhook { draft });
         }
     };
-    let created = move || match create.value().get() {
-        Some(Ok(c)) => Some(c),
-        _ => None,
-    };
+    let created = move || shown.get();
     let secret = move || created().map(|c| c.secret).unwrap_or_default();
     view! {
         <Show when=move || created().is_some()>

@@ -182,6 +182,25 @@ pub async fn insert(db: impl super::Executor<'_>, a: NewAccount<'_>, now: i64) -
     .context("creating a mail account")
 }
 
+/// Locks the account's row if it still holds `grant` (a write that changes nothing: the lock
+/// a later statement of the same transaction needs, taken now). `true` when it does.
+pub async fn hold_if_holding(
+    db: impl super::Executor<'_>,
+    id: i64,
+    grant: Option<&[u8]>,
+) -> DbResult<bool> {
+    sqlx::query(
+        "UPDATE mail_accounts SET updated_at = updated_at
+         WHERE id = $1 AND refresh_token_enc IS NOT DISTINCT FROM $2",
+    )
+    .bind(id)
+    .bind(grant)
+    .execute(db)
+    .await
+    .context("locking a mail account")
+    .map(|r| r.rows_affected() == 1)
+}
+
 /// Deletes an account if it still holds `grant` (its sealed refresh token, or none): another
 /// instance's refresh may have replaced it meanwhile. `true` when deleted (or already gone).
 pub async fn delete_holding(

@@ -32,13 +32,13 @@ pub async fn record(
     sqlx::query(
         "INSERT INTO webhook_deliveries (webhook_id, event_id, account_id, state, next_attempt_at, created_at)
          SELECT id, $1, $2, 'pending', $3, $3 FROM webhooks
-         WHERE ($4 IS NULL AND active = TRUE AND events LIKE '%,' || $5 || ',%') OR id = $4",
+         WHERE ($4 IS NULL AND active = TRUE AND events LIKE $5 ESCAPE '\\') OR id = $4",
     )
     .bind(event_id)
     .bind(account_id)
     .bind(now)
     .bind(only)
-    .bind(kind.code())
+    .bind(super::webhooks::wants_pattern(kind))
     .execute(&mut **tx)
     .await
     .context("queueing deliveries")
@@ -67,8 +67,9 @@ pub async fn due(db: impl super::Executor<'_>, now: i64, limit: i64) -> DbResult
     .context("finding due deliveries")
 }
 
-/// Takes a delivery's lease for `owner` until `until`, unless it is no longer pending or
-/// another instance holds an unexpired lease. `true` when taken: only then is it sent.
+/// Takes a delivery's lease for `owner` (a token of this one claim) until `until`, unless it
+/// is no longer pending, another claim holds an unexpired lease, or it may not go yet. `true`
+/// when taken: only then is it sent.
 pub async fn claim(
     db: impl super::Executor<'_>,
     id: i64,
@@ -76,9 +77,18 @@ pub async fn claim(
     now: i64,
     until: i64,
 ) -> DbResult<bool> {
+    // `due`'s conditions again, in the statement that claims: a Redeliver of an earlier event
+    // or a webhook switched off since `due` read them keeps this one waiting.
     sqlx::query(
         "UPDATE webhook_deliveries SET lease_owner = $1, lease_until = $2
-         WHERE id = $3 AND state = 'pending' AND (lease_until IS NULL OR lease_until <= $4)",
+         WHERE id = $3 AND state = 'pending' AND (lease_until IS NULL OR lease_until <= $4)
+           AND (account_id IS NULL OR (
+                EXISTS (SELECT 1 FROM webhooks w
+                        WHERE w.id = webhook_deliveries.webhook_id AND w.active = TRUE)
+                AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
+                        WHERE e.webhook_id = webhook_deliveries.webhook_id
+                          AND e.account_id = webhook_deliveries.account_id
+                          AND e.state = 'pending' AND e.id < webhook_deliveries.id)))",
     )
     .bind(owner)
     .bind(until)
@@ -123,8 +133,8 @@ pub struct Attempt {
     pub next_at: Option<i64>,
 }
 
-/// Records an attempt — only while `owner` still holds the lease (a lease that ran out was
-/// maybe taken over; then the other instance's outcome stands). `true` when recorded.
+/// Records an attempt — only while the claim `owner` still holds the lease (a lease that ran
+/// out was maybe taken over; then the other claim's outcome stands). `true` when recorded.
 pub async fn finish(
     db: impl super::Executor<'_>,
     id: i64,

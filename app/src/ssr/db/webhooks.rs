@@ -26,7 +26,7 @@ impl WebhookRow {
 }
 
 /// The stored form of a subscription: every code between commas, so that
-/// `events LIKE '%,' || code || ',%'` finds exactly the webhooks that want `code`.
+/// `events LIKE` [`wants_pattern`] finds exactly the webhooks that want a code.
 pub fn events_column(events: &[EventKind]) -> String {
     let mut s = String::from(",");
     for e in events {
@@ -34,6 +34,12 @@ pub fn events_column(events: &[EventKind]) -> String {
         s.push(',');
     }
     s
+}
+
+/// `%,code,%` with LIKE's `_` escaped (`needs_reauth` must not match `needsXreauth`), for
+/// `LIKE $n ESCAPE '\'`.
+pub fn wants_pattern(kind: EventKind) -> String {
+    format!("%,{},%", kind.code().replace('_', "\\_"))
 }
 
 const COLUMNS: &str = "w.id, w.url, w.events, w.active, w.created_at,
@@ -130,11 +136,26 @@ pub async fn target(db: impl super::Executor<'_>, id: i64) -> DbResult<Option<Ta
 /// Whether an active webhook wants `kind`: when none does, no event is written at all.
 pub async fn any_wants(db: impl super::Executor<'_>, kind: EventKind) -> DbResult<bool> {
     sqlx::query_scalar::<_, super::Flag>(
-        "SELECT EXISTS (SELECT 1 FROM webhooks WHERE active = TRUE AND events LIKE '%,' || $1 || ',%')",
+        "SELECT EXISTS (SELECT 1 FROM webhooks WHERE active = TRUE AND events LIKE $1 ESCAPE '\\')",
     )
-    .bind(kind.code())
+    .bind(wants_pattern(kind))
     .fetch_one(db)
     .await
     .context("looking for webhooks")
     .map(|f| f.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_subscription_matches_its_codes_only() {
+        let stored = events_column(&[EventKind::NeedsReauth, EventKind::Error]);
+        assert_eq!(stored, ",account.needs_reauth,account.error,");
+        assert_eq!(
+            wants_pattern(EventKind::NeedsReauth),
+            "%,account.needs\\_reauth,%"
+        );
+    }
 }

@@ -171,7 +171,13 @@ pub async fn create(
             .seal_str(password, &aad::ACCOUNT_PASSWORD.row(id));
         db::mail_accounts::set_password(&mut *tx, id, sealed).await?;
     }
+    // A password mailbox is linked from the start: programs hear of it as of any other.
+    let queued = status == AccountStatus::Linked
+        && crate::ssr::webhooks::emit(&mut tx, EventKind::Linked, id, None, st.clock.now()).await?;
     tx.commit().await.map_err(crate::ssr::commit_failed)?;
+    if queued {
+        st.webhooks.wake();
+    }
     tracing::info!(account_id = id, owner, "mail account created");
     Ok(id)
 }
@@ -193,12 +199,15 @@ pub async fn delete(st: &AppState, me: &SessionUser, id: i64) -> Result<(), AppE
             let grants = vec![(id, g.clone())];
             failed += custody::revoke_at_old_provider(st, client.as_ref(), grants).await;
         }
-        // The event is built from the row before it goes, in the transaction that removes it.
+        // The row is locked first (so that no change of another instance slips in between, or
+        // its event before this one), the event built from it, then the row deleted: one
+        // transaction.
         let mut change = Change::begin(&st.pool).await?;
-        change
-            .emit(EventKind::Deleted, id, None, st.clock.now())
-            .await?;
-        if db::mail_accounts::delete_holding(&mut **change.tx(), id, grant.as_deref()).await? {
+        if db::mail_accounts::hold_if_holding(&mut **change.tx(), id, grant.as_deref()).await? {
+            change
+                .emit(EventKind::Deleted, id, None, st.clock.now())
+                .await?;
+            db::mail_accounts::delete_holding(&mut **change.tx(), id, grant.as_deref()).await?;
             change.commit(&st.webhooks).await?;
             break;
         }

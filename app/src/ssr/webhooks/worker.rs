@@ -17,19 +17,24 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 const LEASE_SECS: i64 = TIMEOUT.as_secs() as i64 + 5;
 /// Without a doorbell (another instance queued it), a due delivery waits at most this long.
 const POLL: Duration = Duration::from_secs(1);
-/// The first retry waits this long; each next one twice as long, up to [`MAX_DELAY_SECS`].
+/// The first retry waits this long; each next one twice as long.
 pub const FIRST_DELAY_SECS: i64 = 30;
-pub const MAX_DELAY_SECS: i64 = 24 * 3600;
-/// 30 s, 1 min, 2 min … 17 h, then one day: the 14th failed attempt (about 2.4 days after the
-/// first) gives up.
-pub const MAX_ATTEMPTS: i64 = 14;
+/// Retries stop this long after the first attempt: the last one is made then.
+pub const RETRY_WINDOW_SECS: i64 = 24 * 3600;
+/// Doubling delays that fit the window (30 s … 8.5 h, 17 h in all), then one more at its end.
+const DOUBLINGS: i64 = 11;
+/// The first attempt, eleven doubling retries and the one at 24 h; then `failed`.
+pub const MAX_ATTEMPTS: i64 = DOUBLINGS + 2;
 
-/// The wait before attempt `attempts + 1`, after `attempts` failed ones.
+/// The wait before attempt `attempts + 1`, after `attempts` failed ones: 30 s, 1 min, 2 min …
+/// doubling, and last whatever is left of the 24 hours.
 pub fn retry_delay(attempts: i64) -> i64 {
-    let doublings = (attempts - 1).clamp(0, 20) as u32;
-    FIRST_DELAY_SECS
-        .saturating_mul(1i64 << doublings)
-        .min(MAX_DELAY_SECS)
+    let n = attempts.clamp(1, DOUBLINGS + 1);
+    if n <= DOUBLINGS {
+        FIRST_DELAY_SECS << (n - 1)
+    } else {
+        RETRY_WINDOW_SECS - FIRST_DELAY_SECS * ((1 << DOUBLINGS) - 1)
+    }
 }
 
 #[must_use = "dropping the Worker stops deliveries"]
@@ -78,19 +83,25 @@ async fn start_due(
     if free == 0 {
         return Ok(());
     }
-    let me = state.refresher.instance.as_str();
     let now = state.clock.now();
     for id in db::outbox::due(&state.pool, now, free as i64).await? {
-        if !db::outbox::claim(&state.pool, id, me, now, now + LEASE_SECS).await? {
-            continue; // another instance took it
+        // A token of this one claim: should this attempt outlive its lease and the delivery be
+        // claimed again (even here), only the newer claim's outcome is recorded.
+        let claim = format!(
+            "{}:{}",
+            state.refresher.instance,
+            crate::ssr::sessions::random_token()
+        );
+        if !db::outbox::claim(&state.pool, id, &claim, now, now + LEASE_SECS).await? {
+            continue; // another claim took it, or it may not go yet
         }
         let Ok(slot) = slots.clone().try_acquire_owned() else {
-            db::outbox::release(&state.pool, id, me).await?;
+            db::outbox::release(&state.pool, id, &claim).await?;
             break;
         };
         let state = state.clone();
         in_flight.spawn(async move {
-            if let Err(e) = deliver(&state, id).await {
+            if let Err(e) = deliver(&state, id, &claim).await {
                 tracing::warn!(error = %e, delivery_id = id, "recording a webhook delivery");
             }
             drop(slot);
@@ -100,8 +111,7 @@ async fn start_due(
 }
 
 /// One attempt at a claimed delivery, and its record.
-async fn deliver(state: &AppState, id: i64) -> Result<(), db::QueryError> {
-    let me = state.refresher.instance.as_str();
+async fn deliver(state: &AppState, id: i64, claim: &str) -> Result<(), db::QueryError> {
     let Some(out) = db::outbox::outgoing(&state.pool, id).await? else {
         return Ok(()); // its webhook was deleted meanwhile
     };
@@ -153,7 +163,7 @@ async fn deliver(state: &AppState, id: i64) -> Result<(), db::QueryError> {
             next_at: Some(state.clock.now() + retry_delay(attempts)),
         },
     };
-    if !db::outbox::finish(&state.pool, id, me, &attempt).await? {
+    if !db::outbox::finish(&state.pool, id, claim, &attempt).await? {
         tracing::warn!(
             delivery_id = id,
             "a webhook delivery's lease ran out before its answer"
@@ -204,13 +214,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn retries_double_from_30_seconds_to_a_day_and_end() {
+    fn retries_double_from_30_seconds_and_the_last_is_a_day_after_the_first_attempt() {
         let delays: Vec<i64> = (1..MAX_ATTEMPTS).map(retry_delay).collect();
         assert_eq!(&delays[..4], &[30, 60, 120, 240]);
-        assert_eq!(delays[11], 61_440);
-        assert_eq!(delays[12], MAX_DELAY_SECS);
-        let total: i64 = delays.iter().sum();
-        // About 2.4 days from the first attempt to the last.
-        assert!((200_000..220_000).contains(&total), "{total}");
+        assert_eq!(delays[10], 30_720, "8.5 hours");
+        assert!(delays.windows(2).take(10).all(|w| w[1] == 2 * w[0]));
+        assert_eq!(delays.iter().sum::<i64>(), RETRY_WINDOW_SECS);
+        assert_eq!(delays.len(), 12);
     }
 }
