@@ -7,6 +7,14 @@ scripts/install.sh
 . scripts/env.sh
 
 step() { printf '\n==> %s\n' "$*"; }
+# The shared target dir grows with every build (incremental caches above all); on a full disk
+# the linker dies with a bus error. Below 20 GB free, its incremental caches go first.
+mkdir -p "$CARGO_TARGET_DIR"
+free_kb=$(df -Pk "$CARGO_TARGET_DIR" | awk 'NR==2 {print $4}')
+if [ "${free_kb:-0}" -lt $((20 * 1024 * 1024)) ]; then
+  step "low on disk ($((free_kb / 1024 / 1024)) GB free): removing incremental build caches"
+  rm -rf "$CARGO_TARGET_DIR"/debug/incremental "$CARGO_TARGET_DIR"/release/incremental
+fi
 step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy (ssr: app + server)"
