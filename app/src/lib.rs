@@ -19,12 +19,12 @@ use leptos_router::{
 
 use crate::components::layout::Layout;
 use crate::pages::{
-    api_keys::ApiKeysPage, application_edit::ApplicationEditPage, applications::ApplicationsPage,
-    dashboard::DashboardPage, login::LoginPage, mail_account::MailAccountPage,
-    mail_accounts::MailAccountsPage, mail_server_form::MailServerFormPage,
-    mail_servers::MailServersPage, not_found::NotFound, oauth_result::OAuthResultPage,
-    profile::ProfilePage, user_edit::UserEditPage, users::UsersPage, webhook::WebhookPage,
-    webhooks::WebhooksPage,
+    activity::ActivityPage, api_keys::ApiKeysPage, application_edit::ApplicationEditPage,
+    applications::ApplicationsPage, dashboard::DashboardPage, login::LoginPage,
+    mail_account::MailAccountPage, mail_accounts::MailAccountsPage,
+    mail_server_form::MailServerFormPage, mail_servers::MailServersPage, not_found::NotFound,
+    oauth_result::OAuthResultPage, profile::ProfilePage, user_edit::UserEditPage, users::UsersPage,
+    webhook::WebhookPage, webhooks::WebhooksPage,
 };
 
 /// The HTML document around the app; rendered only on the server.
@@ -69,6 +69,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("applications/:id") view=ApplicationEditPage ssr=SsrMode::Async />
                     <Route path=path!("api-keys") view=ApiKeysPage ssr=SsrMode::Async />
                     <Route path=path!("webhooks") view=WebhooksPage ssr=SsrMode::Async />
+                    <Route path=path!("activity") view=ActivityPage ssr=SsrMode::Async />
                     <Route path=path!("webhooks/:id") view=WebhookPage ssr=SsrMode::Async />
                     <Route path=path!("mail-accounts") view=MailAccountsPage ssr=SsrMode::Async />
                     <Route path=path!("mail-accounts/:id") view=MailAccountPage ssr=SsrMode::Async />

@@ -47,6 +47,11 @@ pub struct Config {
     pub api_rate_per_minute: i64,
     /// Webhook deliveries in flight at once per instance (`MAILBRIDGE_WEBHOOK_CONCURRENCY`).
     pub webhook_concurrency: i64,
+    /// The SHA-256 of `MAILBRIDGE_METRICS_TOKEN` (the token itself is not kept): `/metrics`
+    /// is served only when set.
+    pub metrics_token_hash: Option<String>,
+    /// `MAILBRIDGE_AUDIT_RETENTION_DAYS`: how long the audit trail is kept.
+    pub audit_retention_days: i64,
     pub ca_file: Option<std::path::PathBuf>,
     /// Private ranges outbound calls may reach (`MAILBRIDGE_ALLOW_PRIVATE_NETWORKS`).
     pub allow_private_networks: app::domain::CidrList,
@@ -117,6 +122,17 @@ impl Config {
         };
 
         let site_root = var("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into());
+
+        let metrics_token_hash = match var("MAILBRIDGE_METRICS_TOKEN") {
+            None => None,
+            Some(t) if t.len() < 16 => {
+                return Err(err(
+                    "MAILBRIDGE_METRICS_TOKEN",
+                    "expected at least 16 characters (e.g. `openssl rand -hex 24`)".to_string(),
+                ))
+            }
+            Some(t) => Some(app::ssr::sessions::token_hash(&t)),
+        };
         let number = |name: &'static str, default: i64, min: i64| -> Result<i64, ConfigError> {
             match var(name) {
                 None => Ok(default),
@@ -177,6 +193,8 @@ impl Config {
             mail_test_per_minute: number("MAILBRIDGE_MAIL_TEST_PER_MINUTE", 20, 1)?,
             api_rate_per_minute: number("MAILBRIDGE_API_RATE_PER_MINUTE", 600, 1)?,
             webhook_concurrency: number("MAILBRIDGE_WEBHOOK_CONCURRENCY", 8, 1)?,
+            metrics_token_hash,
+            audit_retention_days: number("MAILBRIDGE_AUDIT_RETENTION_DAYS", 365, 1)?,
             ca_file: var("MAILBRIDGE_CA_FILE").map(Into::into),
             allow_private_networks: app::domain::CidrList::parse(
                 &var("MAILBRIDGE_ALLOW_PRIVATE_NETWORKS").unwrap_or_default(),

@@ -94,7 +94,8 @@ pub async fn known_host(State(state): State<AppState>, req: Request<Body>, next:
     let known = host
         .as_ref()
         .is_some_and(|h| state.settings.allowed_hosts.iter().any(|a| a == h));
-    if known || req.uri().path() == "/healthz" {
+    // Probes and scrapers often address a node by its IP: these answer any host.
+    if known || matches!(req.uri().path(), "/healthz" | "/readyz" | "/metrics") {
         return next.run(req).await;
     }
     tracing::warn!(host = ?host, "request for another host refused");
@@ -141,6 +142,8 @@ pub async fn security_headers(State(state): State<AppState>, mut res: Response) 
 fn is_public(path: &str) -> bool {
     path == "/login"
         || path == "/healthz"
+        || path == "/readyz"
+        || path == "/metrics"
         || path == "/favicon.ico"
         || path.starts_with("/api/")
         || path.starts_with("/pkg/")

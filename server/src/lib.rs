@@ -4,6 +4,7 @@ pub mod api_v1;
 pub mod bootstrap;
 pub mod config;
 pub mod guard;
+pub mod metrics;
 pub mod routes;
 pub mod serving;
 pub mod startup;

@@ -64,3 +64,51 @@ pub async fn oauth_callback(
     ))
     .into_response()
 }
+
+/// `GET /activity.csv?user_id=&account_id=&server_id=&kind=&from=&to=`: the Activity page's
+/// filter, every matching entry as CSV. Admins only; a bad filter is a 400 naming the field.
+pub async fn activity_csv(
+    State(state): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<app::domain::ActivityQuery>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let user = match app::ssr::sessions::user_from_headers(&state, &headers).await {
+        Ok(Some(u)) => u,
+        Ok(None) => return (StatusCode::UNAUTHORIZED, "Sign in first.").into_response(),
+        Err(_) => {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The session store is unavailable.",
+            )
+                .into_response()
+        }
+    };
+    if !user.is_admin() {
+        return (
+            StatusCode::FORBIDDEN,
+            "403: you do not have permission to export the activity (admins only).",
+        )
+            .into_response();
+    }
+    match app::ssr::service::activity::csv(&state, &q).await {
+        Ok(body) => (
+            StatusCode::OK,
+            [
+                (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    axum::http::header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"mailbridge-activity.csv\"",
+                ),
+                (axum::http::header::CACHE_CONTROL, "no-store"),
+            ],
+            body,
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
+            e.to_string(),
+        )
+            .into_response(),
+    }
+}

@@ -88,6 +88,8 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
             header_timeout_secs: config.header_timeout_secs as u64,
             max_connections: config.max_connections as usize,
             api_rate_per_minute: config.api_rate_per_minute,
+            metrics_token_hash: config.metrics_token_hash.clone(),
+            audit_retention_days: config.audit_retention_days,
             login: LoginLimits {
                 per_email: config.login_max_failures_per_email,
                 per_client: config.login_max_failures_per_client,
@@ -100,6 +102,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
         providers: Arc::new(providers),
         outbound,
         refresher: Arc::new(app::ssr::refresh::Refresher::default()),
+        heartbeats: Arc::default(),
         webhooks: Arc::new(app::ssr::webhooks::Hub::new(
             config.webhook_concurrency as usize,
         )),
@@ -128,6 +131,10 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
 }
 
 pub fn router(state: AppState) -> Router {
+    if state.settings.metrics_token_hash.is_some() {
+        // Installed before anything is counted, not at the first scrape.
+        crate::metrics::recorder();
+    }
     let routes = generate_route_list(App);
     let ctx = {
         let state = state.clone();
@@ -136,7 +143,10 @@ pub fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     Router::new()
         .route("/healthz", get(routes::healthz))
+        .route("/readyz", get(crate::metrics::readyz))
+        .route("/metrics", get(crate::metrics::metrics))
         .route("/oauth/callback/{key}", get(routes::oauth_callback))
+        .route("/activity.csv", get(routes::activity_csv))
         .merge(crate::api_v1::router())
         .leptos_routes_with_context(&state, routes, ctx.clone(), move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<

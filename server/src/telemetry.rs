@@ -62,10 +62,12 @@ pub async fn request_span(State(state): State<AppState>, mut req: Request, next:
         status = tracing::field::Empty,
         millis = tracing::field::Empty,
     );
+    let req_path = req.uri().path().to_string();
     let started = Instant::now();
     let response = next.run(req).instrument(span.clone()).await;
     let millis = started.elapsed().as_millis() as u64;
     span.record("status", response.status().as_u16());
+    app::ssr::metrics::http_request(req_path.as_str(), response.status().as_u16());
     span.record("millis", millis);
     span.in_scope(|| {
         if response.status().is_server_error() {

@@ -9,8 +9,8 @@ use std::future::Future;
 use std::pin::Pin;
 
 use app::api::{
-    api_keys::*, applications::*, auth::*, mail_accounts::*, mail_servers::*, mail_test::*,
-    settings::*, users::*, webhooks::*,
+    activity::*, api_keys::*, applications::*, auth::*, mail_accounts::*, mail_servers::*,
+    mail_test::*, settings::*, users::*, webhooks::*,
 };
 use app::domain::{ApiKeyDraft, MailServerDraft, Protocol, Role, WebhookDraft};
 use app::error::AppError;
@@ -102,6 +102,8 @@ const FUNCTIONS: &[Fn] = &[
     call!(DeleteWebhook, |ids, _| DeleteWebhook { id: ids.spare_webhook }, 401, 403, 200),
     call!(SendTestEvent, |ids, _| SendTestEvent { id: ids.webhook }, 401, 403, 200),
     call!(Redeliver, |ids, _| Redeliver { webhook_id: ids.webhook, delivery_id: 999_999 }, 401, 403, 409),
+    call!(ListActivity, |_, _| ListActivity { query: Default::default(), page: 0 }, 401, 403, 200),
+    call!(GetAccountTimeline, |ids, _| GetAccountTimeline { id: ids.account }, 401, 200, 200),
 ];
 
 /// A webhook to a closed port (nothing is delivered in this test).
@@ -138,12 +140,18 @@ const PAGES: &[Page] = &[
     Page { path: "/api-keys", anon: ANON_PAGE, user: 403, admin: 200 },
     Page { path: "/webhooks", anon: ANON_PAGE, user: 403, admin: 200 },
     Page { path: "/webhooks/{webhook}", anon: ANON_PAGE, user: 403, admin: 200 },
+    Page { path: "/activity", anon: ANON_PAGE, user: 403, admin: 200 },
 ];
 
 /// Plain axum routes outside Leptos.
 #[rustfmt::skip]
 const ROUTES: &[Page] = &[
     Page { path: "/healthz", anon: 200, user: 200, admin: 200 },
+    // No background task runs in this test server: not ready, for anyone.
+    Page { path: "/readyz", anon: 503, user: 503, admin: 503 },
+    // Off without MAILBRIDGE_METRICS_TOKEN (tests/metrics.rs covers it on).
+    Page { path: "/metrics", anon: 404, user: 404, admin: 404 },
+    Page { path: "/activity.csv", anon: ANON_PAGE, user: 403, admin: 200 },
     // The REST API answers to API keys, not sessions: 401 for every visitor.
     Page { path: "/api/v1/accounts", anon: 401, user: 401, admin: 401 },
     Page { path: "/api/v1/openapi.json", anon: 200, user: 200, admin: 200 },

@@ -83,6 +83,7 @@ async fn expired_sessions_states_and_lockout_rows_are_purged() {
             sign_in_failures: 1,
             rate_events: 0,
             webhook_events: 0,
+            audit: 0,
         }
     );
 }

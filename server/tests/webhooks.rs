@@ -38,7 +38,7 @@ async fn create(app: &common::TestApp, admin: &str, d: WebhookDraft) -> (i64, St
 /// Waits until a delivery of `webhook` has made `attempts` attempts (read in the database: the
 /// tests move the clock past any session's life).
 async fn attempts_reach(app: &common::TestApp, webhook: i64, attempts: i64) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let most: Option<i64> = sqlx::query_scalar(
             "SELECT MAX(attempts) FROM webhook_deliveries WHERE webhook_id = $1",
@@ -622,4 +622,27 @@ async fn pending_events_survive_kill_9_and_each_is_taken_once_in_order() {
             .await
             .unwrap();
     assert_eq!(left, 0);
+}
+
+#[tokio::test]
+async fn a_receiver_that_does_not_answer_is_left_after_10_seconds_and_tried_again_later() {
+    let app = common::spawn().await;
+    let admin = app.admin().await;
+    let _worker = app.deliver();
+    let rx = Receiver::start().await;
+    rx.set(Mode::Hang);
+    let (hook, _) = create(&app, &admin, draft(&rx.url, &EventKind::ACCOUNT)).await;
+    app.ok(SendTestEvent { id: hook }, &admin).await;
+    let started = std::time::Instant::now();
+    attempts_reach(&app, hook, 1).await;
+    let waited = started.elapsed();
+    assert!(
+        (Duration::from_secs(10)..Duration::from_secs(12)).contains(&waited),
+        "{waited:?}"
+    );
+    let d = app.ok(GetWebhook { id: hook }, &admin).await.deliveries[0].clone();
+    assert_eq!((d.state, d.last_code), (DeliveryState::Pending, None));
+    assert!(d.last_error.unwrap().contains("no answer within 10 s"));
+    assert!(d.last_duration_ms.unwrap() >= 10_000);
+    assert_eq!(d.next_attempt_at, Some(d.last_attempt_at.unwrap() + 30));
 }

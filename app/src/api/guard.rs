@@ -12,7 +12,10 @@ use crate::ssr::{internal, sessions, AppState};
 pub async fn answer<T>(
     body: impl std::future::Future<Output = Result<T, AppError>>,
 ) -> Result<T, AppError> {
-    let result = body.await;
+    // Entries the body writes name the caller: anonymous from its address until a session
+    // says who it is (`current_user`).
+    let actor = crate::ssr::audit::Actor::anonymous(client_addr().map(|a| a.to_string()));
+    let result = crate::ssr::audit::acting(actor, body).await;
     if let Err(err) = &result {
         if let Some(opts) = use_context::<leptos_axum::ResponseOptions>() {
             opts.set_status(
@@ -56,6 +59,7 @@ pub async fn current_user() -> Result<Option<SessionUser>, AppError> {
     };
     if let Some(u) = &user {
         tracing::Span::current().record("user_id", u.id);
+        crate::ssr::audit::as_user(u.id, &u.email);
     }
     Ok(user)
 }

@@ -2,6 +2,7 @@
 //! parse the input into domain types, call one service function, answer. The rules and the
 //! SQL live below, in `ssr`.
 
+pub mod activity;
 pub mod api_keys;
 pub mod applications;
 pub mod auth;

@@ -2,6 +2,7 @@
 //! give the same message for the same input. No server-only code here; with `ssr` the enums
 //! also map to their database text (`sqlx::Type`) and the views to rows (`sqlx::FromRow`).
 
+pub mod activity;
 pub mod api_key;
 pub mod application;
 pub mod mail_account;
@@ -15,6 +16,7 @@ pub mod text;
 pub mod user;
 pub mod webhook;
 
+pub use activity::{AccountTimeline, ActivityFilter, ActivityQuery, ActivityView, ActorKind};
 pub use api_key::{ApiKeyDraft, ApiKeyView, CreatedApiKey};
 pub use application::{AppName, ApplicationView};
 pub use mail_account::{

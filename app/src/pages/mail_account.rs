@@ -79,6 +79,7 @@ pub fn MailAccountPage() -> impl IntoView {
                                 Some(Err(e)) => Some(e.to_string()),
                                 None => None,
                             }}</p>
+                            <Timeline id />
                         }.into_any()
                     }
                 }
@@ -104,6 +105,41 @@ fn Handouts(id: i64) -> impl IntoView {
                             crate::components::time::format_utc(at)
                         ),
                     },
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// What happened to this mailbox: its latest entries, and its refreshes per day.
+#[component]
+fn Timeline(id: i64) -> impl IntoView {
+    let timeline = Resource::new(move || id, crate::api::activity::get_account_timeline);
+    view! {
+        <h2>"Timeline"</h2>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match timeline.await {
+                    Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                    Ok(t) => {
+                        let refreshes = if t.refreshes.is_empty() {
+                            "No refresh in the last 7 days.".to_string()
+                        } else {
+                            let days: Vec<String> = t.refreshes.iter().map(|(day, n)| {
+                                let date = crate::components::time::format_utc(day * 86_400);
+                                format!("{}: {n}", date.split(' ').next().unwrap_or_default())
+                            }).collect();
+                            format!("Refreshes that worked, per day: {}", days.join(", "))
+                        };
+                        view! {
+                            <p class="muted" id="account-refresh-counts">{refreshes}</p>
+                            {if t.entries.is_empty() {
+                                view! { <p class="empty">"Nothing recorded yet."</p> }.into_any()
+                            } else {
+                                view! { <div id="account-timeline"><crate::pages::activity::ActivityTable list=t.entries /></div> }.into_any()
+                            }}
+                        }.into_any()
+                    }
                 }
             })}
         </Suspense>

@@ -1,5 +1,6 @@
 //! One file per page.
 
+pub mod activity;
 pub mod api_keys;
 pub mod application_edit;
 pub mod applications;

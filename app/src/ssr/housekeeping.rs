@@ -15,6 +15,8 @@ pub struct Purged {
     pub rate_events: u64,
     /// Webhook events older than [`EVENT_RETENTION_SECS`] with no delivery pending.
     pub webhook_events: u64,
+    /// Audit entries and daily refresh counts past `MAILBRIDGE_AUDIT_RETENTION_DAYS`.
+    pub audit: u64,
 }
 
 /// Events (and their deliveries' record) are kept 30 days for the webhooks' pages.
@@ -38,12 +40,14 @@ pub async fn purge(st: &AppState) -> Result<Purged, db::QueryError> {
             0
         });
     let webhook_events = db::outbox::purge(&st.pool, t - EVENT_RETENTION_SECS).await?;
+    let audit = db::audit::purge(&st.pool, t - s.audit_retention_days * 86_400).await?;
     Ok(Purged {
         sessions,
         oauth_states,
         sign_in_failures,
         rate_events,
         webhook_events,
+        audit,
     })
 }
 
@@ -54,6 +58,7 @@ pub fn spawn(st: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
+            st.heartbeats.housekeeping.beat();
             match purge(&st).await {
                 Ok(p) if p != Purged::default() => tracing::info!(
                     sessions = p.sessions,
@@ -61,6 +66,7 @@ pub fn spawn(st: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
                     sign_in_failures = p.sign_in_failures,
                     rate_events = p.rate_events,
                     webhook_events = p.webhook_events,
+                    audit = p.audit,
                     "purged expired rows"
                 ),
                 Ok(_) => {}

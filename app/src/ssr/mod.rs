@@ -3,13 +3,16 @@
 //! `db` holds the SQL. Nothing here knows about Leptos or HTTP requests: the server functions
 //! in `api` call in, the CLI and the tests too.
 
+pub mod audit;
 pub mod client;
 pub mod clock;
 pub mod crypto;
 pub mod db;
 pub mod headers;
+pub mod heartbeat;
 pub mod housekeeping;
 pub mod mail;
+pub mod metrics;
 pub mod oauth;
 pub mod outbound;
 pub mod passwords;

@@ -27,6 +27,10 @@ pub struct Settings {
     pub trusted_proxies: crate::domain::CidrList,
     /// `MAILBRIDGE_API_RATE_PER_MINUTE`: REST requests one API key may make per minute.
     pub api_rate_per_minute: i64,
+    /// The SHA-256 (hex) of `MAILBRIDGE_METRICS_TOKEN`: `/metrics` is served only when set.
+    pub metrics_token_hash: Option<String>,
+    /// `MAILBRIDGE_AUDIT_RETENTION_DAYS`: audit entries older than this are purged.
+    pub audit_retention_days: i64,
 }
 
 impl Settings {
@@ -75,6 +79,8 @@ pub struct AppState {
     pub refresh: super::refresh::RefreshSettings,
     /// The webhook delivery worker's settings and doorbell.
     pub webhooks: Arc<super::webhooks::Hub>,
+    /// The background tasks' signs of life (`/readyz`).
+    pub heartbeats: Arc<super::heartbeat::Heartbeats>,
     /// Password hashes running at once (`MAILBRIDGE_PASSWORD_HASH_CONCURRENCY`): each Argon2id
     /// takes 19 MiB and a core for tens of milliseconds.
     pub hashing: Arc<tokio::sync::Semaphore>,

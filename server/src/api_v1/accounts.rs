@@ -362,6 +362,32 @@ pub async fn hand_out(
     db::token_handouts::record(&st.pool, account.id, key, client, now)
         .await
         .map_err(app::error::AppError::from)?;
+    app::ssr::metrics::token_handout(if key.is_some() { "api" } else { "cli" });
+    let (actor_kind, actor_id, actor) = match key {
+        Some((id, name)) => ("api_key", Some(id), name),
+        None => ("system", None, "command line"),
+    };
+    let entry = db::audit::NewEntry {
+        kind: "token.handed_out",
+        account_id: Some(account.id),
+        server_id: Some(account.mail_server_id),
+        user_id: Some(account.owner_id),
+        summary: format!(
+            "{} on {}: access token handed out to {actor}",
+            account.login, account.server_subject
+        ),
+    };
+    db::audit::insert(
+        &st.pool,
+        &entry,
+        actor_kind,
+        actor_id,
+        actor,
+        Some(client),
+        now,
+    )
+    .await
+    .map_err(app::error::AppError::from)?;
     tracing::info!(account_id = account.id, api_key_id = ?key.map(|k| k.0), "access token handed out");
     let sasl = format!("user={}\x01auth=Bearer {token}\x01\x01", row.login);
     Ok(AccessToken {

@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod applications;
+pub mod audit;
 pub mod columns;
 pub mod copy;
 pub mod mail_accounts;

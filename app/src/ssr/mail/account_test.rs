@@ -172,6 +172,7 @@ async fn store(
     protocol: Protocol,
     result: ProtocolResult,
 ) -> Result<ProtocolResult, AppError> {
+    crate::ssr::metrics::mail_test(protocol, result.ok);
     let now = state.clock.now();
     let mut change = crate::ssr::webhooks::Change::begin(&state.pool).await?;
     db::mail_accounts::store_test(

@@ -15,6 +15,7 @@ pub use worker::{run_pass, spawn, StopSignal, Worker};
 
 use super::crypto::aad;
 use super::db::{self, mail_accounts::MailAccountRow};
+use super::metrics::RefreshOutcome;
 use super::oauth::client::{self, describe_token_error, ProviderClient, ServerOAuth};
 use super::oauth::Outcome;
 use super::webhooks::Change;
@@ -291,10 +292,19 @@ async fn refresh_held(
     }
 
     state.refresher.calls.fetch_add(1, Ordering::Relaxed);
+    let asked = std::time::Instant::now();
     let result = client
         .exchange_refresh_token(&RefreshToken::new(refresh_token))
         .request_async(&state.outbound.capped(super::outbound::cap::TOKEN))
         .await;
+    let outcome = match &result {
+        Ok(_) => RefreshOutcome::Ok,
+        Err(RequestTokenError::ServerResponse(r)) if r.error().to_string() == "invalid_grant" => {
+            RefreshOutcome::Refused
+        }
+        Err(_) => RefreshOutcome::Failed,
+    };
+    super::metrics::refresh(outcome, asked.elapsed().as_secs_f64());
     let t = state.clock.now();
     match result {
         Ok(token) => {
@@ -397,7 +407,7 @@ async fn save_refreshed(
     t: i64,
 ) -> Result<bool, db::QueryError> {
     if before != AccountStatus::Error {
-        return db::mail_accounts::save_refresh(
+        let saved = db::mail_accounts::save_refresh(
             &state.pool,
             account_id,
             expected,
@@ -406,7 +416,11 @@ async fn save_refreshed(
             expires_at,
             t,
         )
-        .await;
+        .await?;
+        if saved {
+            count_refresh(state, account_id, t).await;
+        }
+        return Ok(saved);
     }
     let mut change = Change::begin(&state.pool).await?;
     let saved = db::mail_accounts::save_refresh(
@@ -424,8 +438,17 @@ async fn save_refreshed(
             .emit(EventKind::Recovered, account_id, None, t)
             .await?;
         change.commit(&state.webhooks).await?;
+        count_refresh(state, account_id, t).await;
     }
     Ok(saved)
+}
+
+/// Counted on its day for the account's timeline; a refresh is not undone when the count
+/// cannot be written.
+async fn count_refresh(state: &AppState, account_id: i64, t: i64) {
+    if let Err(e) = db::audit::count_refresh(&state.pool, account_id, t).await {
+        tracing::warn!(error = %e, account_id, "counting a refresh");
+    }
 }
 
 /// The provider refused the grant: `needs_reauth`, and its event, together.

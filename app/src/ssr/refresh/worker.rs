@@ -132,7 +132,9 @@ pub fn spawn(state: AppState, settings: RefreshSettings) -> Worker {
                 _ = rx.wait_for(|s| *s) => return,
                 _ = tick.tick() => {}
             }
+            state.heartbeats.refresh.beat();
             run_pass(&state, &settings, pass_stop.clone()).await;
+            state.heartbeats.refresh.beat();
         }
     });
     Worker {

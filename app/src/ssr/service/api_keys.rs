@@ -10,7 +10,7 @@ use crate::domain::{ApiKeyView, CidrList, CreatedApiKey};
 use crate::error::AppError;
 use crate::ssr::db::{self, api_keys::ApiKeyRow};
 use crate::ssr::sessions::{random_token, token_hash};
-use crate::ssr::AppState;
+use crate::ssr::{audit, AppState};
 
 /// Characters of a key kept for display ("mbk_" and the first 8 random ones).
 const SHOWN: usize = 12;
@@ -56,6 +56,17 @@ pub async fn create(
         name = spec.name.as_str(),
         "API key created"
     );
+    let summary = format!(
+        "API key '{}' created ({}; {})",
+        spec.name.as_str(),
+        permissions_text(spec.perm_tokens, spec.perm_accounts),
+        if spec.servers.is_none() {
+            "all mail servers"
+        } else {
+            "chosen mail servers"
+        }
+    );
+    audit::admin_did(&st.pool, "api_key.created", summary, (None, None), now).await;
     Ok(CreatedApiKey { id, key })
 }
 
@@ -110,6 +121,21 @@ pub async fn revoke(st: &AppState, id: i64) -> Result<(), AppError> {
         return Err(AppError::NotFound("The API key".into()));
     }
     tracing::info!("API key revoked");
+    let name = db::api_keys::list(&st.pool)
+        .await?
+        .into_iter()
+        .find(|k| k.id == id)
+        .map(|k| k.name)
+        .unwrap_or_default();
+    let summary = format!("API key '{name}' revoked");
+    audit::admin_did(
+        &st.pool,
+        "api_key.revoked",
+        summary,
+        (None, None),
+        st.clock.now(),
+    )
+    .await;
     Ok(())
 }
 

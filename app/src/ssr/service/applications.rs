@@ -5,7 +5,7 @@ use tracing::instrument;
 use crate::domain::application::label;
 use crate::domain::{AppName, ApplicationView, CidrList};
 use crate::error::AppError;
-use crate::ssr::{db, sessions::random_token, AppState};
+use crate::ssr::{audit, db, sessions::random_token, AppState};
 
 fn not_found() -> AppError {
     AppError::NotFound("The application".into())
@@ -54,19 +54,37 @@ pub async fn save(
         }
     };
     let t = st.clock.now();
+    let yes_no = |v: bool| if v { "yes" } else { "no" }.to_string();
     match id {
-        None => db::applications::insert(&st.pool, name, &random_token(), active, ips, t)
-            .await
-            .map_err(unique),
+        None => {
+            let id = db::applications::insert(&st.pool, name, &random_token(), active, ips, t)
+                .await
+                .map_err(unique)?;
+            let summary = format!("Application '{}' created", name.as_str());
+            audit::admin_did(&st.pool, "application.created", summary, (None, None), t).await;
+            Ok(id)
+        }
         Some(id) => {
-            if db::applications::update(&st.pool, id, name, active, ips, t)
+            let before = list(st, Some(id)).await?.pop();
+            if !db::applications::update(&st.pool, id, name, active, ips, t)
                 .await
                 .map_err(unique)?
             {
-                Ok(id)
-            } else {
-                Err(not_found())
+                return Err(not_found());
             }
+            if let Some(b) = before {
+                let changed = audit::changes(&[
+                    ("Name", b.name.clone(), name.as_str().to_string()),
+                    ("Active", yes_no(b.active), yes_no(active)),
+                    ("Allowed IP addresses", b.allowed_ips, ips.to_text()),
+                ]);
+                if !changed.is_empty() {
+                    let summary = format!("Application '{}': {changed}", b.name);
+                    audit::admin_did(&st.pool, "application.changed", summary, (None, None), t)
+                        .await;
+                }
+            }
+            Ok(id)
         }
     }
 }
@@ -79,6 +97,20 @@ pub async fn regenerate_key(st: &AppState, id: i64) -> Result<String, AppError> 
         return Err(not_found());
     }
     tracing::info!("application key regenerated");
+    let name = list(st, Some(id))
+        .await?
+        .pop()
+        .map(|a| a.name)
+        .unwrap_or_default();
+    let summary = format!("Application '{name}': Redirect URI key regenerated");
+    audit::admin_did(
+        &st.pool,
+        "application.changed",
+        summary,
+        (None, None),
+        st.clock.now(),
+    )
+    .await;
     Ok(st.redirect_uri(&key))
 }
 
@@ -98,6 +130,11 @@ pub async fn delete(st: &AppState, id: i64) -> Result<(), AppError> {
             names.join(", ")
         )));
     }
+    let name = list(st, Some(id))
+        .await?
+        .pop()
+        .map(|a| a.name)
+        .unwrap_or_default();
     // The foreign key (ON DELETE RESTRICT) also refuses if a server appeared meanwhile.
     let deleted = db::applications::delete(&st.pool, id).await.map_err(|e| {
         if e.is_foreign_key_violation() {
@@ -106,9 +143,17 @@ pub async fn delete(st: &AppState, id: i64) -> Result<(), AppError> {
             e.into()
         }
     })?;
-    if deleted {
-        Ok(())
-    } else {
-        Err(not_found())
+    if !deleted {
+        return Err(not_found());
     }
+    let summary = format!("Application '{name}' deleted");
+    audit::admin_did(
+        &st.pool,
+        "application.deleted",
+        summary,
+        (None, None),
+        st.clock.now(),
+    )
+    .await;
+    Ok(())
 }

@@ -171,6 +171,14 @@ pub async fn create(
             .seal_str(password, &aad::ACCOUNT_PASSWORD.row(id));
         db::mail_accounts::set_password(&mut *tx, id, sealed).await?;
     }
+    let entry = db::audit::NewEntry {
+        kind: "account.created",
+        account_id: Some(id),
+        server_id: Some(server.id),
+        user_id: Some(owner),
+        summary: format!("{} on {} added", form.login.as_str(), server.subject),
+    };
+    crate::ssr::audit::record(&mut *tx, entry, st.clock.now()).await?;
     // A password mailbox is linked from the start: programs hear of it as of any other.
     let queued = status == AccountStatus::Linked
         && crate::ssr::webhooks::emit(&mut tx, EventKind::Linked, id, None, st.clock.now()).await?;

@@ -10,7 +10,7 @@ use crate::domain::{
 use crate::error::AppError;
 use crate::ssr::crypto::aad;
 use crate::ssr::db::mail_servers::{MailServerRecord, SecretChange};
-use crate::ssr::{db, oauth, providers, AppState};
+use crate::ssr::{audit, db, oauth, providers, AppState};
 
 use super::custody;
 
@@ -208,7 +208,89 @@ pub async fn save(
         }
     };
     tracing::info!(mail_server_id = saved, "mail server saved");
+    let (kind, summary) = match &old {
+        None => (
+            "server.created",
+            format!("Mail server '{}' created", record.subject),
+        ),
+        Some(old) => {
+            let mut changed = server_changes(old, &record);
+            if new_secret.is_some() && old.client_secret_enc.is_some() {
+                // Its value is never written down, only that it changed.
+                changed.push_str(if changed.is_empty() { "" } else { "; " });
+                changed.push_str("Client secret changed");
+            }
+            if changed.is_empty() {
+                return Ok(saved);
+            }
+            (
+                "server.changed",
+                format!("Mail server '{}': {changed}", old.subject),
+            )
+        }
+    };
+    audit::admin_did(&st.pool, kind, summary, (Some(saved), None), t).await;
     Ok(saved)
+}
+
+/// The settings an admin sees, before and after, for the audit trail (no secret among them).
+fn server_changes(old: &db::mail_servers::MailServerRow, new: &MailServerRecord) -> String {
+    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    let yes_no = |v: bool| if v { "yes" } else { "no" }.to_string();
+    audit::changes(&[
+        ("Subject", old.subject.clone(), new.subject.clone()),
+        ("Client ID", opt(&old.client_id), opt(&new.client_id)),
+        (
+            "Redirect URI (application)",
+            old.application_id
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            new.application_id
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+        ),
+        ("Tenant", old.tenant.clone(), new.tenant.clone()),
+        ("Issuer URL", opt(&old.issuer_url), opt(&new.issuer_url)),
+        ("Scopes", old.scopes.clone(), new.scopes.clone()),
+        ("IMAP host", old.imap_host.clone(), new.imap_host.clone()),
+        (
+            "IMAP port",
+            old.imap_port.to_string(),
+            new.imap_port.to_string(),
+        ),
+        (
+            "IMAP encryption",
+            old.imap_encryption.code().into(),
+            new.imap_encryption.code().into(),
+        ),
+        ("SMTP host", old.smtp_host.clone(), new.smtp_host.clone()),
+        (
+            "SMTP port",
+            old.smtp_port.to_string(),
+            new.smtp_port.to_string(),
+        ),
+        (
+            "SMTP encryption",
+            old.smtp_encryption.code().into(),
+            new.smtp_encryption.code().into(),
+        ),
+        (
+            "Validate certificate",
+            yes_no(old.validate_certificate),
+            yes_no(new.validate_certificate),
+        ),
+        ("Active", yes_no(old.active), yes_no(new.active)),
+        (
+            "Visible to users",
+            yes_no(old.visible_to_users),
+            yes_no(new.visible_to_users),
+        ),
+        (
+            "Allowed login domains",
+            old.allowed_domains.clone(),
+            new.allowed_domains.clone(),
+        ),
+    ])
 }
 
 /// Deletes a mail server. With linked mail accounts, `confirm_accounts` must equal their number:
@@ -236,6 +318,11 @@ pub async fn delete(st: &AppState, id: i64, confirm_accounts: i64) -> Result<(),
     let grants = db::mail_accounts::grants_on_server(&mut *tx, id).await?;
     // Its accounts go with it: each is an `account.deleted`, built before the rows go.
     let accounts = db::mail_accounts::ids_on_server(&mut *tx, id).await?;
+    let count = accounts.len();
+    let subject = db::mail_servers::get(&mut *tx, id)
+        .await?
+        .map(|s| s.subject)
+        .unwrap_or_default();
     let queued =
         crate::ssr::webhooks::emit_each(&mut tx, EventKind::Deleted, accounts, st.clock.now())
             .await?;
@@ -248,5 +335,14 @@ pub async fn delete(st: &AppState, id: i64, confirm_accounts: i64) -> Result<(),
     }
     custody::revoke_at_old_provider(st, client.as_ref(), grants).await;
     tracing::info!(linked_accounts = linked, "mail server deleted");
+    let summary = format!("Mail server '{subject}' deleted with its {count} mail account(s)");
+    audit::admin_did(
+        &st.pool,
+        "server.deleted",
+        summary,
+        (Some(id), None),
+        st.clock.now(),
+    )
+    .await;
     Ok(())
 }

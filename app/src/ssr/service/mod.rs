@@ -3,6 +3,7 @@
 //! [`AppError`](crate::error::AppError). No Leptos, no HTTP: the server functions, the CLI and
 //! the tests call the same code.
 
+pub mod activity;
 pub mod api_keys;
 pub mod applications;
 pub mod custody;

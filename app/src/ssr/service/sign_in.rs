@@ -5,7 +5,8 @@ use tracing::instrument;
 use crate::domain::user::WRONG_CREDENTIALS;
 use crate::domain::{Email, Password, SessionUser};
 use crate::error::AppError;
-use crate::ssr::{db, passwords, sessions, AppState};
+use crate::ssr::db::audit::NewEntry;
+use crate::ssr::{audit, db, passwords, sessions, AppState};
 
 /// Checks the password and opens a session; returns its token. `client` is the lock-out key
 /// of the caller ([`crate::ssr::client::lockout_key`]). `replaced` is the session the browser
@@ -27,6 +28,13 @@ pub async fn sign_in(
     let ok = checked(st, &key, client, hash, password).await?;
     let Some(user_id) = user_id.filter(|_| ok) else {
         tracing::info!("sign-in failed");
+        let entry = NewEntry {
+            kind: "sign_in_failed",
+            user_id,
+            summary: format!("Sign-in refused for {}", email.as_str()),
+            ..Default::default()
+        };
+        audit::record_or_log(&st.pool, entry, st.clock.now()).await;
         return Err(AppError::Denied(WRONG_CREDENTIALS.into()));
     };
     if let Some(old) = replaced {
@@ -36,6 +44,14 @@ pub async fn sign_in(
     db::users::record_sign_in(&st.pool, user_id, st.clock.now()).await?;
     db::sign_in_failures::clear(&st.pool, &key, Some(client)).await?;
     tracing::info!(user_id, "signed in");
+    audit::as_user(user_id, email.as_str());
+    let entry = NewEntry {
+        kind: "sign_in",
+        user_id: Some(user_id),
+        summary: format!("{} signed in", email.as_str()),
+        ..Default::default()
+    };
+    audit::record_or_log(&st.pool, entry, st.clock.now()).await;
     Ok(token)
 }
 

@@ -5,7 +5,7 @@ use tracing::instrument;
 use crate::domain::user::LAST_ADMIN;
 use crate::domain::{DisplayName, Email, Password, Role, UserView};
 use crate::error::AppError;
-use crate::ssr::{db, passwords, AppState};
+use crate::ssr::{audit, db, passwords, AppState};
 
 pub async fn list(st: &AppState) -> Result<Vec<UserView>, AppError> {
     Ok(db::users::list(&st.pool).await?)
@@ -39,6 +39,14 @@ pub async fn create(
             }
         })?;
     tracing::info!(user_id = id, "user created");
+    audit::admin_did(
+        pool,
+        "user.created",
+        format!("User {} created ({})", email.as_str(), role.as_str()),
+        (None, Some(id)),
+        now,
+    )
+    .await;
     Ok(id)
 }
 
@@ -56,6 +64,7 @@ pub async fn update(
     role: Role,
     active: bool,
 ) -> Result<(), AppError> {
+    let before = db::users::get(&st.pool, id).await?;
     let mut tx = st.pool.begin().await.map_err(crate::ssr::begin_failed)?;
     // Two admins demoting each other at once must not both see the other as the one left.
     db::serialize(&mut tx, &["users:admins"]).await?;
@@ -82,6 +91,18 @@ pub async fn update(
     }
     tx.commit().await.map_err(crate::ssr::commit_failed)?;
     tracing::info!(role = role.as_str(), active, "user updated");
+    if let Some(b) = before {
+        let yes_no = |v: bool| if v { "yes" } else { "no" }.to_string();
+        let changed = audit::changes(&[
+            ("Name", b.display_name, name.as_str().to_string()),
+            ("Role", b.role.as_str().into(), role.as_str().into()),
+            ("Active", yes_no(b.active), yes_no(active)),
+        ]);
+        if !changed.is_empty() {
+            let summary = format!("User {}: {changed}", b.email);
+            audit::admin_did(&st.pool, "user.changed", summary, (None, Some(id)), now).await;
+        }
+    }
     Ok(())
 }
 
@@ -96,5 +117,19 @@ pub async fn set_password(st: &AppState, id: i64, password: &Password) -> Result
     db::sessions::delete_for_user(&mut *tx, id, "").await?;
     tx.commit().await.map_err(crate::ssr::commit_failed)?;
     tracing::info!("password set by an admin");
+    let who = db::users::get(&st.pool, id)
+        .await?
+        .map(|u| u.email)
+        .unwrap_or_default();
+    let summary = format!("Password of {who} set by an admin (their sessions ended)");
+    let now = st.clock.now();
+    audit::admin_did(
+        &st.pool,
+        "user.password_set",
+        summary,
+        (None, Some(id)),
+        now,
+    )
+    .await;
     Ok(())
 }

@@ -10,7 +10,7 @@ use crate::error::AppError;
 use crate::ssr::crypto::aad;
 use crate::ssr::db::{self, webhooks::WebhookRow};
 use crate::ssr::webhooks::{self, signature, Change};
-use crate::ssr::AppState;
+use crate::ssr::{audit, AppState};
 
 /// Deliveries shown on a webhook's page.
 pub const SHOWN_DELIVERIES: i64 = 50;
@@ -42,6 +42,19 @@ pub async fn create(
     db::webhooks::set_secret(&mut *tx, id, sealed).await?;
     tx.commit().await.map_err(crate::ssr::commit_failed)?;
     tracing::info!(webhook_id = id, "webhook created");
+    let summary = format!(
+        "Webhook {} created ({})",
+        display_url(&spec),
+        events_text(&spec)
+    );
+    audit::admin_did(
+        &st.pool,
+        "webhook.created",
+        summary,
+        (None, None),
+        st.clock.now(),
+    )
+    .await;
     Ok(CreatedWebhook { id, secret })
 }
 
@@ -65,6 +78,23 @@ pub async fn list(st: &AppState) -> Result<Vec<WebhookView>, AppError> {
         .collect())
 }
 
+/// A URL as the audit trail keeps it: without its query, where receivers often put a token.
+fn strip_query(url: &str) -> String {
+    url.split(['?', '#']).next().unwrap_or_default().to_string()
+}
+
+fn display_url(spec: &WebhookSpec) -> String {
+    strip_query(spec.url.as_str())
+}
+
+fn events_text(spec: &WebhookSpec) -> String {
+    spec.events
+        .iter()
+        .map(|k| k.code())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn not_found() -> AppError {
     AppError::NotFound("The webhook".into())
 }
@@ -84,8 +114,37 @@ pub async fn detail(st: &AppState, id: i64) -> Result<WebhookDetail, AppError> {
 #[instrument(skip_all, fields(webhook_id = id))]
 pub async fn update(st: &AppState, id: i64, draft: &WebhookDraft) -> Result<(), AppError> {
     let spec = parse(st, draft).await?;
+    let before = db::webhooks::get(&st.pool, id)
+        .await?
+        .ok_or_else(not_found)?;
     if !db::webhooks::update(&st.pool, id, &spec).await? {
         return Err(not_found());
+    }
+    let yes_no = |v: bool| if v { "yes" } else { "no" }.to_string();
+    let changed = audit::changes(&[
+        ("URL", strip_query(&before.url), display_url(&spec)),
+        (
+            "Events",
+            before
+                .event_kinds()
+                .iter()
+                .map(|k| k.code())
+                .collect::<Vec<_>>()
+                .join(", "),
+            events_text(&spec),
+        ),
+        ("Active", yes_no(before.active), yes_no(spec.active)),
+    ]);
+    if !changed.is_empty() {
+        let summary = format!("Webhook {}: {changed}", strip_query(&before.url));
+        audit::admin_did(
+            &st.pool,
+            "webhook.changed",
+            summary,
+            (None, None),
+            st.clock.now(),
+        )
+        .await;
     }
     // Reactivated: what waited goes now.
     st.webhooks.wake();
@@ -95,10 +154,22 @@ pub async fn update(st: &AppState, id: i64, draft: &WebhookDraft) -> Result<(), 
 
 #[instrument(skip_all, fields(webhook_id = id))]
 pub async fn delete(st: &AppState, id: i64) -> Result<(), AppError> {
+    let before = db::webhooks::get(&st.pool, id)
+        .await?
+        .ok_or_else(not_found)?;
     if !db::webhooks::delete(&st.pool, id).await? {
         return Err(not_found());
     }
     tracing::info!("webhook deleted");
+    let summary = format!("Webhook {} deleted", strip_query(&before.url));
+    audit::admin_did(
+        &st.pool,
+        "webhook.deleted",
+        summary,
+        (None, None),
+        st.clock.now(),
+    )
+    .await;
     Ok(())
 }
 

@@ -1,6 +1,6 @@
-//! Events for other systems: written to the outbox in the transaction of the change they report
-//! ([`Change`], [`emit`]), delivered by the worker ([`worker`]) signed the Standard Webhooks way
-//! ([`signature`]).
+//! Account events: written, in the transaction of the change they report ([`Change`],
+//! [`emit`]), to the audit trail and to the outbox for webhooks; delivered by the worker
+//! ([`worker`]) signed the Standard Webhooks way ([`signature`]).
 
 pub mod signature;
 pub mod worker;
@@ -8,7 +8,7 @@ pub mod worker;
 use serde_json::{json, Value};
 
 use crate::domain::{AccountStatus, EventKind, MailAccountView};
-use crate::ssr::db::{self, Context, DbResult, Tx};
+use crate::ssr::db::{self, audit::NewEntry, Context, DbResult, Tx};
 
 /// The delivery worker's settings and its doorbell.
 #[derive(Debug)]
@@ -73,9 +73,9 @@ impl Change {
     }
 }
 
-/// Writes `kind` about `account_id` (as the account is now, inside `tx`) to the outbox, with a
-/// delivery for every active webhook that wants it. Nothing is written when no webhook wants
-/// it, or when the account's state no longer matches the event (a disabled account that a
+/// Records `kind` about `account_id` (as the account is now, inside `tx`): an entry in the
+/// audit trail, and in the outbox a delivery for every active webhook that wants it. Nothing
+/// is written when the account's state no longer matches the event (a disabled account that a
 /// refresh left disabled is not "recovered"). `true` when deliveries were queued.
 pub async fn emit(
     tx: &mut Tx<'_>,
@@ -84,9 +84,6 @@ pub async fn emit(
     extra: Option<(&str, Value)>,
     now: i64,
 ) -> DbResult<bool> {
-    if !db::webhooks::any_wants(&mut **tx, kind).await? {
-        return Ok(false);
-    }
     let Some(account) = db::mail_accounts::view(&mut **tx, account_id).await? else {
         return Ok(false);
     };
@@ -99,6 +96,17 @@ pub async fn emit(
     if expected.is_some_and(|s| s != account.status) {
         return Ok(false);
     }
+    let entry = NewEntry {
+        kind: kind.code(),
+        account_id: Some(account_id),
+        server_id: Some(account.mail_server_id),
+        user_id: Some(account.owner_id),
+        summary: summary(kind, &account, extra.as_ref().map(|(_, v)| v)),
+    };
+    crate::ssr::audit::record(&mut **tx, entry, now).await?;
+    if !db::webhooks::any_wants(&mut **tx, kind).await? {
+        return Ok(false);
+    }
     let mut data = account_data(&account);
     if let (Some((key, value)), Value::Object(map)) = (extra, &mut data) {
         map.insert(key.to_string(), value);
@@ -109,17 +117,50 @@ pub async fn emit(
     Ok(n > 0)
 }
 
+/// The audit trail's words for an account event: the mailbox, what happened, and why.
+fn summary(kind: EventKind, a: &MailAccountView, extra: Option<&Value>) -> String {
+    let what = match kind {
+        EventKind::Linked => "linked".to_string(),
+        EventKind::Unlinked => "unlinked (tokens deleted)".to_string(),
+        EventKind::NeedsReauth => "needs re-authorisation".to_string(),
+        EventKind::Error => "refreshing failed".to_string(),
+        EventKind::Recovered => "refreshing works again".to_string(),
+        EventKind::TestPassed | EventKind::TestFailed => {
+            let protocol = extra
+                .and_then(|t| t["protocol"].as_str())
+                .unwrap_or("")
+                .to_uppercase();
+            let outcome = if kind == EventKind::TestPassed {
+                "passed"
+            } else {
+                "failed"
+            };
+            format!("{protocol} test {outcome}")
+        }
+        EventKind::Deleted => "deleted".to_string(),
+        EventKind::Ping => "test event".to_string(),
+    };
+    let why = match kind {
+        EventKind::NeedsReauth | EventKind::Error => a.last_error.clone(),
+        EventKind::TestFailed => extra.and_then(|t| t["message"].as_str().map(str::to_string)),
+        _ => None,
+    };
+    let mut s = format!("{} on {}: {what}", a.login, a.server_subject);
+    if let Some(why) = why.filter(|w| !w.is_empty()) {
+        s.push_str(" — ");
+        s.push_str(&why.chars().take(300).collect::<String>());
+    }
+    s
+}
+
 /// The same event for several accounts (a server change sends every account on it to
-/// `needs_reauth`), checking once whether any webhook wants it.
+/// `needs_reauth`).
 pub async fn emit_each(
     tx: &mut Tx<'_>,
     kind: EventKind,
     account_ids: impl IntoIterator<Item = i64>,
     now: i64,
 ) -> DbResult<bool> {
-    if !db::webhooks::any_wants(&mut **tx, kind).await? {
-        return Ok(false);
-    }
     let mut queued = false;
     for id in account_ids {
         queued |= emit(tx, kind, id, None, now).await?;

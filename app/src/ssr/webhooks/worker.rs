@@ -57,6 +57,7 @@ pub fn spawn(state: AppState) -> Worker {
         let slots = Arc::new(tokio::sync::Semaphore::new(state.webhooks.concurrency));
         let mut in_flight = tokio::task::JoinSet::new();
         loop {
+            state.heartbeats.webhooks.beat();
             if let Err(e) = start_due(&state, &slots, &mut in_flight).await {
                 tracing::warn!(error = %e, "looking for due webhook deliveries");
             }
@@ -163,6 +164,7 @@ async fn deliver(state: &AppState, id: i64, claim: &str) -> Result<(), db::Query
             next_at: Some(state.clock.now() + retry_delay(attempts)),
         },
     };
+    crate::ssr::metrics::webhook_attempt(attempt.state == DeliveryState::Delivered);
     if !db::outbox::finish(&state.pool, id, claim, &attempt).await? {
         tracing::warn!(
             delivery_id = id,

@@ -1,0 +1,100 @@
+//! The audit trail read back: the Activity page (admins), its CSV export, and a mail
+//! account's timeline (its owner and admins).
+
+use crate::domain::{AccountTimeline, ActivityQuery, ActivityView, Page, SessionUser};
+use crate::error::AppError;
+use crate::ssr::{db, AppState};
+
+use super::mail_accounts::visible;
+
+/// Rows a CSV export holds at most (narrow the filter for more).
+pub const EXPORT_CAP: i64 = 100_000;
+
+pub async fn page(
+    st: &AppState,
+    q: &ActivityQuery,
+    page: i64,
+) -> Result<Page<ActivityView>, AppError> {
+    let filter = q.parse().map_err(AppError::fields)?;
+    let page = crate::domain::paging::clamp_page(page);
+    let rows = db::audit::page(&st.pool, &filter, page).await?;
+    let (rows, total) = db::split_counted(rows).unwrap_or_default();
+    Ok(Page { rows, total, page })
+}
+
+/// The filtered trail as CSV (RFC 4180: every field quoted, quotes doubled), newest first.
+pub async fn csv(st: &AppState, q: &ActivityQuery) -> Result<String, AppError> {
+    let filter = q.parse().map_err(AppError::fields)?;
+    let rows = db::audit::all(&st.pool, &filter, EXPORT_CAP).await?;
+    let mut out = String::from(
+        "time,actor_kind,actor,kind,account_id,server_id,user_id,client_address,summary\r\n",
+    );
+    for r in rows {
+        let at = time::OffsetDateTime::from_unix_timestamp(r.at)
+            .ok()
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_default();
+        let id = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
+        let fields = [
+            at,
+            r.actor_kind,
+            r.actor_label,
+            r.kind,
+            id(r.account_id),
+            id(r.server_id),
+            id(r.user_id),
+            r.client_addr.unwrap_or_default(),
+            r.summary,
+        ];
+        let line: Vec<String> = fields.iter().map(|f| quoted(f)).collect();
+        out.push_str(&line.join(","));
+        out.push_str("\r\n");
+    }
+    Ok(out)
+}
+
+/// A CSV field, quoted; a leading `=`, `+`, `-` or `@` is prefixed with `'` so that a
+/// spreadsheet opening the file does not run it as a formula (an address or a provider's
+/// message is not ours to trust).
+fn quoted(field: &str) -> String {
+    let guarded = if field.starts_with(['=', '+', '-', '@']) {
+        format!("'{field}")
+    } else {
+        field.to_string()
+    };
+    format!("\"{}\"", guarded.replace('"', "\"\""))
+}
+
+/// The account's latest 50 entries and its refreshes per day over the last week.
+pub async fn timeline(
+    st: &AppState,
+    me: &SessionUser,
+    id: i64,
+) -> Result<AccountTimeline, AppError> {
+    visible(st, me, id).await?;
+    let filter = crate::domain::ActivityFilter {
+        account_id: Some(id),
+        ..Default::default()
+    };
+    let entries = db::split_counted(db::audit::page(&st.pool, &filter, 0).await?)
+        .map(|(rows, _)| rows)
+        .unwrap_or_default();
+    let today = st.clock.now().div_euclid(86_400);
+    let refreshes = db::audit::refreshes_per_day(&st.pool, id, today - 6).await?;
+    Ok(AccountTimeline { entries, refreshes })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quoted;
+
+    #[test]
+    fn fields_are_quoted_and_formulas_defused() {
+        assert_eq!(quoted("a \"b\", c"), "\"a \"\"b\"\", c\"");
+        assert_eq!(quoted("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(quoted("plain"), "\"plain\"");
+    }
+}
