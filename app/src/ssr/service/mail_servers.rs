@@ -215,7 +215,11 @@ pub async fn save(
         ),
         Some(old) => {
             let mut changed = server_changes(old, &record);
-            if new_secret.is_some() && old.client_secret_enc.is_some() {
+            let before = old
+                .client_secret_enc
+                .as_ref()
+                .and_then(|b| st.secrets.open_str(b, &aad::CLIENT_SECRET.row(old.id)).ok());
+            if new_secret.is_some() && new_secret != before {
                 // Its value is never written down, only that it changed.
                 changed.push_str(if changed.is_empty() { "" } else { "; " });
                 changed.push_str("Client secret changed");
