@@ -509,3 +509,34 @@ async fn an_accounts_timeline_is_for_its_owner_and_counts_refreshes_per_day() {
     let t = l.app.ok(GetAccountTimeline { id: l.account }, &admin).await;
     assert!(t.entries.is_empty() && t.refreshes.is_empty(), "{t:?}");
 }
+
+#[tokio::test]
+async fn an_owner_sees_a_banner_on_every_page_while_a_mailbox_needs_them() {
+    let l = Linked::start(&[], &[], "alice@example.test").await;
+    let page = |path: &'static str, cookie: String| {
+        let app = &l.app;
+        async move { app.get(path, Some(&cookie)).await.text().await.unwrap() }
+    };
+    assert!(!page("/", l.owner.clone()).await.contains("needs-you"));
+    let grant = l.refresh_token(l.account).await.unwrap();
+    reqwest::Client::new()
+        .post(format!("{}/token/revocation", l.oidc.issuer))
+        .form(&[("token", grant.as_str())])
+        .send()
+        .await
+        .unwrap();
+    refresh::refresh(&l.app.state, l.account, 0, true)
+        .await
+        .unwrap_err();
+    for path in ["/", "/mail-accounts", "/profile"] {
+        let html = page(path, l.owner.clone()).await;
+        assert!(html.contains("id=\"needs-you\""), "{path}");
+        assert!(html.contains("alice@example.test"));
+        assert!(html.contains(&format!("/mail-accounts/{}", l.account)));
+    }
+    // Not someone else's: the admin owns no mailbox here.
+    assert!(!page("/", l.admin.clone()).await.contains("needs-you"));
+    // Authorised again: gone.
+    assert_eq!(l.authorize(&l.owner, l.account).await, "linked");
+    assert!(!page("/", l.owner.clone()).await.contains("needs-you"));
+}

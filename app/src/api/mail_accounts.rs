@@ -126,3 +126,15 @@ pub async fn account_status_counts() -> Result<Vec<(AccountStatus, i64)>, AppErr
     })
     .await
 }
+
+/// The caller's own mailboxes that need them (to be authorised again), for the banner every
+/// page shows: `(id, login)`, at most five.
+#[server(prefix = "/api", endpoint = "accounts_needing_me")]
+pub async fn accounts_needing_me() -> Result<Vec<(i64, String)>, AppError> {
+    use crate::{api::guard, ssr::db};
+    guard::answer(async {
+        let (st, me) = guard::user().await?;
+        Ok(db::mail_accounts::needing_owner(&st.pool, me.id, 5).await?)
+    })
+    .await
+}

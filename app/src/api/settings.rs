@@ -26,3 +26,14 @@ pub async fn set_organisation_name(name: String) -> Result<String, AppError> {
     })
     .await
 }
+
+/// The dashboard's health page and first-run checklist (admins).
+#[server(prefix = "/api", endpoint = "dashboard_health")]
+pub async fn dashboard_health() -> Result<crate::domain::Health, AppError> {
+    use crate::{api::guard, ssr::service::health};
+    guard::answer(async {
+        let (st, me) = guard::admin().await?;
+        health::health(&st, &me).await
+    })
+    .await
+}

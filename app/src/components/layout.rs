@@ -48,7 +48,7 @@ pub fn Layout() -> impl IntoView {
                     })})}
                 </Suspense>
             </nav>
-            <main class="content"><Outlet /></main>
+            <main class="content"><NeedsYou /><Outlet /></main>
         </div>
     }
 }
@@ -93,5 +93,38 @@ pub fn SignedOut() -> impl IntoView {
             <h1>"Please sign in"</h1>
             <p>"Your session has ended. " <a href="/login">"Sign in"</a> " to continue."</p>
         </section>
+    }
+}
+
+/// On every page, while one of the signed-in user's own mailboxes needs them: which, and the
+/// way to it. Read again at each navigation.
+#[component]
+fn NeedsYou() -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
+    let waiting = Resource::new(
+        move || location.pathname.get(),
+        |_| crate::api::mail_accounts::accounts_needing_me(),
+    );
+    view! {
+        <Transition>
+            {move || Suspend::new(async move {
+                let list = waiting.await.unwrap_or_default();
+                (!list.is_empty()).then(|| {
+                    let (first_id, first_login) = list[0].clone();
+                    let more = list.len() - 1;
+                    view! {
+                        <div class="banner warning" id="needs-you" role="alert">
+                            <strong>{first_login}</strong>
+                            {if more == 0 {
+                                " needs you: the provider no longer accepts its grant. ".to_string()
+                            } else {
+                                format!(" and {more} more of your mailboxes need you: their grants are no longer accepted. ")
+                            }}
+                            <A href=format!("/mail-accounts/{first_id}")>"Authorize again"</A>
+                        </div>
+                    }
+                })
+            })}
+        </Transition>
     }
 }

@@ -5,6 +5,7 @@
 pub mod activity;
 pub mod api_key;
 pub mod application;
+pub mod health;
 pub mod mail_account;
 pub mod mail_server;
 pub mod mail_test;
@@ -19,6 +20,7 @@ pub mod webhook;
 pub use activity::{AccountTimeline, ActivityFilter, ActivityQuery, ActivityView, ActorKind};
 pub use api_key::{ApiKeyDraft, ApiKeyView, CreatedApiKey};
 pub use application::{AppName, ApplicationView};
+pub use health::{Checklist, DayOutcomes, Health};
 pub use mail_account::{
     AccountChoices, AccountFilter, AccountName, AccountStatus, MailAccountView, NewAccountForm,
     ServerChoice, UserChoice,

@@ -3,10 +3,14 @@ use leptos_meta::Title;
 
 use crate::components::ready::Ready;
 
+use leptos_router::components::A;
+
 use crate::api::mail_accounts::account_status_counts;
-use crate::api::settings::{get_organisation_name, SetOrganisationName};
+use crate::api::settings::{dashboard_health, get_organisation_name, SetOrganisationName};
 use crate::components::field::FieldError;
-use crate::domain::OrganisationName;
+use crate::components::time::{format_opt, format_utc, now};
+use crate::domain::mail_account::expiry_text;
+use crate::domain::{AccountStatus, Checklist, Health, OrganisationName};
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
@@ -14,6 +18,7 @@ pub fn DashboardPage() -> impl IntoView {
     // Refetches after every save, so the heading shows what the database now holds.
     let saved = Resource::new(move || save.version().get(), |_| get_organisation_name());
     let counts = Resource::new(|| (), |_| account_status_counts());
+    let me = expect_context::<crate::components::layout::Me>();
     let draft = RwSignal::new(String::new());
     let local_error = RwSignal::new(None::<String>);
 
@@ -51,16 +56,15 @@ pub fn DashboardPage() -> impl IntoView {
         </Suspense>
         <Suspense>
             {move || Suspend::new(async move {
-                counts.await.ok().map(|rows| view! {
-                    <section class="card" id="account-counts">
-                        <h2>"Mail accounts by status"</h2>
-                        <ul class="counts">
-                            {rows.into_iter().map(|(status, n)| view! {
-                                <li data-status=status.code()>{status.code().replace('_', " ")}": " <strong>{n}</strong></li>
-                            }).collect_view()}
-                        </ul>
-                    </section>
-                })
+                counts.await.ok().map(|rows| view! { <Counts rows /> })
+            })}
+        </Suspense>
+        <Suspense>
+            {move || Suspend::new(async move {
+                match me.await {
+                    Ok(Some(u)) if u.is_admin() => view! { <HealthView /> }.into_any(),
+                    _ => ().into_any(),
+                }
             })}
         </Suspense>
         <form class="card form" on:submit=on_submit novalidate>
@@ -84,5 +88,137 @@ pub fn DashboardPage() -> impl IntoView {
             </Show>
             </Ready>
         </form>
+    }
+}
+
+/// Accounts by status, each a link to the list filtered by it.
+#[component]
+fn Counts(rows: Vec<(AccountStatus, i64)>) -> impl IntoView {
+    view! {
+        <section class="card" id="account-counts">
+            <h2>"Mail accounts by status"</h2>
+            <ul class="counts">
+                {rows.into_iter().map(|(status, n)| view! {
+                    <li data-status=status.code()>
+                        <A href=format!("/mail-accounts?status={}", status.code())>{status.code().replace('_', " ")}</A>
+                        ": " <strong>{n}</strong>
+                    </li>
+                }).collect_view()}
+            </ul>
+        </section>
+    }
+}
+
+/// Admins: the first-run checklist until every step is done, then what needs attention.
+#[component]
+fn HealthView() -> impl IntoView {
+    let health = Resource::new(|| (), |_| dashboard_health());
+    view! {
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match health.await {
+                    Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                    Ok(h) if !h.checklist.done() => view! { <FirstRun c=h.checklist /> }.into_any(),
+                    Ok(h) => view! { <Attention h /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn FirstRun(c: Checklist) -> impl IntoView {
+    let steps = [
+        (
+            c.application,
+            "Create an application",
+            "/applications",
+            "its Redirect URI is what the provider's console needs",
+        ),
+        (
+            c.server,
+            "Copy its Redirect URI to the provider and add a mail server",
+            "/mail-servers/new",
+            "the client ID and secret come from that console",
+        ),
+        (
+            c.linked,
+            "Link a mailbox",
+            "/mail-accounts",
+            "add a mail account and authorise it",
+        ),
+        (
+            c.tested,
+            "Run the test",
+            "/mail-accounts",
+            "open the account and run the IMAP and SMTP test",
+        ),
+    ];
+    view! {
+        <section class="card" id="first-run">
+            <h2>"Getting started"</h2>
+            <ol class="checklist">
+                {steps.into_iter().map(|(done, what, href, how)| view! {
+                    <li class=if done { "step ok" } else { "step" } data-done=done.to_string()>
+                        {if done { "✓ " } else { "○ " }}
+                        <A href=href>{what}</A>
+                        <span class="muted">{format!(" — {how}")}</span>
+                    </li>
+                }).collect_view()}
+            </ol>
+        </section>
+    }
+}
+
+#[component]
+fn Attention(h: Health) -> impl IntoView {
+    let now = now();
+    let max = h
+        .outcomes
+        .iter()
+        .map(|d| d.refreshed.max(d.failed))
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    view! {
+        <section class="card" id="health">
+            <h2>"Health"</h2>
+            <p id="last-refresh">"Last refresh that worked: " {format_opt(h.last_refresh_at)}</p>
+            <h3>"Mail servers with failing accounts"</h3>
+            {if h.failing_servers.is_empty() {
+                view! { <p class="muted" id="failing-servers">"None."</p> }.into_any()
+            } else {
+                view! {
+                    <ul id="failing-servers">
+                        {h.failing_servers.into_iter().map(|(id, subject, n)| view! {
+                            <li><A href=format!("/mail-servers/{id}")>{subject}</A>": " {n} " failing"</li>
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+            <h3>"Next expiries"</h3>
+            <ul id="next-expiries">
+                {h.next_expiries.into_iter().map(|(id, login, at)| view! {
+                    <li><A href=format!("/mail-accounts/{id}")>{login}</A>": " {expiry_text(Some(at), now)}</li>
+                }).collect_view()}
+            </ul>
+            <h3>"Refreshing, last 7 days"</h3>
+            <table class="chart" id="refresh-chart">
+                <thead><tr><th>"Day"</th><th>"Worked"</th><th>"Started failing"</th></tr></thead>
+                <tbody>
+                    {h.outcomes.into_iter().map(|d| {
+                        let width = |n: i64| format!("width: {}%", n * 60 / max);
+                        let day = format_utc(d.day * 86_400);
+                        view! {
+                            <tr data-day=d.day>
+                                <td>{day.split(' ').next().unwrap_or_default().to_string()}</td>
+                                <td><span class="bar ok" style=width(d.refreshed)></span>" " {d.refreshed}</td>
+                                <td><span class="bar err" style=width(d.failed)></span>" " {d.failed}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
     }
 }

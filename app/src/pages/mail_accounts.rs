@@ -25,7 +25,15 @@ pub fn MailAccountsPage() -> impl IntoView {
     let create = ServerAction::<CreateMailAccount>::new();
     let server_filter = RwSignal::new(String::new());
     let owner_filter = RwSignal::new(String::new());
-    let status_filter = RwSignal::new(String::new());
+    // The dashboard links here with `?status=…`.
+    let query = leptos_router::hooks::use_query_map();
+    let status_filter = RwSignal::new(
+        query
+            .get_untracked()
+            .get("status")
+            .filter(|s| AccountStatus::ALL.iter().any(|a| a.code() == s.as_str()))
+            .unwrap_or_default(),
+    );
     let page = RwSignal::new(0i64);
     let me = expect_context::<Me>();
     let choices: Choices = RwSignal::new(None);
@@ -122,7 +130,7 @@ fn Filters(
                     <label for="filter-status">"With status"</label>
                     <select id="filter-status" on:change=move |ev| { page.set(0); status_filter.set(event_target_value(&ev)); }>
                         <option value="">"All statuses"</option>
-                        {AccountStatus::ALL.iter().map(|s| view! { <option value=s.code()>{s.code()}</option> }).collect_view()}
+                        {AccountStatus::ALL.iter().map(|s| view! { <option value=s.code() selected=status_filter.get_untracked() == s.code()>{s.code()}</option> }).collect_view()}
                     </select>
                 </fieldset>
             </Ready>

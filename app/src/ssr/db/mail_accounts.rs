@@ -219,6 +219,23 @@ pub async fn delete_holding(
     .map(|r| r.rows_affected() == 1)
 }
 
+/// An owner's accounts waiting for them to authorise again, oldest first.
+pub async fn needing_owner(
+    db: impl super::Executor<'_>,
+    owner: i64,
+    limit: i64,
+) -> DbResult<Vec<(i64, String)>> {
+    sqlx::query_as(
+        "SELECT id, login FROM mail_accounts WHERE owner_id = $1 AND status = 'needs_reauth'
+         ORDER BY id LIMIT $2",
+    )
+    .bind(owner)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+    .context("finding accounts that need their owner")
+}
+
 /// Accounts by status: all of them, or one owner's.
 pub async fn status_counts(
     db: impl super::Executor<'_>,

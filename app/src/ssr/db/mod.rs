@@ -6,6 +6,7 @@ pub mod applications;
 pub mod audit;
 pub mod columns;
 pub mod copy;
+pub mod dashboard;
 pub mod mail_accounts;
 pub mod mail_servers;
 pub mod oauth_states;

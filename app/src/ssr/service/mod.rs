@@ -7,6 +7,7 @@ pub mod activity;
 pub mod api_keys;
 pub mod applications;
 pub mod custody;
+pub mod health;
 pub mod mail_accounts;
 pub mod mail_servers;
 pub mod settings;

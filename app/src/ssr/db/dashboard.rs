@@ -1,0 +1,87 @@
+//! Reads across tables for the dashboard's health page: failing servers, the next
+//! expiries, the last refresh, outcomes per day, the first-run steps.
+
+use super::{Context, DbResult, Flag};
+use crate::domain::Checklist;
+
+pub async fn failing_servers(db: impl super::Executor<'_>) -> DbResult<Vec<(i64, String, i64)>> {
+    sqlx::query_as(
+        "SELECT s.id, s.subject, COUNT(*) FROM mail_accounts a
+         JOIN mail_servers s ON s.id = a.mail_server_id
+         WHERE a.status IN ('error', 'needs_reauth')
+         GROUP BY s.id, s.subject ORDER BY COUNT(*) DESC, s.id LIMIT 10",
+    )
+    .fetch_all(db)
+    .await
+    .context("finding failing servers")
+}
+
+pub async fn next_expiries(
+    db: impl super::Executor<'_>,
+    n: i64,
+) -> DbResult<Vec<(i64, String, i64)>> {
+    sqlx::query_as(
+        "SELECT id, login, access_expires_at FROM mail_accounts
+         WHERE status = 'linked' AND access_expires_at IS NOT NULL
+         ORDER BY access_expires_at, id LIMIT $1",
+    )
+    .bind(n)
+    .fetch_all(db)
+    .await
+    .context("finding the next expiries")
+}
+
+pub async fn last_refresh_at(db: impl super::Executor<'_>) -> DbResult<Option<i64>> {
+    sqlx::query_scalar("SELECT MAX(last_refresh_at) FROM mail_accounts")
+        .fetch_one(db)
+        .await
+        .context("finding the last refresh")
+}
+
+/// `(day, refreshes that worked)` since `since_day`.
+pub async fn refreshed_per_day(
+    db: impl super::Executor<'_>,
+    since_day: i64,
+) -> DbResult<Vec<(i64, i64)>> {
+    sqlx::query_as(
+        "SELECT day, CAST(SUM(refreshes) AS BIGINT) FROM refresh_counts WHERE day >= $1 GROUP BY day",
+    )
+    .bind(since_day)
+    .fetch_all(db)
+    .await
+    .context("counting refreshes per day")
+}
+
+/// `(day, accounts that started failing)` since `since_day`, from the audit trail.
+pub async fn failed_per_day(
+    db: impl super::Executor<'_>,
+    since_day: i64,
+) -> DbResult<Vec<(i64, i64)>> {
+    sqlx::query_as(
+        "SELECT at / 86400, COUNT(*) FROM audit_events
+         WHERE kind IN ('account.error', 'account.needs_reauth') AND at >= $1
+         GROUP BY at / 86400",
+    )
+    .bind(since_day * 86_400)
+    .fetch_all(db)
+    .await
+    .context("counting failures per day")
+}
+
+pub async fn checklist(db: impl super::Executor<'_>) -> DbResult<Checklist> {
+    let (application, server, linked, tested): (Flag, Flag, Flag, Flag) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM applications),
+            EXISTS (SELECT 1 FROM mail_servers),
+            EXISTS (SELECT 1 FROM mail_accounts WHERE status = 'linked'),
+            EXISTS (SELECT 1 FROM mail_accounts WHERE test_imap_ok = TRUE OR test_smtp_ok = TRUE)",
+    )
+    .fetch_one(db)
+    .await
+    .context("reading the first-run steps")?;
+    Ok(Checklist {
+        application: application.0,
+        server: server.0,
+        linked: linked.0,
+        tested: tested.0,
+    })
+}
