@@ -26,6 +26,8 @@ pub struct Fields {
     pub active: RwSignal<bool>,
     pub visible_to_users: RwSignal<bool>,
     pub allowed_domains: RwSignal<String>,
+    pub secret_expires_on: RwSignal<String>,
+    pub publishing_status: RwSignal<String>,
 }
 
 impl Fields {
@@ -50,6 +52,8 @@ impl Fields {
             active: RwSignal::new(d.active),
             visible_to_users: RwSignal::new(d.visible_to_users),
             allowed_domains: RwSignal::new(d.allowed_domains),
+            secret_expires_on: RwSignal::new(d.client_secret_expires_on),
+            publishing_status: RwSignal::new(d.publishing_status),
         }
     }
 
@@ -74,6 +78,8 @@ impl Fields {
             active: self.active.get_untracked(),
             visible_to_users: self.visible_to_users.get_untracked(),
             allowed_domains: self.allowed_domains.get_untracked(),
+            client_secret_expires_on: self.secret_expires_on.get_untracked(),
+            publishing_status: self.publishing_status.get_untracked(),
             confirm_linked: 0,
         }
     }

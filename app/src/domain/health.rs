@@ -17,6 +17,30 @@ pub struct Health {
     /// The last 7 days, oldest first.
     pub outcomes: Vec<DayOutcomes>,
     pub checklist: Checklist,
+    /// Days that end grants: client secrets expiring, Testing apps' 7-day grants; soonest first.
+    pub warnings: Vec<Warning>,
+}
+
+/// Something that will stop mailboxes on a known day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Warning {
+    pub server_id: i64,
+    pub account_id: Option<i64>,
+    /// When it happens (Unix time).
+    pub at: i64,
+    /// The threshold reached: 30, 7 or 1 days ahead, 0 once it has happened.
+    pub within_days: i64,
+    pub text: String,
+}
+
+/// The warning threshold a time `left` seconds away has reached: 30, 7, 1 (days) or 0 (past).
+pub fn threshold(left: i64) -> i64 {
+    match left {
+        l if l <= 0 => 0,
+        l if l <= 86_400 => 1,
+        l if l <= 7 * 86_400 => 7,
+        _ => 30,
+    }
 }
 
 /// One day of refreshing: refreshes that worked, and accounts that started failing.
@@ -42,5 +66,22 @@ pub struct Checklist {
 impl Checklist {
     pub fn done(&self) -> bool {
         self.application && self.server && self.linked && self.tested
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::threshold;
+
+    #[test]
+    fn thresholds_are_30_7_1_and_past() {
+        let day = 86_400;
+        assert_eq!(threshold(20 * day), 30);
+        assert_eq!(threshold(7 * day), 7);
+        assert_eq!(threshold(2 * day), 7);
+        assert_eq!(threshold(day), 1);
+        assert_eq!(threshold(1), 1);
+        assert_eq!(threshold(0), 0);
+        assert_eq!(threshold(-day), 0);
     }
 }

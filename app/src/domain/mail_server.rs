@@ -27,6 +27,8 @@ pub mod label {
     pub const ACTIVE: &str = "Active";
     pub const VISIBLE: &str = "Visible to users";
     pub const ALLOWED_DOMAINS: &str = "Allowed login domains";
+    pub const SECRET_EXPIRES: &str = "Client secret expires on";
+    pub const PUBLISHING: &str = "Publishing status";
 }
 
 /// Why "None" and an unvalidated certificate are refused for OAuth2 servers.
@@ -205,6 +207,60 @@ pub struct MailServerDraft {
     /// How many linked mail accounts the admin agreed to send back to authorisation when this
     /// save changes where their tokens go (0 until the page has asked).
     pub confirm_linked: i64,
+    /// `YYYY-MM-DD`, or empty when not known (OAuth servers).
+    pub client_secret_expires_on: String,
+    /// Google only: `testing` or `production`, or empty.
+    pub publishing_status: String,
+}
+
+/// A Google OAuth app's publishing status: in `Testing`, every grant ends after 7 days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PublishingStatus {
+    Testing,
+    Production,
+}
+
+impl PublishingStatus {
+    pub fn code(self) -> &'static str {
+        match self {
+            PublishingStatus::Testing => "testing",
+            PublishingStatus::Production => "production",
+        }
+    }
+
+    /// Empty is "not given".
+    pub fn parse(raw: &str) -> Result<Option<Self>, String> {
+        match raw.trim() {
+            "" => Ok(None),
+            "testing" => Ok(Some(PublishingStatus::Testing)),
+            "production" => Ok(Some(PublishingStatus::Production)),
+            other => Err(format!("'{other}' is not testing or production")),
+        }
+    }
+}
+
+/// How long a grant of a Google app in Testing lasts.
+pub const TESTING_GRANT_SECS: i64 = 7 * 86_400;
+
+/// A day typed as `YYYY-MM-DD` (empty: none), as the Unix time of its UTC midnight.
+pub fn parse_day(raw: &str) -> Result<Option<i64>, String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    time::Date::parse(
+        raw,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map(|d| Some(d.midnight().assume_utc().unix_timestamp()))
+    .map_err(|_| "must be a date such as 2027-06-30".to_string())
+}
+
+/// The `YYYY-MM-DD` of a Unix time (UTC).
+pub fn day_text(ts: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ts)
+        .map(|t| t.date().to_string())
+        .unwrap_or_default()
 }
 
 /// OAuth settings of a valid draft.
@@ -235,6 +291,8 @@ pub struct ValidMailServer {
     pub active: bool,
     pub visible_to_users: bool,
     pub allowed_domains: LoginDomains,
+    pub client_secret_expires_at: Option<i64>,
+    pub publishing_status: Option<PublishingStatus>,
 }
 
 pub type FieldErrors = Vec<(&'static str, String)>;
@@ -355,6 +413,22 @@ impl MailServerDraft {
         }
         let allowed_domains = LoginDomains::parse(&self.allowed_domains);
         check(label::ALLOWED_DOMAINS, allowed_domains.clone().map(|_| ()));
+        let oauth2 = auth_method == Ok(AuthMethod::OAuth2);
+        let google = oauth2 && ProviderKind::parse(&self.provider) == Ok(ProviderKind::Google);
+        // Only where they mean something: a password server has no secret, only Google apps
+        // have a publishing status.
+        let secret_expires = if oauth2 {
+            parse_day(&self.client_secret_expires_on)
+        } else {
+            Ok(None)
+        };
+        check(label::SECRET_EXPIRES, secret_expires.clone().map(|_| ()));
+        let publishing = if google {
+            PublishingStatus::parse(&self.publishing_status)
+        } else {
+            Ok(None)
+        };
+        check(label::PUBLISHING, publishing.clone().map(|_| ()));
 
         if !errors.is_empty() {
             return Err(errors);
@@ -375,6 +449,8 @@ impl MailServerDraft {
             active: self.active,
             visible_to_users: self.visible_to_users,
             allowed_domains: allowed_domains.map_err(|_| fail())?,
+            client_secret_expires_at: secret_expires.map_err(|_| fail())?,
+            publishing_status: publishing.map_err(|_| fail())?,
         })
     }
 }

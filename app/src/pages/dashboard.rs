@@ -184,6 +184,19 @@ fn Attention(h: Health) -> impl IntoView {
         <section class="card" id="health">
             <h2>"Health"</h2>
             <p id="last-refresh">"Last refresh that worked: " {format_opt(h.last_refresh_at)}</p>
+            {(!h.warnings.is_empty()).then(|| view! {
+                <h3>"Coming up"</h3>
+                <ul id="warnings">
+                    {h.warnings.into_iter().map(|w| {
+                        let href = match w.account_id {
+                            Some(a) => format!("/mail-accounts/{a}"),
+                            None => format!("/mail-servers/{}", w.server_id),
+                        };
+                        let class = if w.within_days <= 1 { "warning error" } else { "warning warn" };
+                        view! { <li class=class data-within=w.within_days><A href=href>{w.text}</A></li> }
+                    }).collect_view()}
+                </ul>
+            })}
             <h3>"Mail servers with failing accounts"</h3>
             {if h.failing_servers.is_empty() {
                 view! { <p class="muted" id="failing-servers">"None."</p> }.into_any()

@@ -12,7 +12,7 @@ use crate::components::copy::CopyButton;
 use crate::components::field::{FieldError, FormErrors};
 use crate::components::layout::AdminOnly;
 use crate::components::server_fields::{new_draft, Fields};
-use crate::domain::mail_server::{label, parse_scopes, parse_tenant, LoginDomains};
+use crate::domain::mail_server::{label, parse_day, parse_scopes, parse_tenant, LoginDomains};
 use crate::domain::ApplicationView;
 use crate::domain::MailServerEdit;
 use crate::domain::{Encryption, Host, Port, ProviderKind, Subject};
@@ -305,6 +305,15 @@ fn MailServerForm(edit: Option<MailServerEdit>, apps: Vec<ApplicationView>) -> i
                         on:input=move |ev| { let v = event_target_value(&ev); errors.set(label::CLIENT_SECRET, None); f.client_secret.set(v); } />
                     {secret_set.then(|| view! { <p class="muted" id="secret-status">"A client secret is set. It is stored encrypted and never shown."</p> })}
                     <FieldError id="server-client-secret-error" message=errors.message(label::CLIENT_SECRET) />
+                    <label for="server-secret-expires">{label::SECRET_EXPIRES}</label>
+                    <input id="server-secret-expires" type="date" prop:value=move || f.secret_expires_on.get()
+                        on:input=move |ev| {
+                            let v = event_target_value(&ev);
+                            errors.set(label::SECRET_EXPIRES, parse_day(&v).err());
+                            f.secret_expires_on.set(v);
+                        } />
+                    <p class="muted">"Optional. Microsoft client secrets expire after 6 to 24 months; the dashboard warns 30, 7 and 1 days before."</p>
+                    <FieldError id="server-secret-expires-error" message=errors.message(label::SECRET_EXPIRES) />
                     <label for="server-redirect-uri">{label::REDIRECT_URI}</label>
                     {if active_apps.is_empty() {
                         view! { <p class="error">"No active application yet: " <A href="/applications">"create one"</A> " first."</p> }.into_any()
@@ -334,7 +343,14 @@ fn MailServerForm(edit: Option<MailServerEdit>, apps: Vec<ApplicationView>) -> i
                         {text_input("server-scopes", label::SCOPES, f.scopes, scopes_check, false)}
                     </Show>
                     <Show when=move || provider() == "google">
+                        <label for="server-publishing">{label::PUBLISHING}</label>
+                        <select id="server-publishing" on:change=move |ev| f.publishing_status.set(event_target_value(&ev))>
+                            <option value="" selected=move || f.publishing_status.get().is_empty()>"Not given"</option>
+                            <option value="testing" selected=move || f.publishing_status.get() == "testing">"Testing"</option>
+                            <option value="production" selected=move || f.publishing_status.get() == "production">"In production"</option>
+                        </select>
                         <p class="muted warn">"While the Google Cloud app is in \"Testing\" publishing status, its refresh tokens expire after 7 days: publish it for lasting access."</p>
+                        <FieldError id="server-publishing-error" message=errors.message(label::PUBLISHING) />
                     </Show>
                 </fieldset>
             </Show>

@@ -85,3 +85,37 @@ pub async fn checklist(db: impl super::Executor<'_>) -> DbResult<Checklist> {
         tested: tested.0,
     })
 }
+
+/// Servers whose client secret expires before `until`: `(id, subject, expires at)`.
+pub async fn expiring_secrets(
+    db: impl super::Executor<'_>,
+    until: i64,
+) -> DbResult<Vec<(i64, String, i64)>> {
+    sqlx::query_as(
+        "SELECT id, subject, client_secret_expires_at FROM mail_servers
+         WHERE client_secret_expires_at IS NOT NULL AND client_secret_expires_at <= $1
+         ORDER BY client_secret_expires_at, id",
+    )
+    .bind(until)
+    .fetch_all(db)
+    .await
+    .context("finding expiring client secrets")
+}
+
+/// Linked accounts of Google apps in Testing, with when their grant was given:
+/// `(account id, login, server id, subject, granted at)`, oldest grant first.
+pub async fn testing_grants(
+    db: impl super::Executor<'_>,
+    n: i64,
+) -> DbResult<Vec<(i64, String, i64, String, i64)>> {
+    sqlx::query_as(
+        "SELECT a.id, a.login, s.id, s.subject, a.granted_at FROM mail_accounts a
+         JOIN mail_servers s ON s.id = a.mail_server_id
+         WHERE s.publishing_status = 'testing' AND a.status = 'linked' AND a.granted_at IS NOT NULL
+         ORDER BY a.granted_at, a.id LIMIT $1",
+    )
+    .bind(n)
+    .fetch_all(db)
+    .await
+    .context("finding grants of apps in Testing")
+}

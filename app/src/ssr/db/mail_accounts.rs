@@ -269,7 +269,7 @@ pub async fn save_grant(
             granted_scopes = $4,
             status = CASE WHEN status = 'disabled' THEN 'disabled' ELSE 'linked' END,
             last_error = CASE WHEN status = 'disabled' THEN last_error END, last_refresh_at = $5,
-            refresh_failures = 0, next_retry_at = NULL, updated_at = $5
+            refresh_failures = 0, next_retry_at = NULL, updated_at = $5, granted_at = $5
          WHERE id = $6 AND ($7 IS NULL OR $7 = (SELECT destination_version FROM mail_servers
                                                 WHERE id = mail_accounts.mail_server_id))",
     )

@@ -42,6 +42,8 @@ pub struct MailServerRow {
     pub visible_to_users: bool,
     pub allowed_domains: String,
     pub destination_version: i64,
+    pub client_secret_expires_at: Option<i64>,
+    pub publishing_status: String,
 }
 
 impl MailServerRow {
@@ -108,9 +110,12 @@ pub struct MailServerRecord {
     pub active: bool,
     pub visible_to_users: bool,
     pub allowed_domains: String,
+    pub client_secret_expires_at: Option<i64>,
+    /// `testing`, `production`, or empty.
+    pub publishing_status: String,
 }
 
-/// Binds $1..$24 in the column order both statements below use.
+/// Binds $1..$26 in the column order both statements below use.
 fn bind_fields<'q>(
     q: Query<'q, Db, AnyArguments<'q>>,
     r: &'q MailServerRecord,
@@ -139,12 +144,14 @@ fn bind_fields<'q>(
         .bind(r.visible_to_users)
         .bind(&r.allowed_domains)
         .bind(&r.jwks_url)
+        .bind(r.client_secret_expires_at)
+        .bind(&r.publishing_status)
 }
 
 const FIELDS: &str = "subject, subject_key, auth_method, provider, client_id, application_id, tenant,
     issuer_url, auth_url, token_url, userinfo_url, revocation_url, scopes, imap_host, imap_port,
     imap_encryption, smtp_host, smtp_port, smtp_encryption, validate_certificate, active, visible_to_users,
-    allowed_domains, jwks_url";
+    allowed_domains, jwks_url, client_secret_expires_at, publishing_status";
 
 pub async fn insert(db: impl super::Executor<'_>, r: &MailServerRecord, now: i64) -> DbResult<i64> {
     let secret = match &r.secret {
@@ -154,7 +161,7 @@ pub async fn insert(db: impl super::Executor<'_>, r: &MailServerRecord, now: i64
     let sql = format!(
         "INSERT INTO mail_servers ({FIELDS}, client_secret_enc, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-                 $19, $20, $21, $22, $23, $24, $25, $26, $26) RETURNING id"
+                 $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $28) RETURNING id"
     );
     bind_fields(sqlx::query(&sql), r)
         .bind(secret)
@@ -184,8 +191,8 @@ pub async fn update(
         .join(", ");
     let sql = format!(
         "UPDATE mail_servers SET {sets},
-            client_secret_enc = CASE WHEN $26 THEN client_secret_enc ELSE $25 END, updated_at = $27
-         WHERE id = $28"
+            client_secret_enc = CASE WHEN $28 THEN client_secret_enc ELSE $27 END, updated_at = $29
+         WHERE id = $30"
     );
     bind_fields(sqlx::query(&sql), r)
         .bind(secret)
@@ -205,7 +212,7 @@ pub async fn get(db: impl super::Executor<'_>, id: i64) -> DbResult<Option<MailS
                 s.userinfo_url, s.revocation_url, s.jwks_url, s.scopes, s.imap_host, s.imap_port,
                 s.imap_encryption, s.smtp_host, s.smtp_port, s.smtp_encryption,
                 s.validate_certificate, s.active, s.visible_to_users, s.allowed_domains,
-                s.destination_version
+                s.destination_version, s.client_secret_expires_at, s.publishing_status
          FROM mail_servers s LEFT JOIN applications a ON a.id = s.application_id WHERE s.id = $1",
     )
     .bind(id)

@@ -61,6 +61,11 @@ pub async fn edit_form(st: &AppState, id: i64) -> Result<MailServerEdit, AppErro
             visible_to_users: r.visible_to_users,
             allowed_domains: r.allowed_domains,
             confirm_linked: 0,
+            client_secret_expires_on: r
+                .client_secret_expires_at
+                .map(crate::domain::mail_server::day_text)
+                .unwrap_or_default(),
+            publishing_status: r.publishing_status,
         },
     })
 }
@@ -148,6 +153,11 @@ pub async fn save(
         active: valid.active,
         visible_to_users: valid.visible_to_users,
         allowed_domains: valid.allowed_domains.joined(),
+        client_secret_expires_at: valid.client_secret_expires_at,
+        publishing_status: valid
+            .publishing_status
+            .map(|p| p.code().to_string())
+            .unwrap_or_default(),
     };
     // Where the linked accounts' tokens go may change only with the admin's say-so, and then
     // every grant given for the old destination is withdrawn.
@@ -293,6 +303,20 @@ fn server_changes(old: &db::mail_servers::MailServerRow, new: &MailServerRecord)
             "Allowed login domains",
             old.allowed_domains.clone(),
             new.allowed_domains.clone(),
+        ),
+        (
+            "Client secret expires on",
+            old.client_secret_expires_at
+                .map(crate::domain::mail_server::day_text)
+                .unwrap_or_default(),
+            new.client_secret_expires_at
+                .map(crate::domain::mail_server::day_text)
+                .unwrap_or_default(),
+        ),
+        (
+            "Publishing status",
+            old.publishing_status.clone(),
+            new.publishing_status.clone(),
         ),
     ])
 }
