@@ -55,7 +55,14 @@ pub async fn oauth_callback(
                 .into_response()
         }
     };
-    let (outcome, account) = app::ssr::oauth::callback(&state, &key, &q, client_ip, &user).await;
+    // The account.linked it records is the owner's doing, from their address.
+    let actor =
+        app::ssr::audit::Actor::user(user.id, &user.email, client_ip.map(|ip| ip.to_string()));
+    let (outcome, account) = app::ssr::audit::acting(
+        actor,
+        app::ssr::oauth::callback(&state, &key, &q, client_ip, &user),
+    )
+    .await;
     tracing::info!(outcome = outcome.code(), account_id = ?account, "oauth callback");
     let account = account.map(|a| format!("&account={a}")).unwrap_or_default();
     Redirect::to(&format!(

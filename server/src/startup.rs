@@ -149,6 +149,7 @@ pub fn router(state: AppState) -> Router {
         .route("/activity.csv", get(routes::activity_csv))
         .merge(crate::api_v1::router())
         .leptos_routes_with_context(&state, routes, ctx.clone(), move || shell(options.clone()))
+        .route_layer(middleware::from_fn(crate::telemetry::remember_route))
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
             _,

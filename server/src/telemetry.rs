@@ -40,6 +40,24 @@ pub fn route_of(path: &str) -> String {
     }
 }
 
+/// The route pattern a request matched, carried out on its response for the request
+/// counter (the span's middleware runs outside the router and never sees it on the request).
+#[derive(Debug, Clone)]
+pub struct MatchedRoute(pub String);
+
+/// Inside the router, on matched routes only: copies the matched pattern onto the response.
+pub async fn remember_route(req: Request, next: Next) -> Response {
+    let matched = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|m| m.as_str().to_string());
+    let mut res = next.run(req).await;
+    if let Some(m) = matched {
+        res.extensions_mut().insert(MatchedRoute(m));
+    }
+    res
+}
+
 /// Resolves the client's address once (see [`client::resolve`]) for everything after it, and
 /// wraps the request in a span (method, route, client, then status, duration and the signed-in
 /// user once known), logging one line when it is answered.
@@ -67,7 +85,15 @@ pub async fn request_span(State(state): State<AppState>, mut req: Request, next:
     let response = next.run(req).instrument(span.clone()).await;
     let millis = started.elapsed().as_millis() as u64;
     span.record("status", response.status().as_u16());
-    app::ssr::metrics::http_request(req_path.as_str(), response.status().as_u16());
+    let status = response.status().as_u16();
+    let matched = response
+        .extensions()
+        .get::<MatchedRoute>()
+        .map(|m| m.0.as_str());
+    app::ssr::metrics::http_request(
+        app::ssr::metrics::route_label(matched, &req_path, status),
+        status,
+    );
     span.record("millis", millis);
     span.in_scope(|| {
         if response.status().is_server_error() {

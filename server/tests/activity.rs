@@ -295,6 +295,25 @@ async fn every_kind_of_change_is_recorded_with_who_and_where_and_never_a_secret(
         ),
         ("api_key", "Helpdesk")
     );
+    // A test runs in a task of its own, and the callback outside the server functions: both
+    // are still the owner's doing.
+    let tested = entries("account.test_failed").await;
+    assert_eq!(
+        (
+            tested[0].actor_kind.as_str(),
+            tested[0].actor_label.as_str()
+        ),
+        ("user", "owner@example.test")
+    );
+    let linked = entries("account.linked").await;
+    assert_eq!(
+        (
+            linked[0].actor_kind.as_str(),
+            linked[0].actor_label.as_str()
+        ),
+        ("user", "owner@example.test")
+    );
+    assert_eq!(linked[0].client_addr.as_deref(), Some("127.0.0.1"));
     let reauth = entries("account.needs_reauth").await;
     assert_eq!(reauth[0].actor_kind, "system", "a refresh is the system's");
     assert!(reauth[0].summary.contains("invalid_grant"));

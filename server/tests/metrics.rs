@@ -224,3 +224,28 @@ async fn readyz_reports_the_database_and_each_background_task() {
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["database"], "error");
 }
+
+#[tokio::test]
+async fn paths_no_route_matches_add_no_series() {
+    let app = common::spawn_with(&[("MAILBRIDGE_METRICS_TOKEN", TOKEN)]).await;
+    let (_, admin) = app
+        .person("admin@example.test", app::domain::Role::Admin)
+        .await;
+    // Signed out, every path is a redirect to sign in; under /api/v1 a 401 or 404.
+    for n in 0..25 {
+        app.get(&format!("/junk-{n}/x"), None).await;
+        app.get(&format!("/api/v1/junk-{n}"), None).await;
+        app.get(&format!("/mail-accounts/{n}"), Some(&admin)).await;
+    }
+    let s = samples(&app).await;
+    let routes: std::collections::BTreeSet<String> = s
+        .samples
+        .iter()
+        .filter(|x| x.metric == "mailbridge_http_requests_total")
+        .filter_map(|x| x.labels.get("route").map(str::to_string))
+        .collect();
+    assert!(!routes.iter().any(|r| r.contains("junk")), "{routes:?}");
+    assert!(routes.contains("/mail-accounts/:id"), "{routes:?}");
+    assert!(routes.contains("unmatched"), "{routes:?}");
+    assert!(routes.len() < 15, "{routes:?}");
+}

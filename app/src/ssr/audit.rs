@@ -36,6 +36,15 @@ impl Actor {
         }
     }
 
+    pub fn user(id: i64, email: &str, addr: Option<String>) -> Self {
+        Actor {
+            kind: ActorKind::User,
+            id: Some(id),
+            label: email.to_string(),
+            addr,
+        }
+    }
+
     pub fn api_key(id: i64, name: &str, addr: String) -> Self {
         Actor {
             kind: ActorKind::ApiKey,

@@ -49,41 +49,29 @@ pub fn webhook_attempt(delivered: bool) {
     metrics::counter!("mailbridge_webhook_attempts_total", "outcome" => outcome).increment(1);
 }
 
-/// `http_requests_total{route, status}`: the route with ids and keys taken out, so that the
-/// number of series stays bounded whatever paths clients send.
-pub fn http_request(path: &str, status: u16) {
-    let route = route_label(path, status);
+/// `http_requests_total{route, status}`, `route` from [`route_label`].
+pub fn http_request(route: String, status: u16) {
     metrics::counter!("mailbridge_http_requests_total", "route" => route, "status" => status.to_string())
         .increment(1);
 }
 
-/// `/mail-accounts/42` → `/mail-accounts/:id`; the callback's key, asset names and anything
-/// answered 404 collapse into one label each.
-pub fn route_label(path: &str, status: u16) -> String {
-    if status == 404 {
-        return "unmatched".into();
-    }
-    if path.starts_with("/pkg/") {
-        return "/pkg/:asset".into();
-    }
-    if path.starts_with("/oauth/callback/") {
-        return "/oauth/callback/:key".into();
-    }
-    let parts: Vec<&str> = path
-        .split('/')
-        .map(|seg| {
-            if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
-                ":id"
+/// The route pattern the request matched (`/mail-accounts/{id}` → `/mail-accounts/:id`), so
+/// that the number of series is the number of routes whatever paths clients send: a path no
+/// route matched is `unmatched` (assets `/pkg/:asset`), and a wildcard route names the path
+/// only when it answered (an unknown name under it must not add a series).
+pub fn route_label(matched: Option<&str>, path: &str, status: u16) -> String {
+    let colon = |m: &str| m.replace("{*", ":").replace('{', ":").replace('}', "");
+    match matched {
+        Some(m) if m.contains("{*") => {
+            if status < 400 && path.len() <= 80 {
+                path.to_string()
             } else {
-                seg
+                colon(m)
             }
-        })
-        .collect();
-    let route = parts.join("/");
-    if route.len() > 80 {
-        "unmatched".into()
-    } else {
-        route
+        }
+        Some(m) => colon(m),
+        None if path.starts_with("/pkg/") && status < 400 => "/pkg/:asset".into(),
+        None => "unmatched".into(),
     }
 }
 
@@ -92,18 +80,24 @@ mod tests {
     use super::route_label;
 
     #[test]
-    fn routes_are_labelled_without_ids_or_keys() {
-        assert_eq!(route_label("/mail-accounts/42", 200), "/mail-accounts/:id");
+    fn routes_are_labelled_by_their_pattern() {
         assert_eq!(
-            route_label("/api/v1/accounts/7/access-token", 200),
-            "/api/v1/accounts/:id/access-token"
+            route_label(Some("/mail-accounts/{id}"), "/mail-accounts/42", 200),
+            "/mail-accounts/:id"
         );
         assert_eq!(
-            route_label("/oauth/callback/s3cr3t", 303),
+            route_label(Some("/oauth/callback/{key}"), "/oauth/callback/s3cr3t", 303),
             "/oauth/callback/:key"
         );
-        assert_eq!(route_label("/pkg/mailbridge.wasm", 200), "/pkg/:asset");
-        assert_eq!(route_label("/whatever/x", 404), "unmatched");
-        assert_eq!(route_label("/api/list_users", 200), "/api/list_users");
+        assert_eq!(
+            route_label(None, "/pkg/mailbridge.wasm", 200),
+            "/pkg/:asset"
+        );
+        assert_eq!(route_label(None, "/whatever/x", 303), "unmatched");
+        assert_eq!(route_label(None, "/pkg/nope", 404), "unmatched");
+        assert_eq!(
+            route_label(Some("/api/v1/{*rest}"), "/api/v1/junk-1", 404),
+            "/api/v1/:rest"
+        );
     }
 }

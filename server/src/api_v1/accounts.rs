@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use app::domain::{AccountStatus, AuthMethod, MailAccountView};
+use app::ssr::audit::{acting, Actor};
 use app::ssr::client::ClientAddr;
 use app::ssr::db;
 use app::ssr::refresh::{self, RefreshError};
@@ -248,12 +249,17 @@ pub async fn access_token(
     }
     let account = reached(&st, &caller, &id).await?;
     let client = caller.addr.to_string();
-    let token = hand_out(
-        &st,
-        &account,
-        min_validity,
-        Some((caller.key.id, caller.key.name.as_str())),
-        &client,
+    // What the refresh behind it records is the key's doing.
+    let actor = Actor::api_key(caller.key.id, &caller.key.name, client.clone());
+    let token = acting(
+        actor,
+        hand_out(
+            &st,
+            &account,
+            min_validity,
+            Some((caller.key.id, caller.key.name.as_str())),
+            &client,
+        ),
     )
     .await?;
     // A token must never sit in a cache.
@@ -478,24 +484,28 @@ pub async fn create(
         ApiError::invalid(api_field(field), message)
     })?;
     // The key acts for the organisation, as an admin would.
-    let acting = app::domain::SessionUser {
+    let acting_as = app::domain::SessionUser {
         id: 0,
         email: format!("api-key:{}", caller.key.name),
         name: caller.key.name.clone(),
         role: app::domain::Role::Admin,
     };
-    let id = app::ssr::service::mail_accounts::create(&st, &acting, &form, "")
-        .await
-        .map_err(|e| match e {
-            app::error::AppError::Invalid(fields) => {
-                let f = fields.into_iter().next();
-                ApiError::invalid(
-                    f.as_ref().map(|f| api_field(&f.field)).unwrap_or("body"),
-                    f.map(|f| f.message).unwrap_or_default(),
-                )
-            }
-            other => other.into(),
-        })?;
+    let actor = Actor::api_key(caller.key.id, &caller.key.name, caller.addr.to_string());
+    let id = acting(
+        actor,
+        app::ssr::service::mail_accounts::create(&st, &acting_as, &form, ""),
+    )
+    .await
+    .map_err(|e| match e {
+        app::error::AppError::Invalid(fields) => {
+            let f = fields.into_iter().next();
+            ApiError::invalid(
+                f.as_ref().map(|f| api_field(&f.field)).unwrap_or("body"),
+                f.map(|f| f.message).unwrap_or_default(),
+            )
+        }
+        other => other.into(),
+    })?;
     let account = db::mail_accounts::view(&st.pool, id)
         .await
         .map_err(app::error::AppError::from)?

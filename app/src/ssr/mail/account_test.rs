@@ -28,7 +28,14 @@ pub async fn run_for(
     gate.admit(&state.pool, user.id, state.clock.now(), password)
         .await?;
     let st = state.clone();
-    let test = async move { run_account_test(&st, id, protocol).await }.boxed();
+    // It runs in a task of its own, where the caller's task-local actor is not: carried in.
+    let actor = crate::ssr::audit::current();
+    let test =
+        crate::ssr::audit::acting(
+            actor,
+            async move { run_account_test(&st, id, protocol).await },
+        )
+        .boxed();
     let running = gate.start(id, protocol, test);
     if !password {
         return running.await;

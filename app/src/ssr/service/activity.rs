@@ -56,11 +56,11 @@ pub async fn csv(st: &AppState, q: &ActivityQuery) -> Result<String, AppError> {
     Ok(out)
 }
 
-/// A CSV field, quoted; a leading `=`, `+`, `-` or `@` is prefixed with `'` so that a
+/// A CSV field, quoted; a leading `=`, `+`, `-`, `@`, tab or carriage return is prefixed with `'` so that a
 /// spreadsheet opening the file does not run it as a formula (an address or a provider's
 /// message is not ours to trust).
 fn quoted(field: &str) -> String {
-    let guarded = if field.starts_with(['=', '+', '-', '@']) {
+    let guarded = if field.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{field}")
     } else {
         field.to_string()
@@ -74,16 +74,26 @@ pub async fn timeline(
     me: &SessionUser,
     id: i64,
 ) -> Result<AccountTimeline, AppError> {
-    visible(st, me, id).await?;
+    let account = visible(st, me, id).await?;
+    // Since the account was created: SQLite may give a deleted account's id to a new one, and
+    // the old one's entries are not the new owner's business.
     let filter = crate::domain::ActivityFilter {
         account_id: Some(id),
+        from: Some(account.created_at),
         ..Default::default()
     };
-    let entries = db::split_counted(db::audit::page(&st.pool, &filter, 0).await?)
+    let mut entries = db::split_counted(db::audit::page(&st.pool, &filter, 0).await?)
         .map(|(rows, _)| rows)
         .unwrap_or_default();
+    if !me.is_admin() {
+        // Who else acted, and from where, is for admins.
+        for e in &mut entries {
+            e.client_addr = None;
+        }
+    }
     let today = st.clock.now().div_euclid(86_400);
-    let refreshes = db::audit::refreshes_per_day(&st.pool, id, today - 6).await?;
+    let since = (today - 6).max(account.created_at.div_euclid(86_400));
+    let refreshes = db::audit::refreshes_per_day(&st.pool, id, since).await?;
     Ok(AccountTimeline { entries, refreshes })
 }
 

@@ -78,9 +78,18 @@ pub async fn list(st: &AppState) -> Result<Vec<WebhookView>, AppError> {
         .collect())
 }
 
-/// A URL as the audit trail keeps it: without its query, where receivers often put a token.
+/// A URL as the audit trail keeps it: scheme, host and port only — receivers often carry a
+/// token in the path (Slack- and Discord-style) or the query.
 fn strip_query(url: &str) -> String {
-    url.split(['?', '#']).next().unwrap_or_default().to_string()
+    match url::Url::parse(url) {
+        Ok(u) => format!(
+            "{}://{}{}/…",
+            u.scheme(),
+            u.host_str().unwrap_or_default(),
+            u.port().map(|p| format!(":{p}")).unwrap_or_default()
+        ),
+        Err(_) => "(unreadable URL)".to_string(),
+    }
 }
 
 fn display_url(spec: &WebhookSpec) -> String {
