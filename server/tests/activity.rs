@@ -383,6 +383,17 @@ async fn the_activity_page_filters_pages_by_fifty_and_exports_csv() {
         .await;
     assert_eq!(second.rows.len(), 13);
     assert!(first.rows[0].at >= second.rows[0].at, "newest first");
+    // Past the end: no rows, and still the count (so the pager can go back).
+    let past = app
+        .ok(
+            ListActivity {
+                query: created.clone(),
+                page: 5,
+            },
+            &admin,
+        )
+        .await;
+    assert_eq!((past.rows.len(), past.total), (0, 63));
     // By who did it (or whom it is about): the 61 the admin created and the admin's own creation.
     let by_admin = ActivityQuery {
         user_id: admin_id.to_string(),

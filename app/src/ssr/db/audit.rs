@@ -76,6 +76,20 @@ pub async fn page(
     .context("reading the audit trail")
 }
 
+/// How many entries match (for a page past the end, which carries no count).
+pub async fn count(db: impl super::Executor<'_>, f: &ActivityFilter) -> DbResult<i64> {
+    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM audit_events {FILTER}"))
+        .bind(f.user_id)
+        .bind(f.account_id)
+        .bind(f.server_id)
+        .bind(f.kind.as_deref())
+        .bind(f.from)
+        .bind(f.to)
+        .fetch_one(db)
+        .await
+        .context("counting the audit trail")
+}
+
 /// Every entry that matches, newest first, at most `cap` (the CSV export).
 pub async fn all(
     db: impl super::Executor<'_>,

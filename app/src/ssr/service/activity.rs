@@ -18,7 +18,11 @@ pub async fn page(
     let filter = q.parse().map_err(AppError::fields)?;
     let page = crate::domain::paging::clamp_page(page);
     let rows = db::audit::page(&st.pool, &filter, page).await?;
-    let (rows, total) = db::split_counted(rows).unwrap_or_default();
+    let (rows, total) = match db::split_counted(rows) {
+        Some(split) => split,
+        None if page > 0 => (Vec::new(), db::audit::count(&st.pool, &filter).await?),
+        None => (Vec::new(), 0),
+    };
     Ok(Page { rows, total, page })
 }
 
