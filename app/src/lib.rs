@@ -23,8 +23,8 @@ use crate::pages::{
     applications::ApplicationsPage, dashboard::DashboardPage, login::LoginPage,
     mail_account::MailAccountPage, mail_accounts::MailAccountsPage,
     mail_server_form::MailServerFormPage, mail_servers::MailServersPage, not_found::NotFound,
-    oauth_result::OAuthResultPage, profile::ProfilePage, user_edit::UserEditPage, users::UsersPage,
-    webhook::WebhookPage, webhooks::WebhooksPage,
+    oauth_result::OAuthResultPage, profile::ProfilePage, settings::SettingsPage,
+    user_edit::UserEditPage, users::UsersPage, webhook::WebhookPage, webhooks::WebhooksPage,
 };
 
 /// The HTML document around the app; rendered only on the server.
@@ -70,6 +70,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("api-keys") view=ApiKeysPage ssr=SsrMode::Async />
                     <Route path=path!("webhooks") view=WebhooksPage ssr=SsrMode::Async />
                     <Route path=path!("activity") view=ActivityPage ssr=SsrMode::Async />
+                    <Route path=path!("settings") view=SettingsPage ssr=SsrMode::Async />
                     <Route path=path!("webhooks/:id") view=WebhookPage ssr=SsrMode::Async />
                     <Route path=path!("mail-accounts") view=MailAccountsPage ssr=SsrMode::Async />
                     <Route path=path!("mail-accounts/:id") view=MailAccountPage ssr=SsrMode::Async />

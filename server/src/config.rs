@@ -52,6 +52,7 @@ pub struct Config {
     pub metrics_token_hash: Option<String>,
     /// `MAILBRIDGE_AUDIT_RETENTION_DAYS`: how long the audit trail is kept.
     pub audit_retention_days: i64,
+    pub notify_error_after_mins: i64,
     pub ca_file: Option<std::path::PathBuf>,
     /// Private ranges outbound calls may reach (`MAILBRIDGE_ALLOW_PRIVATE_NETWORKS`).
     pub allow_private_networks: app::domain::CidrList,
@@ -195,6 +196,7 @@ impl Config {
             webhook_concurrency: number("MAILBRIDGE_WEBHOOK_CONCURRENCY", 8, 1)?,
             metrics_token_hash,
             audit_retention_days: number("MAILBRIDGE_AUDIT_RETENTION_DAYS", 365, 1)?,
+            notify_error_after_mins: number("MAILBRIDGE_NOTIFY_ERROR_AFTER_MINS", 60, 1)?,
             ca_file: var("MAILBRIDGE_CA_FILE").map(Into::into),
             allow_private_networks: app::domain::CidrList::parse(
                 &var("MAILBRIDGE_ALLOW_PRIVATE_NETWORKS").unwrap_or_default(),

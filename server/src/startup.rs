@@ -90,6 +90,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
             api_rate_per_minute: config.api_rate_per_minute,
             metrics_token_hash: config.metrics_token_hash.clone(),
             audit_retention_days: config.audit_retention_days,
+            notify_error_after_mins: config.notify_error_after_mins,
             login: LoginLimits {
                 per_email: config.login_max_failures_per_email,
                 per_client: config.login_max_failures_per_client,
@@ -276,6 +277,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     let housekeeping =
         app::ssr::housekeeping::spawn(state.clone(), std::time::Duration::from_secs(600));
     let deliveries = app::ssr::webhooks::worker::spawn(state.clone());
+    let notices = app::ssr::notices::spawn(state.clone());
     let stop_refreshing = worker.stop_signal();
     let limits = conn_limits(&state);
     crate::serving::serve(listener, router(state), limits, async move {
@@ -288,6 +290,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     // Refreshes already sent are awaited and saved, whether serving ended well or not.
     worker.stop().await;
     deliveries.stop().await;
+    notices.stop().await;
     housekeeping.abort();
     tracing::info!("Mailbridge stopped");
     Ok(())

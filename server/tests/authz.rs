@@ -67,6 +67,8 @@ const FUNCTIONS: &[Fn] = &[
     call!(ChangeOwnPassword, |_, _| ChangeOwnPassword { current_password: s("not it at all"), new_password: s("a brand new password") }, 401, 422, 422),
     call!(GetOrganisationName, |_, _| GetOrganisationName {}, 401, 200, 200),
     call!(DashboardHealth, |_, _| DashboardHealth {}, 401, 403, 200),
+    call!(GetNotificationSettings, |_, _| GetNotificationSettings {}, 401, 403, 200),
+    call!(SetNotificationSender, |_, _| SetNotificationSender { account_id: s("") }, 401, 403, 200),
     call!(SetOrganisationName, |_, u| SetOrganisationName { name: format!("Org {u}") }, 401, 403, 200),
     call!(ListUsers, |_, _| ListUsers {}, 401, 403, 200),
     call!(GetUser, |ids, _| GetUser { id: ids.victim }, 401, 403, 200),
@@ -143,6 +145,7 @@ const PAGES: &[Page] = &[
     Page { path: "/webhooks", anon: ANON_PAGE, user: 403, admin: 200 },
     Page { path: "/webhooks/{webhook}", anon: ANON_PAGE, user: 403, admin: 200 },
     Page { path: "/activity", anon: ANON_PAGE, user: 403, admin: 200 },
+    Page { path: "/settings", anon: ANON_PAGE, user: 403, admin: 200 },
 ];
 
 /// Plain axum routes outside Leptos.

@@ -37,3 +37,25 @@ pub async fn dashboard_health() -> Result<crate::domain::Health, AppError> {
     })
     .await
 }
+
+/// The Settings page: the notification sender and the mailboxes it could be.
+#[server(prefix = "/api", endpoint = "get_notification_settings")]
+pub async fn get_notification_settings() -> Result<crate::domain::NotificationSettings, AppError> {
+    use crate::{api::guard, ssr::service::settings};
+    guard::answer(async {
+        let (st, _) = guard::admin().await?;
+        settings::notification_settings(&st).await
+    })
+    .await
+}
+
+/// Sets the notification sender (an account id; empty: none).
+#[server(prefix = "/api", endpoint = "set_notification_sender")]
+pub async fn set_notification_sender(account_id: String) -> Result<(), AppError> {
+    use crate::{api::guard, ssr::service::settings};
+    guard::answer(async {
+        let (st, _) = guard::admin().await?;
+        settings::set_notification_sender(&st, &account_id).await
+    })
+    .await
+}

@@ -37,6 +37,7 @@ pub fn Layout() -> impl IntoView {
                     <li><A href="/api-keys">"API keys"</A></li>
                     <li><A href="/webhooks">"Webhooks"</A></li>
                     <li><A href="/activity">"Activity"</A></li>
+                    <li><A href="/settings">"Settings"</A></li>
                 </ul>
                 <Suspense>
                     {move || Suspend::new(async move { me.await.ok().flatten().map(|u| view! {

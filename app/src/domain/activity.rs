@@ -47,6 +47,7 @@ pub const KINDS: &[(&str, &str)] = &[
     ("webhook.created", "webhook created"),
     ("webhook.changed", "webhook changed"),
     ("webhook.deleted", "webhook deleted"),
+    ("settings.changed", "settings changed"),
     ("account.created", "mail account created"),
     ("account.linked", "linked"),
     ("account.unlinked", "unlinked"),

@@ -19,7 +19,20 @@ pub struct Health {
     pub checklist: Checklist,
     /// Days that end grants: client secrets expiring, Testing apps' 7-day grants; soonest first.
     pub warnings: Vec<Warning>,
+    /// The mailbox notices are sent from; none: owners are not told by e-mail.
+    pub notification_sender: Option<String>,
 }
+
+/// The Settings page: who notices come from, and who they could come from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationSettings {
+    pub sender: Option<i64>,
+    /// Linked mailboxes: `(account id, "login (server)")`.
+    pub choices: Vec<(i64, String)>,
+}
+
+/// The Settings page's field.
+pub const SENDER_LABEL: &str = "Notification sender";
 
 /// Something that will stop mailboxes on a known day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

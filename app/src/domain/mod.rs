@@ -20,7 +20,7 @@ pub mod webhook;
 pub use activity::{AccountTimeline, ActivityFilter, ActivityQuery, ActivityView, ActorKind};
 pub use api_key::{ApiKeyDraft, ApiKeyView, CreatedApiKey};
 pub use application::{AppName, ApplicationView};
-pub use health::{Checklist, DayOutcomes, Health, Warning};
+pub use health::{Checklist, DayOutcomes, Health, NotificationSettings, Warning};
 pub use mail_account::{
     AccountChoices, AccountFilter, AccountName, AccountStatus, MailAccountView, NewAccountForm,
     ServerChoice, UserChoice,

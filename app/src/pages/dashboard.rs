@@ -118,8 +118,18 @@ fn HealthView() -> impl IntoView {
             {move || Suspend::new(async move {
                 match health.await {
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
-                    Ok(h) if !h.checklist.done() => view! { <FirstRun c=h.checklist /> }.into_any(),
-                    Ok(h) => view! { <Attention h /> }.into_any(),
+                    Ok(h) => {
+                        let sender = match h.notification_sender.clone() {
+                            Some(login) => view! { <p id="notification-sender-status" class="muted">"Notices are sent from " {login} "."</p> }.into_any(),
+                            None => view! { <p id="notification-sender-status" class="warn">"No notification sender is set: owners are not told by e-mail when a mailbox needs them. " <A href="/settings">"Choose one in Settings"</A></p> }.into_any(),
+                        };
+                        let main = if h.checklist.done() {
+                            view! { <Attention h /> }.into_any()
+                        } else {
+                            view! { <FirstRun c=h.checklist /> }.into_any()
+                        };
+                        view! { {sender} {main} }.into_any()
+                    }
                 }
             })}
         </Suspense>
@@ -184,6 +194,7 @@ fn Attention(h: Health) -> impl IntoView {
         <section class="card" id="health">
             <h2>"Health"</h2>
             <p id="last-refresh">"Last refresh that worked: " {format_opt(h.last_refresh_at)}</p>
+
             {(!h.warnings.is_empty()).then(|| view! {
                 <h3>"Coming up"</h3>
                 <ul id="warnings">

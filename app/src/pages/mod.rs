@@ -14,6 +14,7 @@ pub mod not_found;
 pub mod oauth_result;
 pub mod profile;
 pub mod server_accounts;
+pub mod settings;
 pub mod user_edit;
 pub mod users;
 pub mod webhook;

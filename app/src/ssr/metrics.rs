@@ -49,6 +49,18 @@ pub fn webhook_attempt(delivered: bool) {
     metrics::counter!("mailbridge_webhook_attempts_total", "outcome" => outcome).increment(1);
 }
 
+/// `notifications_total{kind, outcome}`: `sent`, `failed` (given up), `pending` (to retry),
+/// `dropped` (nothing to say any more).
+pub fn notice(kind: &str, outcome: &'static str) {
+    let kind = match kind {
+        "needs_reauth" => "needs_reauth",
+        "error" => "error",
+        _ => "digest",
+    };
+    metrics::counter!("mailbridge_notifications_total", "kind" => kind, "outcome" => outcome)
+        .increment(1);
+}
+
 /// `http_requests_total{route, status}`, `route` from [`route_label`].
 pub fn http_request(route: String, status: u16) {
     metrics::counter!("mailbridge_http_requests_total", "route" => route, "status" => status.to_string())

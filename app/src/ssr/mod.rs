@@ -13,6 +13,7 @@ pub mod heartbeat;
 pub mod housekeeping;
 pub mod mail;
 pub mod metrics;
+pub mod notices;
 pub mod oauth;
 pub mod outbound;
 pub mod passwords;

@@ -31,6 +31,8 @@ pub struct Settings {
     pub metrics_token_hash: Option<String>,
     /// `MAILBRIDGE_AUDIT_RETENTION_DAYS`: audit entries older than this are purged.
     pub audit_retention_days: i64,
+    /// `MAILBRIDGE_NOTIFY_ERROR_AFTER_MINS`: an owner is told of an account in `error` this long.
+    pub notify_error_after_mins: i64,
 }
 
 impl Settings {

@@ -127,6 +127,11 @@ impl TestApp {
         app::ssr::webhooks::worker::spawn(self.state.clone())
     }
 
+    /// Starts this instance's notice worker (a round every 5 s).
+    pub fn notify(&self) -> app::ssr::notices::Worker {
+        app::ssr::notices::spawn(self.state.clone())
+    }
+
     /// A second instance on this one's database (and its key file): what a load balancer
     /// would have behind the same address.
     pub async fn beside(&self, extra: &[(&str, &str)]) -> TestApp {

@@ -14,7 +14,7 @@ use super::{Backend, Db, DbError, Flag, Pool};
 
 /// Every table, parents before children (the order the rows can be inserted in). A table the
 /// migrations add must be added here: the copy refuses a source with a table it does not know.
-pub const TABLES: [&str; 17] = [
+pub const TABLES: [&str; 18] = [
     "settings",
     "users",
     "sessions",
@@ -32,6 +32,7 @@ pub const TABLES: [&str; 17] = [
     "webhook_deliveries",
     "audit_events",
     "refresh_counts",
+    "notices",
 ];
 
 /// Rows per INSERT: well under PostgreSQL's 65,535 parameters for the widest table.

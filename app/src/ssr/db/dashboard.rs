@@ -119,3 +119,31 @@ pub async fn testing_grants(
     .await
     .context("finding grants of apps in Testing")
 }
+
+/// Accounts that need attention (`needs_reauth` first, then `error`):
+/// `(id, login, status, last error)`.
+pub async fn attention(
+    db: impl super::Executor<'_>,
+    n: i64,
+) -> DbResult<Vec<(i64, String, crate::domain::AccountStatus, Option<String>)>> {
+    sqlx::query_as(
+        "SELECT id, login, status, last_error FROM mail_accounts
+         WHERE status IN ('needs_reauth', 'error') ORDER BY status DESC, id LIMIT $1",
+    )
+    .bind(n)
+    .fetch_all(db)
+    .await
+    .context("finding accounts that need attention")
+}
+
+/// Linked mailboxes a notice could be sent from: `(id, "login (server)")`.
+pub async fn sender_choices(db: impl super::Executor<'_>) -> DbResult<Vec<(i64, String)>> {
+    sqlx::query_as(
+        "SELECT a.id, a.login || ' (' || s.subject || ')' FROM mail_accounts a
+         JOIN mail_servers s ON s.id = a.mail_server_id
+         WHERE a.status = 'linked' ORDER BY lower(a.login), a.id LIMIT 500",
+    )
+    .fetch_all(db)
+    .await
+    .context("listing possible notification senders")
+}

@@ -9,6 +9,7 @@ pub mod copy;
 pub mod dashboard;
 pub mod mail_accounts;
 pub mod mail_servers;
+pub mod notices;
 pub mod oauth_states;
 pub mod outbox;
 pub mod rate_events;

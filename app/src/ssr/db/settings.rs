@@ -3,6 +3,8 @@
 use super::{Context, DbResult};
 
 pub const ORGANISATION_NAME: &str = "organisation_name";
+/// The id of the mail account notices are sent from (none: no notices).
+pub const NOTIFICATION_SENDER: &str = "notification_sender";
 /// A value sealed with the secret key at first start, to prove the key at every start after.
 pub const SECRET_KEY_CHECK: &str = "secret_key_check";
 /// Set once every sealed value carries its row in its associated data (issue 13).

@@ -13,6 +13,8 @@ use crate::domain::Encryption;
 use crate::ssr::outbound::NetPolicy;
 use crate::ssr::{error_chain, provider_text};
 
+use lettre::transport::smtp::client::AsyncSmtpConnection;
+
 /// Runs the SMTP steps: connect, TLS, EHLO, AUTH, QUIT. No mail is sent.
 pub async fn login(
     target: &Target,
@@ -21,7 +23,40 @@ pub async fn login(
     policy: &NetPolicy,
     list: &mut Checklist,
 ) -> Result<(), String> {
-    use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
+    let mut conn = open(target, cred, extra, policy, list).await?;
+    let _ = tokio::time::timeout(Duration::from_secs(3), conn.quit()).await;
+    Ok(())
+}
+
+/// Sends `message` through the mailbox's own SMTP server, signed in as the mailbox (the same
+/// steps as the test, each bounded by `timeout`). The server's refusal in its own words.
+pub async fn send(
+    target: &Target,
+    cred: &Credential,
+    extra: &ExtraCa,
+    policy: &NetPolicy,
+    timeout: Duration,
+    message: &lettre::Message,
+) -> Result<(), String> {
+    let mut list = Checklist::new(timeout);
+    let mut conn = open(target, cred, extra, policy, &mut list).await?;
+    let sent = tokio::time::timeout(timeout, conn.send(message.envelope(), &message.formatted()))
+        .await
+        .map_err(|_| format!("the server did not accept the message within {timeout:?}"))?
+        .map_err(|e| provider_text(&error_chain(&e).join(": "), 500));
+    let _ = tokio::time::timeout(Duration::from_secs(3), conn.quit()).await;
+    sent.map(|_| ())
+}
+
+/// Connects, secures and signs in: the connection, ready for mail.
+async fn open(
+    target: &Target,
+    cred: &Credential,
+    extra: &ExtraCa,
+    policy: &NetPolicy,
+    list: &mut Checklist,
+) -> Result<AsyncSmtpConnection, String> {
+    use lettre::transport::smtp::client::{Certificate, TlsParameters};
     use lettre::transport::smtp::extension::ClientId;
 
     let hello = ClientId::Domain("mailbridge.localhost".into());
@@ -166,11 +201,10 @@ pub async fn login(
             }
         })
         .await;
-    if result.is_err() {
+    if let Err(e) = result {
         list.auth_failed = true;
         conn.abort().await;
-        return result;
+        return Err(e);
     }
-    let _ = tokio::time::timeout(Duration::from_secs(3), conn.quit()).await;
-    Ok(())
+    Ok(conn)
 }

@@ -34,12 +34,16 @@ pub async fn health(st: &AppState, me: &SessionUser) -> Result<Health, AppError>
         outcomes,
         checklist: db::dashboard::checklist(pool).await?,
         warnings: warnings(st).await?,
+        notification_sender: match crate::ssr::notices::sender(pool).await? {
+            Some(id) => db::mail_accounts::view(pool, id).await?.map(|a| a.login),
+            None => None,
+        },
     })
 }
 
 /// Client secrets expiring within 30 days (or expired), and the 7-day end of every grant of a
 /// Google app in Testing; soonest first.
-async fn warnings(st: &AppState) -> Result<Vec<Warning>, AppError> {
+pub async fn warnings(st: &AppState) -> Result<Vec<Warning>, AppError> {
     let now = st.clock.now();
     let mut out = Vec::new();
     for (server_id, subject, at) in

@@ -1,6 +1,7 @@
 //! Organisation-wide settings.
 
-use crate::domain::OrganisationName;
+use crate::domain::health::SENDER_LABEL;
+use crate::domain::{AccountStatus, NotificationSettings, OrganisationName};
 use crate::error::AppError;
 use crate::ssr::{db, AppState};
 
@@ -23,4 +24,42 @@ pub async fn set_organisation_name(
     )
     .await?;
     Ok(name.as_str().to_string())
+}
+
+pub async fn notification_settings(st: &AppState) -> Result<NotificationSettings, AppError> {
+    Ok(NotificationSettings {
+        sender: crate::ssr::notices::sender(&st.pool).await?,
+        choices: db::dashboard::sender_choices(&st.pool).await?,
+    })
+}
+
+/// Sets (or, with an empty value, clears) the mailbox notices are sent from: a linked one.
+pub async fn set_notification_sender(st: &AppState, raw: &str) -> Result<(), AppError> {
+    let now = st.clock.now();
+    let (value, summary) = match raw.trim() {
+        "" => (
+            String::new(),
+            "Notification sender cleared: no e-mail notices".to_string(),
+        ),
+        id => {
+            let account = id.parse::<i64>().ok().and_then(|id| (id > 0).then_some(id));
+            let view = match account {
+                Some(id) => db::mail_accounts::view(&st.pool, id).await?,
+                None => None,
+            };
+            let Some(view) = view.filter(|v| v.status == AccountStatus::Linked) else {
+                return Err(AppError::field(
+                    SENDER_LABEL,
+                    "choose a linked mail account (it sends through its own SMTP server)",
+                ));
+            };
+            (
+                view.id.to_string(),
+                format!("Notification sender set to {}", view.login),
+            )
+        }
+    };
+    db::settings::set(&st.pool, db::settings::NOTIFICATION_SENDER, &value, now).await?;
+    crate::ssr::audit::admin_did(&st.pool, "settings.changed", summary, (None, None), now).await;
+    Ok(())
 }

@@ -104,6 +104,9 @@ pub async fn emit(
         summary: summary(kind, &account, extra.as_ref().map(|(_, v)| v)),
     };
     crate::ssr::audit::record(&mut **tx, entry, now).await?;
+    if kind == EventKind::NeedsReauth {
+        crate::ssr::notices::queue_needs_reauth(tx, &account, now).await?;
+    }
     if !db::webhooks::any_wants(&mut **tx, kind).await? {
         return Ok(false);
     }

@@ -1,0 +1,266 @@
+//! E-mail notices (issue 16) against the real kit: a mailbox Mailbridge holds is chosen as the
+//! "Notification sender"; when another owner's grant is revoked at the provider, a notice goes
+//! through the sender's SMTP (XOAUTH2 at the kit's Postfix) into the owner's Dovecot mailbox,
+//! with a link to the account that works; admins get the daily digest. No sender: no mail.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use app::api::mail_accounts::{CreateMailAccount, StartAuthorization};
+use app::api::settings::{DashboardHealth, SetNotificationSender};
+use app::domain::{AccountStatus, MailServerDraft, Role};
+use app::ssr::refresh;
+use common::peers::{spawn_for, Peers};
+use common::{google_draft, new_account, TestApp};
+
+struct Kit {
+    peers: Peers,
+    app: TestApp,
+    admin: String,
+    server: i64,
+    redirect_uri: String,
+}
+
+impl Kit {
+    async fn start() -> Kit {
+        let peers = Peers::start(&[]);
+        let app = spawn_for(&peers).await;
+        let admin = app.admin().await;
+        let app_id = app.create_application(&admin, "Web").await;
+        let redirect_uri = app.redirect_uri(&admin, app_id).await;
+        let issuer = peers.get("PEERS_ISSUER");
+        let (client_id, client_secret) = common::oidc::register(&issuer, &redirect_uri).await;
+        let draft = MailServerDraft {
+            imap_host: "127.0.0.1".into(),
+            imap_port: peers.get("PEERS_IMAPS_PORT"),
+            smtp_host: "127.0.0.1".into(),
+            smtp_port: peers.get("PEERS_SMTPS_PORT"),
+            ..google_draft("Kit", &client_id, &client_secret, app_id)
+        };
+        let server = app.create_server(&admin, draft).await;
+        Kit {
+            peers,
+            app,
+            admin,
+            server,
+            redirect_uri,
+        }
+    }
+
+    /// A mailbox `login` for the holder of `cookie`, authorised at the kit's provider.
+    async fn linked(&self, cookie: &str, login: &str) -> i64 {
+        let id = self
+            .app
+            .ok(
+                CreateMailAccount {
+                    name: login.into(),
+                    ..new_account(self.server, login, "", "")
+                },
+                cookie,
+            )
+            .await;
+        self.authorize(cookie, id).await;
+        id
+    }
+
+    async fn authorize(&self, cookie: &str, id: i64) {
+        let auth_url = self.app.ok(StartAuthorization { id }, cookie).await;
+        let issuer = self.peers.get("PEERS_ISSUER");
+        let back = common::oidc::consent(&issuer, &auth_url, &self.redirect_uri).await;
+        let res = self
+            .app
+            .get(back.strip_prefix(&self.app.url).unwrap(), Some(cookie))
+            .await;
+        assert_eq!(
+            res.headers()["location"],
+            format!("/oauth/result?outcome=linked&account={id}")
+        );
+    }
+
+    /// Revokes `id`'s grant at the provider and lets a refresh find out.
+    async fn revoke(&self, id: i64) {
+        let row = app::ssr::db::mail_accounts::get(&self.app.state.pool, id)
+            .await
+            .unwrap()
+            .unwrap();
+        let token = self
+            .app
+            .state
+            .secrets
+            .open_str(
+                &row.refresh_token_enc.unwrap(),
+                &app::ssr::crypto::aad::REFRESH_TOKEN.row(id),
+            )
+            .unwrap();
+        let res = reqwest::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .build()
+            .unwrap()
+            .post(format!(
+                "{}/token/revocation",
+                self.peers.get("PEERS_ISSUER")
+            ))
+            .form(&[("token", token.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "{}", res.status());
+        refresh::refresh(&self.app.state, id, 0, true)
+            .await
+            .unwrap_err();
+        let view = app::ssr::db::mail_accounts::view(&self.app.state.pool, id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(view.status, AccountStatus::NeedsReauth);
+    }
+
+    async fn notices(&self, state: &str) -> i64 {
+        app::ssr::db::notices::count_in(&self.app.state.pool, state)
+            .await
+            .unwrap()
+    }
+
+    /// The messages delivered to `address`'s Dovecot mailbox, waiting up to 15 s for `n`.
+    async fn mailbox(&self, address: &str, n: usize) -> Vec<String> {
+        let dir = std::path::PathBuf::from(self.peers.get("PEERS_VAR"))
+            .join("mail")
+            .join(address)
+            .join("Maildir");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let mut found = Vec::new();
+            for sub in ["new", "cur"] {
+                if let Ok(entries) = std::fs::read_dir(dir.join(sub)) {
+                    for e in entries.flatten() {
+                        found.push(std::fs::read_to_string(e.path()).unwrap_or_default());
+                    }
+                }
+            }
+            if found.len() >= n {
+                return found;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} of {n} messages in {}",
+                found.len(),
+                dir.display()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_owner_is_told_through_the_sender_mailbox_and_the_link_leads_back() {
+    let kit = Kit::start().await;
+    let app = &kit.app;
+    let sender = kit.linked(&kit.admin, "alice@example.test").await;
+    let (_, owner) = app.person("bob@example.test", Role::User).await;
+    let bobs = kit.linked(&owner, "bob@example.test").await;
+
+    // No sender set: nothing is queued or sent, and the dashboard says so.
+    kit.revoke(bobs).await;
+    app::ssr::notices::round(&app.state).await.unwrap();
+    assert_eq!(kit.notices("pending").await + kit.notices("sent").await, 0);
+    let h = app.ok(DashboardHealth {}, &kit.admin).await;
+    assert_eq!(h.notification_sender, None);
+    let html = app.get("/", Some(&kit.admin)).await.text().await.unwrap();
+    assert!(html.contains("No notification sender is set"));
+    kit.authorize(&owner, bobs).await;
+
+    // A sender: alice's mailbox, through the kit's Postfix with XOAUTH2.
+    app.ok(
+        SetNotificationSender {
+            account_id: sender.to_string(),
+        },
+        &kit.admin,
+    )
+    .await;
+    let h = app.ok(DashboardHealth {}, &kit.admin).await;
+    assert_eq!(h.notification_sender.as_deref(), Some("alice@example.test"));
+    kit.revoke(bobs).await;
+    assert_eq!(kit.notices("pending").await, 1, "queued with the change");
+    app::ssr::notices::round(&app.state).await.unwrap();
+    // The owner's notice, and the admins' digest of the day.
+    assert_eq!(kit.notices("sent").await, 2);
+
+    let mail = kit.mailbox("bob@example.test", 1).await;
+    // Quoted-printable: soft line breaks joined again.
+    let notice = mail
+        .iter()
+        .map(|m| m.replace("=\r\n", "").replace("=\n", ""))
+        .find(|m| m.contains("needs you to authorise it again"))
+        .expect("the notice");
+    assert!(
+        notice.contains("From: Mailbridge <alice@example.test>"),
+        "{notice}"
+    );
+    assert!(notice.contains("To: bob@example.test"));
+    let link = format!("{}/mail-accounts/{bobs}", app.url);
+    assert!(notice.contains(&link), "{notice}");
+    assert!(
+        notice.contains("invalid_grant"),
+        "the provider's words: {notice}"
+    );
+    let digest = kit.mailbox("admin@example.test", 1).await;
+    assert!(digest
+        .iter()
+        .any(|m| m.contains("daily digest") && m.contains("bob@example.test")));
+
+    // The link: signed out, to sign in first; signed in, the account with "Authorize again".
+    let path = link.strip_prefix(&app.url).unwrap();
+    let res = app.get(path, None).await;
+    assert_eq!(res.status(), 303);
+    assert!(res.headers()["location"]
+        .to_str()
+        .unwrap()
+        .starts_with("/login?next="));
+    let page = app.get(path, Some(&owner)).await.text().await.unwrap();
+    assert!(page.contains("Authorize again"));
+    kit.authorize(&owner, bobs).await;
+
+    // Sent once: another round sends nothing new.
+    app::ssr::notices::round(&app.state).await.unwrap();
+    assert_eq!(kit.notices("sent").await, 2);
+    assert_eq!(kit.notices("pending").await, 0);
+}
+
+#[tokio::test]
+async fn a_notice_for_a_mailbox_authorised_again_meanwhile_is_dropped() {
+    let kit = Kit::start().await;
+    let app = &kit.app;
+    let sender = kit.linked(&kit.admin, "alice@example.test").await;
+    let (_, owner) = app.person("bob@example.test", Role::User).await;
+    let bobs = kit.linked(&owner, "bob@example.test").await;
+    app.ok(
+        SetNotificationSender {
+            account_id: sender.to_string(),
+        },
+        &kit.admin,
+    )
+    .await;
+    kit.revoke(bobs).await;
+    kit.authorize(&owner, bobs).await;
+    app::ssr::notices::round(&app.state).await.unwrap();
+    assert_eq!(
+        kit.notices("dropped").await,
+        2,
+        "the notice and an empty digest"
+    );
+    assert_eq!(kit.notices("sent").await, 0);
+    // Only a linked mailbox can be the sender.
+    match app
+        .call(
+            SetNotificationSender {
+                account_id: "999".into(),
+            },
+            Some(&kit.admin),
+        )
+        .await
+    {
+        Err((422, e)) => assert_eq!(e.field_names(), vec!["Notification sender"]),
+        other => panic!("{other:?}"),
+    }
+}
