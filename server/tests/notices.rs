@@ -11,7 +11,7 @@ use app::api::mail_accounts::{CreateMailAccount, StartAuthorization};
 use app::api::settings::{DashboardHealth, SetNotificationSender};
 use app::domain::{AccountStatus, MailServerDraft, Role};
 use app::ssr::refresh;
-use common::peers::{spawn_for, Peers};
+use common::peers::Peers;
 use common::{google_draft, new_account, TestApp};
 
 struct Kit {
@@ -24,8 +24,15 @@ struct Kit {
 
 impl Kit {
     async fn start() -> Kit {
+        Kit::start_with(&[]).await
+    }
+
+    async fn start_with(extra: &[(&str, &str)]) -> Kit {
         let peers = Peers::start(&[]);
-        let app = spawn_for(&peers).await;
+        let mut env = peers.mailbridge_env();
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let app = common::spawn_with(&env).await;
         let admin = app.admin().await;
         let app_id = app.create_application(&admin, "Web").await;
         let redirect_uri = app.redirect_uri(&admin, app_id).await;
@@ -263,4 +270,57 @@ async fn a_notice_for_a_mailbox_authorised_again_meanwhile_is_dropped() {
         Err((422, e)) => assert_eq!(e.field_names(), vec!["Notification sender"]),
         other => panic!("{other:?}"),
     }
+}
+
+#[tokio::test]
+async fn an_owner_is_told_once_when_a_mailbox_stays_in_error() {
+    let kit = Kit::start_with(&[("MAILBRIDGE_NOTIFY_ERROR_AFTER_MINS", "5")]).await;
+    let app = &kit.app;
+    let sender = kit.linked(&kit.admin, "alice@example.test").await;
+    let (_, owner) = app.person("carol@example.test", Role::User).await;
+    let carols = kit.linked(&owner, "carol@example.test").await;
+    app.ok(
+        SetNotificationSender {
+            account_id: sender.to_string(),
+        },
+        &kit.admin,
+    )
+    .await;
+    // The provider stops answering (paused, so it keeps its grants): the refresh times out and
+    // the account is in error.
+    let pid = std::fs::read_to_string(
+        std::path::PathBuf::from(kit.peers.get("PEERS_VAR")).join("run/oidc.pid"),
+    )
+    .unwrap();
+    let signal = |sig: &str| {
+        assert!(std::process::Command::new("kill")
+            .args([sig, pid.trim()])
+            .status()
+            .unwrap()
+            .success());
+    };
+    signal("-STOP");
+    let failed = refresh::refresh(&app.state, carols, 0, true).await;
+    signal("-CONT");
+    assert!(failed.is_err());
+    let view = app::ssr::db::mail_accounts::view(&app.state.pool, carols)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(view.status, AccountStatus::Error);
+
+    // Not yet: the error is younger than 5 minutes.
+    app::ssr::notices::round(&app.state).await.unwrap();
+    assert_eq!(kit.notices("sent").await, 1, "only the digest");
+    app.advance_clock(5 * 60 + 1);
+    app::ssr::notices::round(&app.state).await.unwrap();
+    assert_eq!(kit.notices("sent").await, 2);
+    let mail = kit.mailbox("carol@example.test", 1).await;
+    let notice = mail[0].replace("=\r\n", "").replace("=\n", "");
+    assert!(notice.contains("has been failing to refresh"), "{notice}");
+    assert!(notice.contains("over 5 minutes"));
+    // Once per episode.
+    app.advance_clock(60);
+    app::ssr::notices::round(&app.state).await.unwrap();
+    assert_eq!(kit.notices("sent").await, 2);
 }
