@@ -40,7 +40,7 @@ export async function newServer(page: Page, s: NewServer, at: At = {}) {
   if (s.subject !== undefined) await page.getByLabel("Subject").fill(s.subject);
   await page.getByLabel("OAuth provider").selectOption(s.provider);
   await page.getByLabel("Client ID").fill(s.clientId);
-  await page.getByLabel("Client secret").fill(s.clientSecret);
+  await page.getByLabel("Client secret", { exact: true }).fill(s.clientSecret);
   if (typeof s.redirect === "string") {
     const value = await page.locator("#server-redirect-uri option", { hasText: s.redirect }).getAttribute("value");
     await page.getByLabel("Redirect URI").selectOption(value!);

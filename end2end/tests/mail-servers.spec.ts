@@ -32,7 +32,7 @@ test("admin creates an application, copies its Redirect URI, and creates a Googl
   await expect(page.getByLabel("SMTP host")).toHaveValue("smtp.gmail.com");
   await expect(page.getByLabel("SMTP port")).toHaveValue("465");
   await page.getByLabel("Client ID").fill("1234-abc.apps.googleusercontent.com");
-  await page.getByLabel("Client secret").fill(secret);
+  await page.getByLabel("Client secret", { exact: true }).fill(secret);
   await page.getByLabel("Redirect URI").selectOption({ label: `${appName} — ${uri}` });
   await expect(page.locator("#server-redirect-uri-value")).toHaveValue(uri);
   await page.getByRole("button", { name: "Save" }).click();
@@ -44,7 +44,7 @@ test("admin creates an application, copies its Redirect URI, and creates a Googl
   // Reopen: the secret is "set" but nowhere in the page or any server-function response.
   await serverRow.getByRole("link", { name: "Edit" }).click();
   await expect(page.locator("#secret-status")).toContainText("A client secret is set");
-  await expect(page.getByLabel("Client secret")).toHaveValue("");
+  await expect(page.getByLabel("Client secret", { exact: true })).toHaveValue("");
   expect(await page.content()).not.toContain(secret);
   const id = page.url().split("/").pop();
   const raw = await page.request.get(`${base()}/mail-servers/${id}`);

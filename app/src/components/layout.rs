@@ -121,7 +121,7 @@ fn NeedsYou() -> impl IntoView {
                             } else {
                                 format!(" and {more} more of your mailboxes need you: their grants are no longer accepted. ")
                             }}
-                            <A href=format!("/mail-accounts/{first_id}")>"Authorize again"</A>
+                            <A href=format!("/mail-accounts/{first_id}")>"Go to the mailbox"</A>
                         </div>
                     }
                 })

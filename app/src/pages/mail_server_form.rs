@@ -305,6 +305,8 @@ fn MailServerForm(edit: Option<MailServerEdit>, apps: Vec<ApplicationView>) -> i
                         on:input=move |ev| { let v = event_target_value(&ev); errors.set(label::CLIENT_SECRET, None); f.client_secret.set(v); } />
                     {secret_set.then(|| view! { <p class="muted" id="secret-status">"A client secret is set. It is stored encrypted and never shown."</p> })}
                     <FieldError id="server-client-secret-error" message=errors.message(label::CLIENT_SECRET) />
+                    // Microsoft's client secrets expire (6 to 24 months); Google's do not.
+                    <Show when=move || provider() == "microsoft">
                     <label for="server-secret-expires">{label::SECRET_EXPIRES}</label>
                     <input id="server-secret-expires" type="date" prop:value=move || f.secret_expires_on.get()
                         on:input=move |ev| {
@@ -314,6 +316,7 @@ fn MailServerForm(edit: Option<MailServerEdit>, apps: Vec<ApplicationView>) -> i
                         } />
                     <p class="muted">"Optional. Microsoft client secrets expire after 6 to 24 months; the dashboard warns 30, 7 and 1 days before."</p>
                     <FieldError id="server-secret-expires-error" message=errors.message(label::SECRET_EXPIRES) />
+                    </Show>
                     <label for="server-redirect-uri">{label::REDIRECT_URI}</label>
                     {if active_apps.is_empty() {
                         view! { <p class="error">"No active application yet: " <A href="/applications">"create one"</A> " first."</p> }.into_any()
