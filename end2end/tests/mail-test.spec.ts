@@ -1,3 +1,5 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { test, expect } from "../support/fixtures";
 import { adminEnvOf, assertLogClean, googleEnv, startServer, stopServer, type RunningServer } from "../support/server";
 import { registerClient, startKit, type Kit } from "../support/peers";
@@ -81,4 +83,81 @@ test("after linking, Run test shows IMAP and SMTP passing; after revocation, the
   await page.reload();
   await hydrated(page);
   await expect(page.locator(".actions").getByRole("button", { name: "Authorize again" })).toBeVisible();
+});
+
+test("a mailbox that needs its owner again is e-mailed from the sender mailbox, and the link leads back to Authorize again", async ({ page }) => {
+  const appName = `Notices ${uniq()}`;
+  const senderServer = `Sender ${uniq()}`;
+  const ownServer = `Own ${uniq()}`;
+  const sender = `sender-${uniq()}@example.test`;
+  const mine = `mine-${uniq()}@example.test`;
+  await signIn(page, admin.email, admin.password, at());
+  const redirectUri = await createApplication(page, appName, at());
+  const reg = await registerClient(kit.env.PEERS_ISSUER, redirectUri);
+  secrets.push(reg.client_secret);
+  // Two servers at the kit: the sender mailbox's, and one whose settings will change.
+  for (const subject of [senderServer, ownServer]) {
+    await newServer(page, { subject, provider: "Google", clientId: reg.client_id, clientSecret: reg.client_secret, redirect: appName }, at());
+    await page.getByLabel("IMAP host").fill("127.0.0.1");
+    await page.getByLabel("IMAP port").fill(kit.env.PEERS_IMAPS_PORT);
+    await page.getByLabel("SMTP host").fill("127.0.0.1");
+    await page.getByLabel("SMTP port").fill(kit.env.PEERS_SMTPS_PORT);
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.waitForURL(/\/mail-servers$/);
+  }
+  for (const [subject, login] of [[senderServer, sender], [ownServer, mine]]) {
+    await addMailAccount(page, subject, login, at());
+    await page.locator(`#mail-accounts-table tr[data-login="${login}"]`).getByRole("button", { name: "Authorize" }).click();
+    await page.waitForURL(/\/oauth\/result/);
+    await expect(page.getByRole("heading", { level: 1 })).toHaveText("Mailbox linked");
+  }
+
+  // Settings: notices come from the sender mailbox.
+  await page.goto(`${server.url}/settings`);
+  await hydrated(page);
+  await page.getByLabel("Notification sender").selectOption({ label: `${sender} (${senderServer})` });
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByText("Saved.")).toBeVisible();
+
+  // The other server's IMAP port changes: its mailbox must be authorised again.
+  await page.goto(`${server.url}/mail-servers`);
+  await hydrated(page);
+  await page.locator(`#mail-servers-table tr[data-subject="${ownServer}"]`).getByRole("link", { name: "Edit" }).click();
+  await expect(page.getByLabel("IMAP port")).toHaveValue(kit.env.PEERS_IMAPS_PORT);
+  await page.getByLabel("IMAP port").fill(kit.env.PEERS_IMAP_PORT);
+  await page.getByLabel("IMAP encryption").selectOption({ label: "STARTTLS" });
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.locator("#server-confirm").getByRole("button", { name: "Save and re-authorise 1 account" }).click();
+  await page.waitForURL(/\/mail-servers$/);
+
+  // The notice, sent through the sender's SMTP with XOAUTH2, lands in the owner's mailbox.
+  const maildir = path.join(kit.env.PEERS_VAR, "mail", admin.email, "Maildir");
+  let notice = "";
+  await expect
+    .poll(
+      () => {
+        for (const sub of ["new", "cur"]) {
+          const dir = path.join(maildir, sub);
+          if (!fs.existsSync(dir)) continue;
+          for (const f of fs.readdirSync(dir)) {
+            const text = fs.readFileSync(path.join(dir, f), "utf8").replace(/=\r?\n/g, "");
+            // The body (a long Subject is folded across lines).
+            if (text.includes(`your mailbox ${mine} on ${ownServer}`)) notice = text;
+          }
+        }
+        return notice !== "";
+      },
+      { timeout: 30_000 },
+    )
+    .toBe(true);
+  expect(notice).toContain(`From: Mailbridge <${sender}>`);
+  const link = notice.match(/http:\/\/\S+\/mail-accounts\/\d+/)?.[0];
+  expect(link).toBeTruthy();
+
+  // The link leads to the mailbox, whose owner authorises it again.
+  await page.goto(link!);
+  await hydrated(page);
+  await page.locator(".actions").getByRole("button", { name: "Authorize again" }).click();
+  await page.waitForURL(/\/oauth\/result/);
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Mailbox linked");
 });
