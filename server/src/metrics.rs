@@ -112,6 +112,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_js
         ("refresh", &beats.refresh, 3 * refresh_every + 300),
         ("webhooks", &beats.webhooks, 30),
         ("housekeeping", &beats.housekeeping, 2 * 600 + 60),
+        ("notices", &beats.notices, 60),
     ];
     let mut all_alive = true;
     let mut report = serde_json::Map::new();

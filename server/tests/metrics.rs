@@ -202,13 +202,14 @@ async fn readyz_reports_the_database_and_each_background_task() {
     let refreshing = refresh::spawn(app.state.clone(), app.state.refresh.clone());
     let _delivering = app.deliver();
     let _housekeeping = app::ssr::housekeeping::spawn(app.state.clone(), Duration::from_secs(600));
+    let _notices = app.notify();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         let res = app.get("/readyz", None).await;
         if res.status() == 200 {
             let body: serde_json::Value = res.json().await.unwrap();
             assert_eq!(body["status"], "ready");
-            for task in ["refresh", "webhooks", "housekeeping"] {
+            for task in ["refresh", "webhooks", "housekeeping", "notices"] {
                 assert_eq!(body["tasks"][task]["alive"], true, "{task}");
             }
             break;

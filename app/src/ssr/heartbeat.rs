@@ -40,4 +40,6 @@ pub struct Heartbeats {
     pub webhooks: Beat,
     /// Beats every 10 minutes.
     pub housekeeping: Beat,
+    /// Beats every 5 seconds.
+    pub notices: Beat,
 }

@@ -70,6 +70,7 @@ pub fn spawn(state: AppState) -> Worker {
     let (stop, mut rx) = tokio::sync::watch::channel(false);
     let handle = tokio::spawn(async move {
         loop {
+            state.heartbeats.notices.beat();
             if let Err(e) = round(&state).await {
                 tracing::warn!(error = %e, "notices");
             }
