@@ -17,7 +17,7 @@ use app::ssr::crypto::aad;
 use app::ssr::mail::{self, Credential, ExtraCa, Mechanism, Target};
 use app::ssr::outbound::NetPolicy;
 use common::peers::{password_server, spawn_for, Peers};
-use common::{google_draft, new_account, TestApp};
+use common::{new_account, TestApp};
 
 /// Scenario builder this file needs and the kit lacks: a Google-type server at the peers'
 /// authorization server and mail daemons, with one mailbox (alice) authorised through the real
@@ -42,13 +42,8 @@ async fn linked() -> Linked {
     let redirect_uri = app.redirect_uri(&admin_cookie, app_id).await;
     let issuer = peers.get("PEERS_ISSUER");
     let (client_id, client_secret) = common::oidc::register(&issuer, &redirect_uri).await;
-    let draft = MailServerDraft {
-        imap_host: "127.0.0.1".into(),
-        imap_port: peers.get("PEERS_IMAPS_PORT"),
-        smtp_host: "127.0.0.1".into(),
-        smtp_port: peers.get("PEERS_SMTPS_PORT"),
-        ..google_draft("Kit", &client_id, &client_secret, app_id)
-    };
+    let draft =
+        common::peers::oauth_server_draft(&peers, "Kit", &client_id, &client_secret, app_id);
     let server = app.create_server(&admin_cookie, draft.clone()).await;
     let login = "alice@example.test".to_string();
     let account = app

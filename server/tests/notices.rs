@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use app::api::mail_accounts::{CreateMailAccount, StartAuthorization};
 use app::api::settings::{DashboardHealth, SetNotificationSender};
-use app::domain::{AccountStatus, MailServerDraft, Role};
+use app::domain::{AccountStatus, Role};
 use app::ssr::refresh;
 use common::peers::Peers;
-use common::{google_draft, new_account, TestApp};
+use common::{new_account, TestApp};
 
 struct Kit {
     peers: Peers,
@@ -38,13 +38,8 @@ impl Kit {
         let redirect_uri = app.redirect_uri(&admin, app_id).await;
         let issuer = peers.get("PEERS_ISSUER");
         let (client_id, client_secret) = common::oidc::register(&issuer, &redirect_uri).await;
-        let draft = MailServerDraft {
-            imap_host: "127.0.0.1".into(),
-            imap_port: peers.get("PEERS_IMAPS_PORT"),
-            smtp_host: "127.0.0.1".into(),
-            smtp_port: peers.get("PEERS_SMTPS_PORT"),
-            ..google_draft("Kit", &client_id, &client_secret, app_id)
-        };
+        let draft =
+            common::peers::oauth_server_draft(&peers, "Kit", &client_id, &client_secret, app_id);
         let server = app.create_server(&admin, draft).await;
         Kit {
             peers,

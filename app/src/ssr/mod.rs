@@ -22,6 +22,7 @@ pub mod refresh;
 pub mod service;
 pub mod sessions;
 pub mod state;
+pub mod task;
 pub mod webhooks;
 
 pub use state::AppState;

@@ -53,22 +53,10 @@ pub async fn queue_needs_reauth(
     .map(|_| ())
 }
 
-#[must_use = "dropping the Worker stops notices"]
-pub struct Worker {
-    stop: tokio::sync::watch::Sender<bool>,
-    handle: tokio::task::JoinHandle<()>,
-}
-
-impl Worker {
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.handle.await;
-    }
-}
+pub use crate::ssr::task::Worker;
 
 pub fn spawn(state: AppState) -> Worker {
-    let (stop, mut rx) = tokio::sync::watch::channel(false);
-    let handle = tokio::spawn(async move {
+    crate::ssr::task::spawn(move |mut stop| async move {
         loop {
             state.heartbeats.notices.beat();
             if let Err(e) = round(&state).await {
@@ -76,12 +64,11 @@ pub fn spawn(state: AppState) -> Worker {
             }
             tokio::select! {
                 biased;
-                _ = rx.wait_for(|s| *s) => break,
+                _ = stop.wait_for(|s| *s) => break,
                 _ = tokio::time::sleep(POLL) => {}
             }
         }
-    });
-    Worker { stop, handle }
+    })
 }
 
 /// One round: queue what is due (errors lasting too long, today's digests), send what waits.

@@ -170,3 +170,21 @@ pub async fn password_server(app: &crate::TestApp, cookie: &str, peers: &Peers) 
     };
     app.create_server(cookie, draft).await
 }
+
+/// The form of a Google-type OAuth server at the kit's authorization server, with IMAPS and
+/// SMTPS on loopback: what a linked mailbox at the peers starts from.
+pub fn oauth_server_draft(
+    peers: &Peers,
+    subject: &str,
+    client_id: &str,
+    client_secret: &str,
+    app_id: i64,
+) -> app::domain::MailServerDraft {
+    app::domain::MailServerDraft {
+        imap_host: "127.0.0.1".into(),
+        imap_port: peers.get("PEERS_IMAPS_PORT"),
+        smtp_host: "127.0.0.1".into(),
+        smtp_port: peers.get("PEERS_SMTPS_PORT"),
+        ..crate::scenario::google_draft(subject, client_id, client_secret, app_id)
+    }
+}

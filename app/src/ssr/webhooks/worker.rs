@@ -37,23 +37,12 @@ pub fn retry_delay(attempts: i64) -> i64 {
     }
 }
 
-#[must_use = "dropping the Worker stops deliveries"]
-pub struct Worker {
-    stop: tokio::sync::watch::Sender<bool>,
-    handle: tokio::task::JoinHandle<()>,
-}
+pub use crate::ssr::task::Worker;
 
-impl Worker {
-    /// Takes no new delivery, and waits for those in flight (each ends within [`TIMEOUT`]).
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.handle.await;
-    }
-}
-
+/// The delivery loop; [`Worker::stop`] takes no new delivery and waits for those in flight
+/// (each ends within [`TIMEOUT`]).
 pub fn spawn(state: AppState) -> Worker {
-    let (stop, mut rx) = tokio::sync::watch::channel(false);
-    let handle = tokio::spawn(async move {
+    crate::ssr::task::spawn(move |mut stop| async move {
         let slots = Arc::new(tokio::sync::Semaphore::new(state.webhooks.concurrency));
         let mut in_flight = tokio::task::JoinSet::new();
         loop {
@@ -63,15 +52,14 @@ pub fn spawn(state: AppState) -> Worker {
             }
             tokio::select! {
                 biased;
-                _ = rx.wait_for(|s| *s) => break,
+                _ = stop.wait_for(|s| *s) => break,
                 Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
                 _ = state.webhooks.doorbell.notified() => {}
                 _ = tokio::time::sleep(POLL) => {}
             }
         }
         while in_flight.join_next().await.is_some() {}
-    });
-    Worker { stop, handle }
+    })
 }
 
 /// Claims and starts as many due deliveries as there are free slots.
