@@ -112,7 +112,8 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_js
         ("refresh", &beats.refresh, 3 * refresh_every + 300),
         ("webhooks", &beats.webhooks, 30),
         ("housekeeping", &beats.housekeeping, 2 * 600 + 60),
-        ("notices", &beats.notices, 60),
+        // A round waits on SMTP servers (each step up to the mail timeout).
+        ("notices", &beats.notices, 300),
     ];
     let mut all_alive = true;
     let mut report = serde_json::Map::new();

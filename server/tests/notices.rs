@@ -252,6 +252,37 @@ async fn a_notice_for_a_mailbox_authorised_again_meanwhile_is_dropped() {
         "the notice and an empty digest"
     );
     assert_eq!(kit.notices("sent").await, 0);
+    // A user's mailbox cannot be the sender (what it sends stays in its Sent folder).
+    match app
+        .call(
+            SetNotificationSender {
+                account_id: bobs.to_string(),
+            },
+            Some(&kit.admin),
+        )
+        .await
+    {
+        Err((422, e)) => assert_eq!(e.field_names(), vec!["Notification sender"]),
+        other => panic!("{other:?}"),
+    }
+    // A sender that cannot send holds notices back instead of spending their attempts, and the
+    // dashboard says why.
+    kit.revoke(sender).await;
+    app::ssr::notices::round(&app.state).await.unwrap();
+    assert_eq!(
+        kit.notices("pending").await,
+        1,
+        "the sender's own notice waits"
+    );
+    let attempts: i64 =
+        sqlx::query_scalar("SELECT MAX(attempts) FROM notices WHERE state = 'pending'")
+            .fetch_one(&app.state.pool)
+            .await
+            .unwrap();
+    assert_eq!(attempts, 0);
+    let h = app.ok(DashboardHealth {}, &kit.admin).await;
+    assert_eq!(h.notification_sender, None);
+    assert!(h.notification_problem.unwrap().contains("needs_reauth"));
     // Only a linked mailbox can be the sender.
     match app
         .call(

@@ -84,6 +84,7 @@ async fn expired_sessions_states_and_lockout_rows_are_purged() {
             rate_events: 0,
             webhook_events: 0,
             audit: 0,
+            notices: 0,
         }
     );
 }

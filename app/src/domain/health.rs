@@ -19,8 +19,10 @@ pub struct Health {
     pub checklist: Checklist,
     /// Days that end grants: client secrets expiring, Testing apps' 7-day grants; soonest first.
     pub warnings: Vec<Warning>,
-    /// The mailbox notices are sent from; none: owners are not told by e-mail.
+    /// The mailbox notices are sent from, when it can send; none: owners are not told.
     pub notification_sender: Option<String>,
+    /// Why notices are held back although a sender is set (it needs re-authorisation …).
+    pub notification_problem: Option<String>,
 }
 
 /// The Settings page: who notices come from, and who they could come from.

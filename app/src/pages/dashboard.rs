@@ -119,9 +119,10 @@ fn HealthView() -> impl IntoView {
                 match health.await {
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                     Ok(h) => {
-                        let sender = match h.notification_sender.clone() {
-                            Some(login) => view! { <p id="notification-sender-status" class="muted">"Notices are sent from " {login} "."</p> }.into_any(),
-                            None => view! { <p id="notification-sender-status" class="warn">"No notification sender is set: owners are not told by e-mail when a mailbox needs them. " <A href="/settings">"Choose one in Settings"</A></p> }.into_any(),
+                        let sender = match (h.notification_sender.clone(), h.notification_problem.clone()) {
+                            (Some(login), _) => view! { <p id="notification-sender-status" class="muted">"Notices are sent from " {login} "."</p> }.into_any(),
+                            (None, Some(why)) => view! { <p id="notification-sender-status" class="warn error">"E-mail notices are held back: " {why} ". " <A href="/settings">"Settings"</A></p> }.into_any(),
+                            (None, None) => view! { <p id="notification-sender-status" class="warn">"No notification sender is set: owners are not told by e-mail when a mailbox needs them. " <A href="/settings">"Choose one in Settings"</A></p> }.into_any(),
                         };
                         let main = if h.checklist.done() {
                             view! { <Attention h /> }.into_any()

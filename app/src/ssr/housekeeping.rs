@@ -17,6 +17,8 @@ pub struct Purged {
     pub webhook_events: u64,
     /// Audit entries and daily refresh counts past `MAILBRIDGE_AUDIT_RETENTION_DAYS`.
     pub audit: u64,
+    /// Notices sent, dropped or given up more than 30 days ago.
+    pub notices: u64,
 }
 
 /// Events (and their deliveries' record) are kept 30 days for the webhooks' pages.
@@ -41,6 +43,7 @@ pub async fn purge(st: &AppState) -> Result<Purged, db::QueryError> {
         });
     let webhook_events = db::outbox::purge(&st.pool, t - EVENT_RETENTION_SECS).await?;
     let audit = db::audit::purge(&st.pool, t - s.audit_retention_days * 86_400).await?;
+    let notices = db::notices::purge(&st.pool, t - EVENT_RETENTION_SECS).await?;
     Ok(Purged {
         sessions,
         oauth_states,
@@ -48,6 +51,7 @@ pub async fn purge(st: &AppState) -> Result<Purged, db::QueryError> {
         rate_events,
         webhook_events,
         audit,
+        notices,
     })
 }
 
@@ -67,6 +71,7 @@ pub fn spawn(st: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
                     rate_events = p.rate_events,
                     webhook_events = p.webhook_events,
                     audit = p.audit,
+                    notices = p.notices,
                     "purged expired rows"
                 ),
                 Ok(_) => {}

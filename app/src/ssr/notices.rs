@@ -18,8 +18,9 @@ use crate::ssr::AppState;
 
 /// How often the worker looks for notices to queue and send.
 const POLL: Duration = Duration::from_secs(5);
-/// A claim's life: longer than one sending can take.
-const LEASE_SECS: i64 = 120;
+/// A claim's life: longer than one sending can take (four steps of the mail timeout and a
+/// token refresh).
+const LEASE_SECS: i64 = 300;
 /// Tries before a notice is given up: 1 min, 2, 4 … up to an hour apart.
 pub const MAX_ATTEMPTS: i64 = 8;
 
@@ -87,12 +88,21 @@ pub async fn round(st: &AppState) -> Result<(), db::QueryError> {
         let key = format!("digest:{admin}:{day}");
         db::notices::queue(&st.pool, "digest", &key, None, &admin, now).await?;
     }
+    // A sender that cannot send (not linked, deleted) holds the notices back rather than
+    // spending their attempts; the dashboard says why.
+    if let Err(why) = usable_sender(st).await {
+        tracing::warn!(reason = %why, "notices held back: the notification sender cannot send");
+        return Ok(());
+    }
     let claim = format!(
         "{}:{}",
         st.refresher.instance,
         crate::ssr::sessions::random_token()
     );
     for n in db::notices::due(&st.pool, now, 20).await? {
+        // Each claim from the clock as it is now: the sends before it took their time.
+        st.heartbeats.notices.beat();
+        let now = st.clock.now();
         if !db::notices::claim(&st.pool, n.id, &claim, now, now + LEASE_SECS).await? {
             continue;
         }
@@ -160,7 +170,10 @@ async fn compose(st: &AppState, n: &NoticeRow) -> Result<Option<Mail>, String> {
                 link(a.id)
             ),
         }),
-        ("digest", None) => digest(st).await?,
+        // A digest still retrying after its day is replaced by the new day's.
+        ("digest", None) if n.created_at.div_euclid(86_400) == st.clock.now().div_euclid(86_400) => {
+            digest(st).await?
+        }
         _ => None,
     })
 }
@@ -212,6 +225,26 @@ async fn digest(st: &AppState) -> Result<Option<Mail>, String> {
         ),
         body,
     }))
+}
+
+/// Why the sender cannot send now, if it cannot: not set, gone, or not linked.
+pub async fn usable_sender(st: &AppState) -> Result<String, String> {
+    let id = sender(&st.pool)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("no notification sender is set")?;
+    let view = db::mail_accounts::view(&st.pool, id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the notification sender's mail account was deleted")?;
+    if view.status != AccountStatus::Linked {
+        return Err(format!(
+            "the notification sender {} is {} (authorise it again, or choose another in Settings)",
+            view.login,
+            view.status.code()
+        ));
+    }
+    Ok(view.login)
 }
 
 /// Sends through the sender mailbox's own SMTP server.

@@ -136,12 +136,15 @@ pub async fn attention(
     .context("finding accounts that need attention")
 }
 
-/// Linked mailboxes a notice could be sent from: `(id, "login (server)")`.
+/// Linked mailboxes a notice could be sent from — admins' own only (a provider keeps what is
+/// sent in the mailbox's Sent folder, and every notice and digest is not a user's to read):
+/// `(id, "login (server)")`.
 pub async fn sender_choices(db: impl super::Executor<'_>) -> DbResult<Vec<(i64, String)>> {
     sqlx::query_as(
         "SELECT a.id, a.login || ' (' || s.subject || ')' FROM mail_accounts a
          JOIN mail_servers s ON s.id = a.mail_server_id
-         WHERE a.status = 'linked' ORDER BY lower(a.login), a.id LIMIT 500",
+         JOIN users u ON u.id = a.owner_id
+         WHERE a.status = 'linked' AND u.role = 'admin' ORDER BY lower(a.login), a.id LIMIT 500",
     )
     .fetch_all(db)
     .await

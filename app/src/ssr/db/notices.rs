@@ -113,7 +113,9 @@ pub async fn errors_since(
          JOIN users u ON u.id = a.owner_id
          JOIN audit_events e ON e.id = (SELECT MAX(x.id) FROM audit_events x
                                         WHERE x.account_id = a.id AND x.kind = 'account.error')
-         WHERE a.status = 'error' AND e.at <= $1",
+         WHERE a.status = 'error' AND e.at <= $1
+           AND NOT EXISTS (SELECT 1 FROM notices n
+                           WHERE n.dedupe_key = 'error:' || a.id || ':' || e.id)",
     )
     .bind(before)
     .fetch_all(db)
@@ -136,4 +138,30 @@ pub async fn count_in(db: impl super::Executor<'_>, state: &str) -> DbResult<i64
         .fetch_one(db)
         .await
         .context("counting notices")
+}
+
+/// Forgets ended notices older than `before`.
+pub async fn purge(db: impl super::Executor<'_>, before: i64) -> DbResult<u64> {
+    sqlx::query("DELETE FROM notices WHERE state <> 'pending' AND created_at < $1")
+        .bind(before)
+        .execute(db)
+        .await
+        .context("purging old notices")
+        .map(|r| r.rows_affected())
+}
+
+/// Clears the notification sender when it is one of `accounts` (they are being deleted: an id
+/// SQLite gives out again must not make someone else's mailbox the sender).
+pub async fn forget_sender_among(
+    db: &mut super::Tx<'_>,
+    accounts: &[i64],
+    now: i64,
+) -> DbResult<()> {
+    let current = super::settings::get(&mut **db, super::settings::NOTIFICATION_SENDER)
+        .await?
+        .and_then(|v| v.parse::<i64>().ok());
+    if current.is_some_and(|id| accounts.contains(&id)) {
+        super::settings::set(&mut **db, super::settings::NOTIFICATION_SENDER, "", now).await?;
+    }
+    Ok(())
 }

@@ -38,6 +38,16 @@ pub async fn send(
     timeout: Duration,
     message: &lettre::Message,
 ) -> Result<(), String> {
+    // As for the test: a token never travels in the clear or to an unchecked certificate,
+    // whatever the server row says.
+    if matches!(cred, Credential::Bearer(_))
+        && (target.encryption == Encryption::None || !target.validate_certificate)
+    {
+        return Err(
+            "not sent: an OAuth2 token is never sent without TLS and a validated certificate"
+                .into(),
+        );
+    }
     let mut list = Checklist::new(timeout);
     let mut conn = open(target, cred, extra, policy, &mut list).await?;
     let sent = tokio::time::timeout(timeout, conn.send(message.envelope(), &message.formatted()))
@@ -207,4 +217,42 @@ async fn open(
         return Err(e);
     }
     Ok(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_token_is_never_sent_in_the_clear_or_unchecked() {
+        let message = lettre::Message::builder()
+            .from("a@example.test".parse().unwrap())
+            .to("b@example.test".parse().unwrap())
+            .subject("s")
+            .body(String::from("b"))
+            .unwrap();
+        let policy = NetPolicy::new(crate::domain::CidrList::parse("").unwrap());
+        for (encryption, validate) in [(Encryption::None, true), (Encryption::SslTls, false)] {
+            let target = Target {
+                // Nothing listens here: a connection attempt would fail differently.
+                host: "127.0.0.1".into(),
+                port: 1,
+                encryption,
+                validate_certificate: validate,
+                login: "a@example.test".into(),
+                mechanism: Mechanism::Auto,
+            };
+            let err = send(
+                &target,
+                &Credential::Bearer("token".into()),
+                &ExtraCa::default(),
+                &policy,
+                Duration::from_secs(1),
+                &message,
+            )
+            .await
+            .unwrap_err();
+            assert!(err.starts_with("not sent"), "{err}");
+        }
+    }
 }

@@ -34,8 +34,9 @@ pub async fn health(st: &AppState, me: &SessionUser) -> Result<Health, AppError>
         outcomes,
         checklist: db::dashboard::checklist(pool).await?,
         warnings: warnings(st).await?,
-        notification_sender: match crate::ssr::notices::sender(pool).await? {
-            Some(id) => db::mail_accounts::view(pool, id).await?.map(|a| a.login),
+        notification_sender: crate::ssr::notices::usable_sender(st).await.ok(),
+        notification_problem: match crate::ssr::notices::sender(pool).await? {
+            Some(_) => crate::ssr::notices::usable_sender(st).await.err(),
             None => None,
         },
     })

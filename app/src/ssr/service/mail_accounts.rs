@@ -215,6 +215,7 @@ pub async fn delete(st: &AppState, me: &SessionUser, id: i64) -> Result<(), AppE
             change
                 .emit(EventKind::Deleted, id, None, st.clock.now())
                 .await?;
+            db::notices::forget_sender_among(change.tx(), &[id], st.clock.now()).await?;
             db::mail_accounts::delete_holding(&mut **change.tx(), id, grant.as_deref()).await?;
             change.commit(&st.webhooks).await?;
             break;

@@ -351,6 +351,7 @@ pub async fn delete(st: &AppState, id: i64, confirm_accounts: i64) -> Result<(),
         .await?
         .map(|s| s.subject)
         .unwrap_or_default();
+    db::notices::forget_sender_among(&mut tx, &accounts, st.clock.now()).await?;
     let queued =
         crate::ssr::webhooks::emit_each(&mut tx, EventKind::Deleted, accounts, st.clock.now())
             .await?;

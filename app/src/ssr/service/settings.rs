@@ -47,10 +47,17 @@ pub async fn set_notification_sender(st: &AppState, raw: &str) -> Result<(), App
                 Some(id) => db::mail_accounts::view(&st.pool, id).await?,
                 None => None,
             };
-            let Some(view) = view.filter(|v| v.status == AccountStatus::Linked) else {
+            let owner_is_admin = match &view {
+                Some(v) => db::users::get(&st.pool, v.owner_id)
+                    .await?
+                    .is_some_and(|u| u.role == crate::domain::Role::Admin),
+                None => false,
+            };
+            let Some(view) = view.filter(|v| v.status == AccountStatus::Linked && owner_is_admin)
+            else {
                 return Err(AppError::field(
                     SENDER_LABEL,
-                    "choose a linked mail account (it sends through its own SMTP server)",
+                    "choose a linked mailbox of an admin (it sends through its own SMTP server, and keeps what it sends)",
                 ));
             };
             (
