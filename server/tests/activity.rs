@@ -209,17 +209,7 @@ async fn every_kind_of_change_is_recorded_with_who_and_where_and_never_a_secret(
         &l.owner,
     )
     .await;
-    let grant = l.refresh_token(l.account).await.unwrap();
-    secrets.push(grant.clone());
-    reqwest::Client::new()
-        .post(format!("{}/token/revocation", l.oidc.issuer))
-        .form(&[("token", grant.as_str())])
-        .send()
-        .await
-        .unwrap();
-    refresh::refresh(&app.state, l.account, 0, true)
-        .await
-        .unwrap_err();
+    secrets.push(l.revoke_grant(l.account).await);
     assert_eq!(l.authorize(&l.owner, l.account).await, "linked");
     secrets.extend(l.refresh_token(l.account).await);
     app.ok(UnlinkMailAccount { id: l.account }, &l.owner).await;
@@ -548,16 +538,7 @@ async fn an_owner_sees_a_banner_on_every_page_while_a_mailbox_needs_them() {
         async move { app.get(path, Some(&cookie)).await.text().await.unwrap() }
     };
     assert!(!page("/", l.owner.clone()).await.contains("needs-you"));
-    let grant = l.refresh_token(l.account).await.unwrap();
-    reqwest::Client::new()
-        .post(format!("{}/token/revocation", l.oidc.issuer))
-        .form(&[("token", grant.as_str())])
-        .send()
-        .await
-        .unwrap();
-    refresh::refresh(&l.app.state, l.account, 0, true)
-        .await
-        .unwrap_err();
+    l.revoke_grant(l.account).await;
     for path in ["/", "/mail-accounts", "/profile"] {
         let html = page(path, l.owner.clone()).await;
         assert!(html.contains("id=\"needs-you\""), "{path}");

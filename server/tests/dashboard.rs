@@ -51,16 +51,7 @@ async fn a_new_installation_gets_a_checklist_and_a_working_one_its_health() {
         .unwrap();
     let second = l.link_another("bob@example.test").await;
     // bob's grant is refused at the provider: his server is failing.
-    let grant = l.refresh_token(second).await.unwrap();
-    reqwest::Client::new()
-        .post(format!("{}/token/revocation", l.oidc.issuer))
-        .form(&[("token", grant.as_str())])
-        .send()
-        .await
-        .unwrap();
-    refresh::refresh(&l.app.state, second, 0, true)
-        .await
-        .unwrap_err();
+    l.revoke_grant(second).await;
 
     let h = l.app.ok(DashboardHealth {}, &l.admin).await;
     let count = |s: AccountStatus| h.counts.iter().find(|c| c.0 == s).unwrap().1;

@@ -95,14 +95,7 @@ async fn each_account_change_reaches_the_receiver_once_signed_in_order_and_witho
     refresh::refresh(st, l.account, 0, true).await.unwrap();
     remember(&l, l.refresh_token(l.account).await);
     // The grant revoked at the provider: needs_reauth; authorised again: linked.
-    let res = reqwest::Client::new()
-        .post(format!("{}/token/revocation", l.oidc.issuer))
-        .form(&[("token", l.refresh_token(l.account).await.unwrap().as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    refresh::refresh(st, l.account, 0, true).await.unwrap_err();
+    l.revoke_grant(l.account).await;
     assert_eq!(l.authorize(&l.owner, l.account).await, "linked");
     remember(&l, l.refresh_token(l.account).await);
     // Unlinked, linked again, deleted.

@@ -133,6 +133,23 @@ impl Linked {
         )
     }
 
+    /// Revokes `account`'s refresh token at the provider (RFC 7009) and lets a forced refresh
+    /// find out: the account goes to `needs_reauth`. Returns the revoked token.
+    pub async fn revoke_grant(&self, account: i64) -> String {
+        let grant = self.refresh_token(account).await.expect("a grant");
+        let res = reqwest::Client::new()
+            .post(format!("{}/token/revocation", self.oidc.issuer))
+            .form(&[("token", grant.as_str())])
+            .send()
+            .await
+            .expect("revocation");
+        assert_eq!(res.status(), 200);
+        app::ssr::refresh::refresh(&self.app.state, account, 0, true)
+            .await
+            .expect_err("the provider refuses a revoked grant");
+        grant
+    }
+
     /// Whether the provider still honours `token` (RFC 7662 introspection).
     pub async fn active_at_provider(&self, token: &str) -> bool {
         self.oidc
