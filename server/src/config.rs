@@ -61,6 +61,20 @@ pub struct Config {
     pub refresh_concurrency: i64,
     /// `MAILBRIDGE_REFRESH_LEASE_SECS`: how long an instance may hold an account's refresh.
     pub refresh_lease_secs: i64,
+    /// `MAILBRIDGE_SMTP_RELAY_ADDR`: the SMTP submission relay's address (off when unset).
+    pub smtp_relay_addr: Option<SocketAddr>,
+    /// `MAILBRIDGE_SMTP_RELAY_TLS=implicit`: TLS from the first byte instead of STARTTLS.
+    pub smtp_relay_implicit_tls: bool,
+    pub smtp_relay_max_bytes: i64,
+    pub smtp_relay_max_connections: i64,
+    /// `MAILBRIDGE_IMAP_PROXY_ADDR`: the IMAP proxy's address (off when unset).
+    pub imap_proxy_addr: Option<SocketAddr>,
+    pub imap_proxy_implicit_tls: bool,
+    pub imap_proxy_max_connections: i64,
+    /// `MAILBRIDGE_GATEWAY_IDLE_SECS`: a relay or proxy client silent this long is dropped.
+    pub gateway_idle_secs: i64,
+    pub tls_cert_file: Option<std::path::PathBuf>,
+    pub tls_key_file: Option<std::path::PathBuf>,
     /// `MAILBRIDGE_GOOGLE_*_URL` / `MAILBRIDGE_MICROSOFT_*_URL` overrides, as given.
     pub provider_overrides: std::collections::HashMap<String, String>,
 }
@@ -150,6 +164,49 @@ impl Config {
             }
         };
 
+        let listen = |name: &'static str| -> Result<Option<SocketAddr>, ConfigError> {
+            var(name)
+                .map(|raw| {
+                    raw.parse().map_err(|_| {
+                        err(
+                            name,
+                            format!(
+                                "expected an IP address and port such as 0.0.0.0:587, got '{raw}'"
+                            ),
+                        )
+                    })
+                })
+                .transpose()
+        };
+        let implicit = |name: &'static str| -> Result<bool, ConfigError> {
+            match var(name).as_deref() {
+                None | Some("starttls") => Ok(false),
+                Some("implicit") => Ok(true),
+                Some(other) => Err(err(
+                    name,
+                    format!("expected 'starttls' or 'implicit', got '{other}'"),
+                )),
+            }
+        };
+        let smtp_relay_addr = listen("MAILBRIDGE_SMTP_RELAY_ADDR")?;
+        let imap_proxy_addr = listen("MAILBRIDGE_IMAP_PROXY_ADDR")?;
+        let tls_cert_file: Option<std::path::PathBuf> =
+            var("MAILBRIDGE_TLS_CERT_FILE").map(Into::into);
+        let tls_key_file: Option<std::path::PathBuf> =
+            var("MAILBRIDGE_TLS_KEY_FILE").map(Into::into);
+        if (smtp_relay_addr.is_some() || imap_proxy_addr.is_some()) && tls_cert_file.is_none() {
+            return Err(err(
+                "MAILBRIDGE_TLS_CERT_FILE",
+                "the SMTP relay and the IMAP proxy take passwords only over TLS: set MAILBRIDGE_TLS_CERT_FILE and MAILBRIDGE_TLS_KEY_FILE",
+            ));
+        }
+        if tls_cert_file.is_some() && tls_key_file.is_none() {
+            return Err(err(
+                "MAILBRIDGE_TLS_KEY_FILE",
+                "expected the private key of MAILBRIDGE_TLS_CERT_FILE (PEM)",
+            ));
+        }
+
         let trusted_proxies =
             app::domain::CidrList::parse(&var("MAILBRIDGE_TRUSTED_PROXIES").unwrap_or_default())
                 .map_err(|m| err("MAILBRIDGE_TRUSTED_PROXIES", m))?;
@@ -206,6 +263,20 @@ impl Config {
             refresh_interval_secs: number("MAILBRIDGE_REFRESH_INTERVAL_SECS", 60, 1)?,
             refresh_concurrency: number("MAILBRIDGE_REFRESH_CONCURRENCY", 8, 1)?,
             refresh_lease_secs: number("MAILBRIDGE_REFRESH_LEASE_SECS", 60, 5)?,
+            smtp_relay_addr,
+            smtp_relay_implicit_tls: implicit("MAILBRIDGE_SMTP_RELAY_TLS")?,
+            smtp_relay_max_bytes: number(
+                "MAILBRIDGE_SMTP_RELAY_MAX_BYTES",
+                35 * 1024 * 1024,
+                1024,
+            )?,
+            smtp_relay_max_connections: number("MAILBRIDGE_SMTP_RELAY_MAX_CONNECTIONS", 100, 1)?,
+            imap_proxy_addr,
+            imap_proxy_implicit_tls: implicit("MAILBRIDGE_IMAP_PROXY_TLS")?,
+            imap_proxy_max_connections: number("MAILBRIDGE_IMAP_PROXY_MAX_CONNECTIONS", 500, 1)?,
+            gateway_idle_secs: number("MAILBRIDGE_GATEWAY_IDLE_SECS", 300, 1)?,
+            tls_cert_file,
+            tls_key_file,
             secret_key: var("MAILBRIDGE_SECRET_KEY"),
             secret_key_file: var("MAILBRIDGE_SECRET_KEY_FILE").map(Into::into),
             provider_overrides: app::ssr::providers::OVERRIDE_VARS
@@ -299,6 +370,22 @@ mod tests {
     }
 
     #[test]
+    fn a_relay_without_tls_files_does_not_start() {
+        let e = load(&[("MAILBRIDGE_SMTP_RELAY_ADDR", "127.0.0.1:2587")]).unwrap_err();
+        assert_eq!(e.var, "MAILBRIDGE_TLS_CERT_FILE");
+        let e = load(&[
+            ("MAILBRIDGE_IMAP_PROXY_ADDR", "127.0.0.1:2993"),
+            ("MAILBRIDGE_TLS_CERT_FILE", "/x/cert.pem"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.var, "MAILBRIDGE_TLS_KEY_FILE");
+        let c = load(&[]).unwrap();
+        assert_eq!(c.smtp_relay_addr, None);
+        assert_eq!(c.smtp_relay_max_bytes, 35 * 1024 * 1024);
+        assert_eq!(c.smtp_relay_max_connections, 100);
+    }
+
+    #[test]
     fn bad_values_name_the_variable() {
         for (var, value) in [
             ("LEPTOS_SITE_ADDR", "localhost"),
@@ -310,6 +397,10 @@ mod tests {
             ("MAILBRIDGE_SESSION_IDLE_MINUTES", "0"),
             ("MAILBRIDGE_LOGIN_WINDOW_SECS", "soon"),
             ("MAILBRIDGE_TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("MAILBRIDGE_SMTP_RELAY_ADDR", "localhost"),
+            ("MAILBRIDGE_SMTP_RELAY_TLS", "always"),
+            ("MAILBRIDGE_IMAP_PROXY_TLS", "yes"),
+            ("MAILBRIDGE_SMTP_RELAY_MAX_BYTES", "10"),
         ] {
             let e = load(&[(var, value)]).unwrap_err();
             assert_eq!(e.var, var, "{value}");

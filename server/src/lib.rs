@@ -3,6 +3,7 @@
 pub mod api_v1;
 pub mod bootstrap;
 pub mod config;
+pub mod gateway;
 pub mod guard;
 pub mod metrics;
 pub mod routes;

@@ -36,6 +36,8 @@ pub enum StartError {
     Ca(String),
     #[error("cannot build the HTTP client: {0}")]
     Http(String),
+    #[error("{0}")]
+    Gateway(#[from] crate::gateway::GatewayError),
     #[error("MAILBRIDGE_ADMIN_EMAIL / MAILBRIDGE_ADMIN_PASSWORD: {0}")]
     Admin(String),
 }
@@ -273,6 +275,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
             source,
         })?;
     tracing::info!(addr = %config.site_addr, public_url = %config.public_url, "Mailbridge listening");
+    crate::gateway::start(&state, &config).await?;
     let worker = app::ssr::refresh::spawn(state.clone(), state.refresh.clone());
     let housekeeping =
         app::ssr::housekeeping::spawn(state.clone(), std::time::Duration::from_secs(600));

@@ -5,153 +5,16 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
-use app::api::mail_accounts::{CreateMailAccount, StartAuthorization};
 use app::api::settings::{DashboardHealth, SetNotificationSender};
 use app::domain::{AccountStatus, Role};
 use app::ssr::refresh;
-use common::peers::Peers;
-use common::{new_account, TestApp};
+use common::peers::Kit;
 
-struct Kit {
-    peers: Peers,
-    app: TestApp,
-    admin: String,
-    server: i64,
-    redirect_uri: String,
-}
-
-impl Kit {
-    async fn start() -> Kit {
-        Kit::start_with(&[]).await
-    }
-
-    async fn start_with(extra: &[(&str, &str)]) -> Kit {
-        let peers = Peers::start(&[]);
-        let mut env = peers.mailbridge_env();
-        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let app = common::spawn_with(&env).await;
-        let admin = app.admin().await;
-        let app_id = app.create_application(&admin, "Web").await;
-        let redirect_uri = app.redirect_uri(&admin, app_id).await;
-        let issuer = peers.get("PEERS_ISSUER");
-        let (client_id, client_secret) = common::oidc::register(&issuer, &redirect_uri).await;
-        let draft =
-            common::peers::oauth_server_draft(&peers, "Kit", &client_id, &client_secret, app_id);
-        let server = app.create_server(&admin, draft).await;
-        Kit {
-            peers,
-            app,
-            admin,
-            server,
-            redirect_uri,
-        }
-    }
-
-    /// A mailbox `login` for the holder of `cookie`, authorised at the kit's provider.
-    async fn linked(&self, cookie: &str, login: &str) -> i64 {
-        let id = self
-            .app
-            .ok(
-                CreateMailAccount {
-                    name: login.into(),
-                    ..new_account(self.server, login, "", "")
-                },
-                cookie,
-            )
-            .await;
-        self.authorize(cookie, id).await;
-        id
-    }
-
-    async fn authorize(&self, cookie: &str, id: i64) {
-        let auth_url = self.app.ok(StartAuthorization { id }, cookie).await;
-        let issuer = self.peers.get("PEERS_ISSUER");
-        let back = common::oidc::consent(&issuer, &auth_url, &self.redirect_uri).await;
-        let res = self
-            .app
-            .get(back.strip_prefix(&self.app.url).unwrap(), Some(cookie))
-            .await;
-        assert_eq!(
-            res.headers()["location"],
-            format!("/oauth/result?outcome=linked&account={id}")
-        );
-    }
-
-    /// Revokes `id`'s grant at the provider and lets a refresh find out.
-    async fn revoke(&self, id: i64) {
-        let row = app::ssr::db::mail_accounts::get(&self.app.state.pool, id)
-            .await
-            .unwrap()
-            .unwrap();
-        let token = self
-            .app
-            .state
-            .secrets
-            .open_str(
-                &row.refresh_token_enc.unwrap(),
-                &app::ssr::crypto::aad::REFRESH_TOKEN.row(id),
-            )
-            .unwrap();
-        let res = reqwest::Client::builder()
-            .danger_accept_invalid_certs(true)
-            .build()
-            .unwrap()
-            .post(format!(
-                "{}/token/revocation",
-                self.peers.get("PEERS_ISSUER")
-            ))
-            .form(&[("token", token.as_str())])
-            .send()
-            .await
-            .unwrap();
-        assert!(res.status().is_success(), "{}", res.status());
-        refresh::refresh(&self.app.state, id, 0, true)
-            .await
-            .unwrap_err();
-        let view = app::ssr::db::mail_accounts::view(&self.app.state.pool, id)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(view.status, AccountStatus::NeedsReauth);
-    }
-
-    async fn notices(&self, state: &str) -> i64 {
-        app::ssr::db::notices::count_in(&self.app.state.pool, state)
-            .await
-            .unwrap()
-    }
-
-    /// The messages delivered to `address`'s Dovecot mailbox, waiting up to 15 s for `n`.
-    async fn mailbox(&self, address: &str, n: usize) -> Vec<String> {
-        let dir = std::path::PathBuf::from(self.peers.get("PEERS_VAR"))
-            .join("mail")
-            .join(address)
-            .join("Maildir");
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let mut found = Vec::new();
-            for sub in ["new", "cur"] {
-                if let Ok(entries) = std::fs::read_dir(dir.join(sub)) {
-                    for e in entries.flatten() {
-                        found.push(std::fs::read_to_string(e.path()).unwrap_or_default());
-                    }
-                }
-            }
-            if found.len() >= n {
-                return found;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} of {n} messages in {}",
-                found.len(),
-                dir.display()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
+/// Outbox notices in `state`.
+async fn notices(kit: &Kit, state: &str) -> i64 {
+    app::ssr::db::notices::count_in(&kit.app.state.pool, state)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -165,7 +28,10 @@ async fn an_owner_is_told_through_the_sender_mailbox_and_the_link_leads_back() {
     // No sender set: nothing is queued or sent, and the dashboard says so.
     kit.revoke(bobs).await;
     app::ssr::notices::round(&app.state).await.unwrap();
-    assert_eq!(kit.notices("pending").await + kit.notices("sent").await, 0);
+    assert_eq!(
+        notices(&kit, "pending").await + notices(&kit, "sent").await,
+        0
+    );
     let h = app.ok(DashboardHealth {}, &kit.admin).await;
     assert_eq!(h.notification_sender, None);
     let html = app.get("/", Some(&kit.admin)).await.text().await.unwrap();
@@ -183,10 +49,10 @@ async fn an_owner_is_told_through_the_sender_mailbox_and_the_link_leads_back() {
     let h = app.ok(DashboardHealth {}, &kit.admin).await;
     assert_eq!(h.notification_sender.as_deref(), Some("alice@example.test"));
     kit.revoke(bobs).await;
-    assert_eq!(kit.notices("pending").await, 1, "queued with the change");
+    assert_eq!(notices(&kit, "pending").await, 1, "queued with the change");
     app::ssr::notices::round(&app.state).await.unwrap();
     // The owner's notice, and the admins' digest of the day.
-    assert_eq!(kit.notices("sent").await, 2);
+    assert_eq!(notices(&kit, "sent").await, 2);
 
     let mail = kit.mailbox("bob@example.test", 1).await;
     // Quoted-printable: soft line breaks joined again.
@@ -225,8 +91,8 @@ async fn an_owner_is_told_through_the_sender_mailbox_and_the_link_leads_back() {
 
     // Sent once: another round sends nothing new.
     app::ssr::notices::round(&app.state).await.unwrap();
-    assert_eq!(kit.notices("sent").await, 2);
-    assert_eq!(kit.notices("pending").await, 0);
+    assert_eq!(notices(&kit, "sent").await, 2);
+    assert_eq!(notices(&kit, "pending").await, 0);
 }
 
 #[tokio::test]
@@ -247,11 +113,11 @@ async fn a_notice_for_a_mailbox_authorised_again_meanwhile_is_dropped() {
     kit.authorize(&owner, bobs).await;
     app::ssr::notices::round(&app.state).await.unwrap();
     assert_eq!(
-        kit.notices("dropped").await,
+        notices(&kit, "dropped").await,
         2,
         "the notice and an empty digest"
     );
-    assert_eq!(kit.notices("sent").await, 0);
+    assert_eq!(notices(&kit, "sent").await, 0);
     // A user's mailbox cannot be the sender (what it sends stays in its Sent folder).
     match app
         .call(
@@ -270,7 +136,7 @@ async fn a_notice_for_a_mailbox_authorised_again_meanwhile_is_dropped() {
     kit.revoke(sender).await;
     app::ssr::notices::round(&app.state).await.unwrap();
     assert_eq!(
-        kit.notices("pending").await,
+        notices(&kit, "pending").await,
         1,
         "the sender's own notice waits"
     );
@@ -337,10 +203,10 @@ async fn an_owner_is_told_once_when_a_mailbox_stays_in_error() {
 
     // Not yet: the error is younger than 5 minutes.
     app::ssr::notices::round(&app.state).await.unwrap();
-    assert_eq!(kit.notices("sent").await, 1, "only the digest");
+    assert_eq!(notices(&kit, "sent").await, 1, "only the digest");
     app.advance_clock(5 * 60 + 1);
     app::ssr::notices::round(&app.state).await.unwrap();
-    assert_eq!(kit.notices("sent").await, 2);
+    assert_eq!(notices(&kit, "sent").await, 2);
     let mail = kit.mailbox("carol@example.test", 1).await;
     let notice = mail[0].replace("=\r\n", "").replace("=\n", "");
     assert!(notice.contains("has been failing to refresh"), "{notice}");
@@ -348,5 +214,5 @@ async fn an_owner_is_told_once_when_a_mailbox_stays_in_error() {
     // Once per episode.
     app.advance_clock(60);
     app::ssr::notices::round(&app.state).await.unwrap();
-    assert_eq!(kit.notices("sent").await, 2);
+    assert_eq!(notices(&kit, "sent").await, 2);
 }

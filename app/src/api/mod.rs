@@ -4,6 +4,7 @@
 
 pub mod activity;
 pub mod api_keys;
+pub mod app_passwords;
 pub mod applications;
 pub mod auth;
 #[cfg(feature = "ssr")]

@@ -1,6 +1,7 @@
 //! Presentational pieces shared by pages.
 
 pub mod account;
+pub mod app_passwords;
 pub mod copy;
 pub mod field;
 pub mod layout;

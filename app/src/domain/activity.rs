@@ -14,16 +14,24 @@ pub mod label {
 pub enum ActorKind {
     User,
     ApiKey,
+    /// A program signed in to the SMTP relay or the IMAP proxy with an app password.
+    AppPassword,
     System,
 }
 
 impl ActorKind {
-    pub const ALL: [ActorKind; 3] = [ActorKind::User, ActorKind::ApiKey, ActorKind::System];
+    pub const ALL: [ActorKind; 4] = [
+        ActorKind::User,
+        ActorKind::ApiKey,
+        ActorKind::AppPassword,
+        ActorKind::System,
+    ];
 
     pub fn code(self) -> &'static str {
         match self {
             ActorKind::User => "user",
             ActorKind::ApiKey => "api_key",
+            ActorKind::AppPassword => "app_password",
             ActorKind::System => "system",
         }
     }
@@ -58,6 +66,12 @@ pub const KINDS: &[(&str, &str)] = &[
     ("account.test_failed", "test failed"),
     ("account.deleted", "mail account deleted"),
     ("token.handed_out", "token handed out"),
+    ("app_password.created", "app password created"),
+    ("app_password.revoked", "app password revoked"),
+    ("app_password.login", "signed in with an app password"),
+    ("app_password.login_failed", "app password refused"),
+    ("smtp.message", "message relayed"),
+    ("smtp.message_failed", "message not relayed"),
 ];
 
 /// One entry.

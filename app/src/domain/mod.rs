@@ -4,6 +4,7 @@
 
 pub mod activity;
 pub mod api_key;
+pub mod app_password;
 pub mod application;
 pub mod health;
 pub mod mail_account;
@@ -19,6 +20,7 @@ pub mod webhook;
 
 pub use activity::{AccountTimeline, ActivityFilter, ActivityQuery, ActivityView, ActorKind};
 pub use api_key::{ApiKeyDraft, ApiKeyView, CreatedApiKey};
+pub use app_password::{AppPasswordView, CreatedAppPassword};
 pub use application::{AppName, ApplicationView};
 pub use health::{Checklist, DayOutcomes, Health, NotificationSettings, Warning};
 pub use mail_account::{

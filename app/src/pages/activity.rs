@@ -122,6 +122,7 @@ pub fn ActivityTable(list: Vec<ActivityView>) -> impl IntoView {
                     let what = KINDS.iter().find(|(k, _)| *k == e.kind).map(|(_, t)| *t).unwrap_or("");
                     let who = match e.actor_kind.as_str() {
                         "api_key" => format!("API key {}", e.actor_label),
+                        "app_password" => format!("app password {}", e.actor_label),
                         _ => e.actor_label.clone(),
                     };
                     let account = e.account_id.map(|id| view! {

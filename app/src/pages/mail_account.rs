@@ -79,6 +79,9 @@ pub fn MailAccountPage() -> impl IntoView {
                                 Some(Err(e)) => Some(e.to_string()),
                                 None => None,
                             }}</p>
+                            {(a.auth_method == AuthMethod::OAuth2).then(|| view! {
+                                <crate::components::app_passwords::AppPasswords account_id=id login=a.login.clone() linked />
+                            })}
                             <Timeline id />
                         }.into_any()
                     }
@@ -100,8 +103,9 @@ fn Handouts(id: i64) -> impl IntoView {
                     Ok(s) => match s.last {
                         None => "never handed out to a program".to_string(),
                         Some((key, at)) => format!(
-                            "handed out {} today, last to key '{key}' at {}",
+                            "handed out {} today, last to {} at {}",
                             match s.today { 1 => "once".to_string(), n => format!("{n} times") },
+                            if key.starts_with("app password") { key.clone() } else { format!("key '{key}'") },
                             crate::components::time::format_utc(at)
                         ),
                     },

@@ -45,6 +45,16 @@ impl Actor {
         }
     }
 
+    /// A program signed in to the relay or the proxy with app password `id`, named `name`.
+    pub fn app_password(id: i64, name: &str, addr: String) -> Self {
+        Actor {
+            kind: ActorKind::AppPassword,
+            id: Some(id),
+            label: name.to_string(),
+            addr: Some(addr),
+        }
+    }
+
     pub fn api_key(id: i64, name: &str, addr: String) -> Self {
         Actor {
             kind: ActorKind::ApiKey,
@@ -71,6 +81,16 @@ pub fn as_user(id: i64, email: &str) {
         a.kind = ActorKind::User;
         a.id = Some(id);
         a.label = email.to_string();
+    });
+}
+
+/// The caller signed in to the relay or the proxy with app password `id`, named `name`.
+pub fn as_app_password(id: i64, name: &str) {
+    let _ = ACTOR.try_with(|a| {
+        let mut a = a.borrow_mut();
+        a.kind = ActorKind::AppPassword;
+        a.id = Some(id);
+        a.label = name.to_string();
     });
 }
 

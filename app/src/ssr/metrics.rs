@@ -43,6 +43,20 @@ pub fn token_handout(via: &'static str) {
     metrics::counter!("mailbridge_token_handouts_total", "via" => via).increment(1);
 }
 
+/// `gateway_logins_total{protocol, outcome}`: app-password sign-ins at the SMTP relay and the
+/// IMAP proxy (`ok`, or `refused` for a wrong password, a lock-out or an unusable mailbox).
+pub fn gateway_login(protocol: &'static str, ok: bool) {
+    let outcome = if ok { "ok" } else { "refused" };
+    metrics::counter!("mailbridge_gateway_logins_total", "protocol" => protocol, "outcome" => outcome)
+        .increment(1);
+}
+
+/// `relay_messages_total{outcome}`: messages the SMTP relay passed on (`accepted`), or whose
+/// upstream answer was a refusal (`temporary`, `permanent`).
+pub fn relay_message(outcome: &'static str) {
+    metrics::counter!("mailbridge_relay_messages_total", "outcome" => outcome).increment(1);
+}
+
 /// `webhook_deliveries_total{outcome}`: one per attempt.
 pub fn webhook_attempt(delivered: bool) {
     let outcome = if delivered { "delivered" } else { "failed" };

@@ -10,7 +10,13 @@ use crate::domain::Password;
 use crate::error::AppError;
 
 pub async fn hash(password: &Password) -> Result<String, AppError> {
-    let raw = password.expose().to_string();
+    hash_raw(password.expose()).await
+}
+
+/// Hashes a secret that is not a user's password (an app password: generated, so its
+/// strength needs no checking).
+pub async fn hash_raw(raw: &str) -> Result<String, AppError> {
+    let raw = raw.to_string();
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()

@@ -28,6 +28,8 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
     /// The database this instance runs on (a second instance or a restart uses it again).
     pub db_url: String,
+    /// The SMTP relay and IMAP proxy, when the environment asked for them.
+    pub gateways: server::gateway::Gateways,
 }
 
 /// Set (to an admin URL of a running PostgreSQL, e.g. by `with-postgres`) to run the tests on
@@ -104,6 +106,9 @@ pub async fn try_spawn_on(
     let state = startup::build_state(&config)
         .await
         .map_err(|e| e.to_string())?;
+    let gateways = server::gateway::start(&state, &config)
+        .await
+        .map_err(|e| e.to_string())?;
     let router = startup::router(state.clone());
     let limits = startup::conn_limits(&state);
     tokio::spawn(server::serving::serve(
@@ -117,6 +122,7 @@ pub async fn try_spawn_on(
         state,
         dir,
         db_url: db.to_string(),
+        gateways,
     })
 }
 

@@ -188,3 +188,146 @@ pub fn oauth_server_draft(
         ..crate::scenario::google_draft(subject, client_id, client_secret, app_id)
     }
 }
+
+/// A Google-type mail server at the kit's provider, Dovecot and Postfix (IMAPS and SMTPS),
+/// with an admin and its application: mailboxes are linked through the real code flow.
+pub struct Kit {
+    pub peers: Peers,
+    pub app: crate::TestApp,
+    pub admin: String,
+    pub server: i64,
+    pub redirect_uri: String,
+}
+
+impl Kit {
+    pub async fn start() -> Kit {
+        Kit::start_with(&[]).await
+    }
+
+    pub async fn start_with(extra: &[(&str, &str)]) -> Kit {
+        Kit::start_on(Peers::start(&[]), extra).await
+    }
+
+    /// On peers already started (whose files the environment may name).
+    pub async fn start_on(peers: Peers, extra: &[(&str, &str)]) -> Kit {
+        let mut env = peers.mailbridge_env();
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let app = crate::spawn_with(&env).await;
+        let admin = app.admin().await;
+        let app_id = app.create_application(&admin, "Web").await;
+        let redirect_uri = app.redirect_uri(&admin, app_id).await;
+        let issuer = peers.get("PEERS_ISSUER");
+        let (client_id, client_secret) = crate::oidc::register(&issuer, &redirect_uri).await;
+        let draft =
+            crate::peers::oauth_server_draft(&peers, "Kit", &client_id, &client_secret, app_id);
+        let server = app.create_server(&admin, draft).await;
+        Kit {
+            peers,
+            app,
+            admin,
+            server,
+            redirect_uri,
+        }
+    }
+
+    /// A mailbox `login` for the holder of `cookie`, authorised at the kit's provider.
+    pub async fn linked(&self, cookie: &str, login: &str) -> i64 {
+        let id = self
+            .app
+            .ok(
+                app::api::mail_accounts::CreateMailAccount {
+                    name: login.into(),
+                    ..crate::scenario::new_account(self.server, login, "", "")
+                },
+                cookie,
+            )
+            .await;
+        self.authorize(cookie, id).await;
+        id
+    }
+
+    pub async fn authorize(&self, cookie: &str, id: i64) {
+        let auth_url = self
+            .app
+            .ok(app::api::mail_accounts::StartAuthorization { id }, cookie)
+            .await;
+        let issuer = self.peers.get("PEERS_ISSUER");
+        let back = crate::oidc::consent(&issuer, &auth_url, &self.redirect_uri).await;
+        let res = self
+            .app
+            .get(back.strip_prefix(&self.app.url).unwrap(), Some(cookie))
+            .await;
+        assert_eq!(
+            res.headers()["location"],
+            format!("/oauth/result?outcome=linked&account={id}")
+        );
+    }
+
+    /// Revokes `id`'s grant at the provider and lets a refresh find out.
+    pub async fn revoke(&self, id: i64) {
+        let row = app::ssr::db::mail_accounts::get(&self.app.state.pool, id)
+            .await
+            .unwrap()
+            .unwrap();
+        let token = self
+            .app
+            .state
+            .secrets
+            .open_str(
+                &row.refresh_token_enc.unwrap(),
+                &app::ssr::crypto::aad::REFRESH_TOKEN.row(id),
+            )
+            .unwrap();
+        let res = reqwest::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .build()
+            .unwrap()
+            .post(format!(
+                "{}/token/revocation",
+                self.peers.get("PEERS_ISSUER")
+            ))
+            .form(&[("token", token.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "{}", res.status());
+        app::ssr::refresh::refresh(&self.app.state, id, 0, true)
+            .await
+            .unwrap_err();
+        let view = app::ssr::db::mail_accounts::view(&self.app.state.pool, id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(view.status, app::domain::AccountStatus::NeedsReauth);
+    }
+
+    /// The messages delivered to `address`'s Dovecot mailbox, waiting up to 15 s for `n`.
+    pub async fn mailbox(&self, address: &str, n: usize) -> Vec<String> {
+        let dir = std::path::PathBuf::from(self.peers.get("PEERS_VAR"))
+            .join("mail")
+            .join(address)
+            .join("Maildir");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let mut found = Vec::new();
+            for sub in ["new", "cur"] {
+                if let Ok(entries) = std::fs::read_dir(dir.join(sub)) {
+                    for e in entries.flatten() {
+                        found.push(std::fs::read_to_string(e.path()).unwrap_or_default());
+                    }
+                }
+            }
+            if found.len() >= n {
+                return found;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} of {n} messages in {}",
+                found.len(),
+                dir.display()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+}

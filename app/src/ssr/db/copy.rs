@@ -14,7 +14,7 @@ use super::{Backend, Db, DbError, Flag, Pool};
 
 /// Every table, parents before children (the order the rows can be inserted in). A table the
 /// migrations add must be added here: the copy refuses a source with a table it does not know.
-pub const TABLES: [&str; 18] = [
+pub const TABLES: [&str; 19] = [
     "settings",
     "users",
     "sessions",
@@ -33,6 +33,7 @@ pub const TABLES: [&str; 18] = [
     "audit_events",
     "refresh_counts",
     "notices",
+    "app_passwords",
 ];
 
 /// Rows per INSERT: well under PostgreSQL's 65,535 parameters for the widest table.

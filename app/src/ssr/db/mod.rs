@@ -2,6 +2,7 @@
 //! table's SQL and row type. Nothing above this layer writes SQL.
 
 pub mod api_keys;
+pub mod app_passwords;
 pub mod applications;
 pub mod audit;
 pub mod columns;

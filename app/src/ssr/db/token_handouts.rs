@@ -24,6 +24,29 @@ pub async fn record(
     .map(|_| ())
 }
 
+/// A hand-out to something that is not an API key (an app password at the relay or proxy),
+/// named as the account's page shows it.
+pub async fn record_named(
+    db: impl super::Executor<'_>,
+    account: i64,
+    name: &str,
+    addr: &str,
+    now: i64,
+) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO token_handouts (account_id, api_key_id, key_name, at, client_addr)
+         VALUES ($1, NULL, $2, $3, $4)",
+    )
+    .bind(account)
+    .bind(name)
+    .bind(now)
+    .bind(addr)
+    .execute(db)
+    .await
+    .context("recording a token hand-out")
+    .map(|_| ())
+}
+
 /// How many tokens of `account` were handed out since `since`, and the latest hand-out ever
 /// (key name, time).
 pub async fn summary(

@@ -5,6 +5,7 @@
 
 pub mod activity;
 pub mod api_keys;
+pub mod app_passwords;
 pub mod applications;
 pub mod custody;
 pub mod health;

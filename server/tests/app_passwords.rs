@@ -1,0 +1,309 @@
+//! App passwords on a mailbox's page (issue 17): made by its owner or an admin for a linked
+//! OAuth mailbox only, shown once, stored as an Argon2id hash, listed and revoked — and nobody
+//! else's business.
+
+mod common;
+
+use app::api::app_passwords::{CreateAppPassword, ListAppPasswords, RevokeAppPassword};
+use app::api::mail_accounts::UnlinkMailAccount;
+use app::domain::app_password::{normalize, GROUPS, GROUP_LEN};
+use app::domain::Role;
+use app::error::AppError;
+use app::ssr::service::app_passwords::{sign_in, Gateway, Refused};
+use common::linked::Linked;
+
+const LOGIN: &str = "alice@example.test";
+
+fn localhost() -> std::net::IpAddr {
+    "127.0.0.1".parse().unwrap()
+}
+
+#[tokio::test]
+async fn an_owner_makes_one_it_is_shown_once_and_kept_only_as_an_argon2id_hash() {
+    let l = Linked::start(&[], &[], LOGIN).await;
+    let created = l
+        .app
+        .ok(
+            CreateAppPassword {
+                account_id: l.account,
+                name: " Office scanner ".into(),
+            },
+            &l.owner,
+        )
+        .await;
+    assert_eq!(created.name, "Office scanner");
+    // Typeable groups, 160 random bits.
+    let groups: Vec<&str> = created.password.split('-').collect();
+    assert_eq!(groups.len(), GROUPS);
+    assert!(groups.iter().all(|g| g.len() == GROUP_LEN));
+    assert!(GROUPS * GROUP_LEN * 5 >= 128);
+    let raw = normalize(&created.password).unwrap();
+
+    let listed = l
+        .app
+        .ok(
+            ListAppPasswords {
+                account_id: l.account,
+            },
+            &l.owner,
+        )
+        .await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].name, "Office scanner");
+    assert_eq!(listed[0].last_used_at, None);
+    let listed_json = serde_json::to_string(&listed).unwrap();
+    assert!(
+        !listed_json.contains(&raw[4..]),
+        "the list holds no password"
+    );
+
+    let (hash, hint): (String, String) =
+        sqlx::query_as("SELECT hash, hint FROM app_passwords WHERE id = $1")
+            .bind(created.id)
+            .fetch_one(&l.app.state.pool)
+            .await
+            .unwrap();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert!(!hash.contains(&raw[4..]));
+    assert_eq!(hint, raw[..4]);
+
+    // The password signs the mailbox in, typed in any case and with spaces for dashes.
+    let typed = created.password.to_uppercase().replace('-', " ");
+    let who = sign_in(
+        &l.app.state,
+        "Alice@Example.test",
+        &typed,
+        localhost(),
+        Gateway::Smtp,
+    )
+    .await
+    .unwrap();
+    assert_eq!(who.account.id, l.account);
+    let listed = l
+        .app
+        .ok(
+            ListAppPasswords {
+                account_id: l.account,
+            },
+            &l.owner,
+        )
+        .await;
+    assert_eq!(listed[0].last_used_addr.as_deref(), Some("127.0.0.1"));
+    assert_eq!(listed[0].last_used_protocol.as_deref(), Some("SMTP"));
+    assert!(listed[0].last_used_at.is_some());
+
+    // A second password with the same name is refused, naming the field.
+    let again = l
+        .app
+        .call(
+            CreateAppPassword {
+                account_id: l.account,
+                name: "office SCANNER".into(),
+            },
+            Some(&l.owner),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        common::fields(&Err::<(), _>(again.clone())),
+        vec!["Name"],
+        "{again:?}"
+    );
+    let empty = l
+        .app
+        .call(
+            CreateAppPassword {
+                account_id: l.account,
+                name: "  ".into(),
+            },
+            Some(&l.owner),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(common::fields(&Err::<(), _>(empty)), vec!["Name"]);
+}
+
+#[tokio::test]
+async fn a_stranger_can_neither_see_make_nor_revoke_another_owners_passwords() {
+    let l = Linked::start(&[], &[], LOGIN).await;
+    let created = l
+        .app
+        .ok(
+            CreateAppPassword {
+                account_id: l.account,
+                name: "Scanner".into(),
+            },
+            &l.owner,
+        )
+        .await;
+    let (_, stranger) = l.app.person("mallory@example.test", Role::User).await;
+    let made = l
+        .app
+        .call(
+            CreateAppPassword {
+                account_id: l.account,
+                name: "Mine now".into(),
+            },
+            Some(&stranger),
+        )
+        .await;
+    assert!(
+        matches!(made, Err((404, AppError::NotFound(_)))),
+        "{made:?}"
+    );
+    let listed = l
+        .app
+        .call(
+            ListAppPasswords {
+                account_id: l.account,
+            },
+            Some(&stranger),
+        )
+        .await;
+    assert!(matches!(listed, Err((404, _))), "{listed:?}");
+    let revoked = l
+        .app
+        .call(
+            RevokeAppPassword {
+                account_id: l.account,
+                id: created.id,
+            },
+            Some(&stranger),
+        )
+        .await;
+    assert!(matches!(revoked, Err((404, _))), "{revoked:?}");
+    // Signed out: nothing either.
+    let anon = l
+        .app
+        .call(
+            ListAppPasswords {
+                account_id: l.account,
+            },
+            None,
+        )
+        .await;
+    assert!(matches!(anon, Err((401, _))), "{anon:?}");
+    // Still one password, still working.
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords WHERE revoked_at IS NULL")
+        .fetch_one(&l.app.state.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    // An admin may act for the owner.
+    l.app
+        .ok(
+            RevokeAppPassword {
+                account_id: l.account,
+                id: created.id,
+            },
+            &l.admin,
+        )
+        .await;
+    let refused = sign_in(
+        &l.app.state,
+        LOGIN,
+        &created.password,
+        localhost(),
+        Gateway::Imap,
+    )
+    .await;
+    assert!(matches!(refused, Err(Refused::Wrong)), "{refused:?}");
+    assert!(l
+        .app
+        .ok(
+            ListAppPasswords {
+                account_id: l.account
+            },
+            &l.owner
+        )
+        .await
+        .is_empty());
+}
+
+#[tokio::test]
+async fn only_a_linked_oauth_mailbox_gets_one_and_an_unlinked_one_cannot_use_its_own() {
+    let l = Linked::start(&[], &[], LOGIN).await;
+    let created = l
+        .app
+        .ok(
+            CreateAppPassword {
+                account_id: l.account,
+                name: "Printer".into(),
+            },
+            &l.owner,
+        )
+        .await;
+    l.app
+        .ok(UnlinkMailAccount { id: l.account }, &l.owner)
+        .await;
+    let made = l
+        .app
+        .call(
+            CreateAppPassword {
+                account_id: l.account,
+                name: "Another".into(),
+            },
+            Some(&l.owner),
+        )
+        .await;
+    assert!(
+        matches!(&made, Err((_, AppError::Refused(m))) if m.contains("linked")),
+        "{made:?}"
+    );
+    // The right password for a mailbox that is no longer linked: told why, not "wrong".
+    let refused = sign_in(
+        &l.app.state,
+        LOGIN,
+        &created.password,
+        localhost(),
+        Gateway::Smtp,
+    )
+    .await;
+    assert!(
+        matches!(&refused, Err(Refused::Unusable(m)) if m.contains("authorize")),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn wrong_passwords_lock_the_client_out_like_the_sign_in_page() {
+    let l = Linked::start(&[], &[], LOGIN).await;
+    let created = l
+        .app
+        .ok(
+            CreateAppPassword {
+                account_id: l.account,
+                name: "Script".into(),
+            },
+            &l.owner,
+        )
+        .await;
+    let limit = l.app.state.settings.login.per_email;
+    // Wrong guesses of a well-formed password, and a guess that is not one of ours.
+    let wrong = created.password.replace(&created.password[5..9], "zzzz");
+    for i in 0..limit {
+        let guess = if i == 0 { "hunter2" } else { wrong.as_str() };
+        let r = sign_in(&l.app.state, LOGIN, guess, localhost(), Gateway::Smtp).await;
+        assert!(matches!(r, Err(Refused::Wrong)), "{i}: {r:?}");
+    }
+    let locked = sign_in(
+        &l.app.state,
+        LOGIN,
+        &created.password,
+        localhost(),
+        Gateway::Smtp,
+    )
+    .await;
+    assert!(matches!(locked, Err(Refused::Locked { .. })), "{locked:?}");
+    // Every attempt is on the audit trail, none with the password.
+    let summaries: Vec<String> = sqlx::query_scalar(
+        "SELECT summary FROM audit_events WHERE kind = 'app_password.login_failed'",
+    )
+    .fetch_all(&l.app.state.pool)
+    .await
+    .unwrap();
+    assert_eq!(summaries.len() as i64, limit + 1);
+    assert!(summaries
+        .iter()
+        .all(|s| !s.contains(&created.password) && !s.contains("hunter2")));
+}
