@@ -16,3 +16,8 @@ CREATE TABLE app_passwords (
 CREATE UNIQUE INDEX app_passwords_live_name ON app_passwords(account_id, name_key)
     WHERE revoked_at IS NULL;
 CREATE INDEX app_passwords_hint ON app_passwords(hint);
+
+-- A program signed in with an app password is a fourth kind of actor.
+ALTER TABLE audit_events DROP CONSTRAINT audit_events_actor_kind_check;
+ALTER TABLE audit_events ADD CONSTRAINT audit_events_actor_kind_check
+    CHECK (actor_kind IN ('user', 'api_key', 'app_password', 'system'));

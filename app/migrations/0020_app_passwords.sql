@@ -18,3 +18,27 @@ CREATE TABLE app_passwords (
 CREATE UNIQUE INDEX app_passwords_live_name ON app_passwords(account_id, name_key)
     WHERE revoked_at IS NULL;
 CREATE INDEX app_passwords_hint ON app_passwords(hint);
+
+-- A program signed in with an app password is a fourth kind of actor. SQLite cannot change a
+-- CHECK in place: the table is rebuilt with its rows and indexes.
+CREATE TABLE audit_events_new (
+    id          INTEGER PRIMARY KEY,
+    at          INTEGER NOT NULL,
+    actor_kind  TEXT NOT NULL CHECK (actor_kind IN ('user', 'api_key', 'app_password', 'system')),
+    actor_id    INTEGER,
+    actor_label TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    account_id  INTEGER,
+    server_id   INTEGER,
+    user_id     INTEGER,
+    summary     TEXT NOT NULL,
+    client_addr TEXT
+);
+INSERT INTO audit_events_new SELECT id, at, actor_kind, actor_id, actor_label, kind, account_id,
+    server_id, user_id, summary, client_addr FROM audit_events;
+DROP TABLE audit_events;
+ALTER TABLE audit_events_new RENAME TO audit_events;
+CREATE INDEX audit_events_at ON audit_events(at, id);
+CREATE INDEX audit_events_account ON audit_events(account_id, at);
+CREATE INDEX audit_events_server ON audit_events(server_id, at);
+CREATE INDEX audit_events_actor ON audit_events(actor_kind, actor_id, at);

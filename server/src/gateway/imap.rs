@@ -53,7 +53,7 @@ pub async fn serve(st: AppState, set: std::sync::Arc<Settings>, tcp: TcpStream, 
         errors: 0,
     };
     let actor = audit::Actor::anonymous(Some(peer.ip().to_string()));
-    let Some(upstream) = audit::acting(actor, s.run()).await else {
+    let Some(upstream) = audit::acting(actor, Box::pin(s.run())).await else {
         return;
     };
     let (mut client, client_ahead) = s.io.into_parts();
@@ -170,7 +170,7 @@ impl Session<'_> {
             let next = match self.read().await {
                 Err(()) => return None,
                 Ok(Err(reply)) => self.error(&reply).await,
-                Ok(Ok(cmd)) => self.command(cmd).await,
+                Ok(Ok(cmd)) => Box::pin(self.command(cmd)).await,
             };
             match next {
                 Next::Go => {}
@@ -423,10 +423,10 @@ impl Session<'_> {
         audit::as_app_password(who.password_id, &who.password_name);
         let (st, timeout) = (self.st, self.set.upstream_timeout);
         let client = self.peer.ip().to_string();
-        let opened = token::with_token(st, &who, &client, "IMAP", |t| {
+        let opened = Box::pin(token::with_token(st, &who, &client, "IMAP", |t| {
             let account = who.account.clone();
-            async move { Imap::open(st, &account, &t, timeout).await }
-        })
+            async move { Box::pin(Imap::open(st, &account, &t, timeout)).await }
+        }))
         .await;
         match opened {
             Ok(up) => {

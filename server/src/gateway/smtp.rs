@@ -69,7 +69,7 @@ pub async fn serve(st: AppState, set: std::sync::Arc<Settings>, tcp: TcpStream, 
         errors: 0,
     };
     let actor = audit::Actor::anonymous(Some(peer.ip().to_string()));
-    audit::acting(actor, s.run()).await;
+    audit::acting(actor, Box::pin(s.run())).await;
     if let Some(up) = s.upstream.take() {
         up.quit().await;
     }
@@ -108,7 +108,8 @@ impl Session<'_> {
                 }
                 Line::Ok(bytes) => {
                     let text = String::from_utf8_lossy(&bytes).into_owned();
-                    self.command(&text).await
+                    // Boxed: the command futures (down to the upstream's TLS) are large.
+                    Box::pin(self.command(&text)).await
                 }
             };
             if let Next::Close = next {
@@ -386,10 +387,10 @@ impl Session<'_> {
         };
         let (st, timeout) = (self.st, self.set.upstream_timeout);
         let client = self.peer.ip().to_string();
-        let opened = token::with_token(st, &who, &client, "SMTP", |t| {
+        let opened = Box::pin(token::with_token(st, &who, &client, "SMTP", |t| {
             let account = who.account.clone();
-            async move { Smtp::open(st, &account, &t, timeout).await }
-        })
+            async move { Box::pin(Smtp::open(st, &account, &t, timeout)).await }
+        }))
         .await;
         match opened {
             Ok(up) => {

@@ -132,9 +132,9 @@ impl Reader {
             self.buf.drain(..self.start);
             self.start = 0;
         }
-        let mut chunk = [0u8; 16 * 1024];
-        let n = self.stream.read(&mut chunk).await?;
-        self.buf.extend_from_slice(&chunk[..n]);
+        // Straight into the buffer: a chunk on the stack would sit in every future above.
+        self.buf.reserve(16 * 1024);
+        let n = self.stream.read_buf(&mut self.buf).await?;
         Ok(n)
     }
 

@@ -197,6 +197,8 @@ pub struct Kit {
     pub admin: String,
     pub server: i64,
     pub redirect_uri: String,
+    /// The server's form as created (its client secret included).
+    pub draft: app::domain::MailServerDraft,
 }
 
 impl Kit {
@@ -221,8 +223,9 @@ impl Kit {
         let (client_id, client_secret) = crate::oidc::register(&issuer, &redirect_uri).await;
         let draft =
             crate::peers::oauth_server_draft(&peers, "Kit", &client_id, &client_secret, app_id);
-        let server = app.create_server(&admin, draft).await;
+        let server = app.create_server(&admin, draft.clone()).await;
         Kit {
+            draft,
             peers,
             app,
             admin,

@@ -106,6 +106,8 @@ def idle(host, port, mode, ca, user, password, inject_port, rcpt):
             break
     m.send(b"DONE\r\n")
     done = m.readline()
+    while not done.startswith(tag):
+        done = m.readline()
     m.logout()
     return {"before": before, "exists": exists, "done": done.decode(errors="replace").strip()}
 
