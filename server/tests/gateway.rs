@@ -19,6 +19,7 @@ use common::peers::{Kit, Peers};
 use server::gateway::stream::{Line, Reader, Stream};
 
 const LOGIN: &str = "alice@example.test";
+const METRICS_TOKEN: &str = "metrics-token-0123456789abcdef";
 
 struct Gw {
     kit: Kit,
@@ -309,7 +310,7 @@ impl Raw {
 
 #[tokio::test]
 async fn smtplib_sends_through_the_relay_and_imaplib_reads_it_back_through_the_proxy() {
-    let gw = gateway(&[]).await;
+    let gw = gateway(&[("MAILBRIDGE_METRICS_TOKEN", METRICS_TOKEN)]).await;
     let (_, password) = gw.app_password("Office scanner").await;
     let sent = gw.send(&password, LOGIN, "Scan 42").await;
     assert_eq!(sent["ok"], true, "{sent}");
@@ -383,6 +384,33 @@ async fn smtplib_sends_through_the_relay_and_imaplib_reads_it_back_through_the_p
             "app password 'Office scanner' (IMAP)"
         ]
     );
+    // Counted on the dashboard and in /metrics.
+    let h = gw
+        .kit
+        .app
+        .ok(app::api::settings::DashboardHealth {}, &gw.kit.admin)
+        .await;
+    assert_eq!(
+        (h.gateway.logins, h.gateway.messages),
+        (2, 1),
+        "{:?}",
+        h.gateway
+    );
+    let metrics = reqwest::Client::new()
+        .get(format!("{}/metrics", gw.kit.app.url))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for series in [
+        "mailbridge_relay_messages_total{outcome=\"accepted\"}",
+        "mailbridge_gateway_logins_total{protocol=\"IMAP\",outcome=\"ok\"}",
+    ] {
+        assert!(metrics.contains(series), "{series} in {metrics}");
+    }
     // Nothing written anywhere holds the password or the message body.
     let summaries: Vec<String> = sqlx::query_scalar("SELECT summary FROM audit_events")
         .fetch_all(&gw.kit.app.state.pool)

@@ -23,6 +23,26 @@ pub struct Health {
     pub notification_sender: Option<String>,
     /// Why notices are held back although a sender is set (it needs re-authorisation …).
     pub notification_problem: Option<String>,
+    /// The SMTP relay and the IMAP proxy over the last 7 days.
+    pub gateway: GatewayCounts,
+}
+
+/// App-password sign-ins at the relay and the proxy, and the relay's messages.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GatewayCounts {
+    pub logins: i64,
+    pub refused_logins: i64,
+    pub messages: i64,
+    pub failed_messages: i64,
+}
+
+impl GatewayCounts {
+    pub fn text(&self) -> String {
+        format!(
+            "SMTP relay and IMAP proxy, last 7 days: {} sign-ins ({} refused); {} messages relayed, {} not relayed",
+            self.logins, self.refused_logins, self.messages, self.failed_messages
+        )
+    }
 }
 
 /// The Settings page: who notices come from, and who they could come from.

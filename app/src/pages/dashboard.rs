@@ -195,6 +195,7 @@ fn Attention(h: Health) -> impl IntoView {
         <section class="card" id="health">
             <h2>"Health"</h2>
             <p id="last-refresh">"Last refresh that worked: " {format_opt(h.last_refresh_at)}</p>
+            <p id="gateway-counts">{h.gateway.text()}</p>
 
             {(!h.warnings.is_empty()).then(|| view! {
                 <h3>"Coming up"</h3>

@@ -150,3 +150,26 @@ pub async fn sender_choices(db: impl super::Executor<'_>) -> DbResult<Vec<(i64, 
     .await
     .context("listing possible notification senders")
 }
+
+/// App-password sign-ins and relayed messages since `since`, from the audit trail.
+pub async fn gateway_counts(
+    db: impl super::Executor<'_>,
+    since: i64,
+) -> DbResult<crate::domain::health::GatewayCounts> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT kind, COUNT(*) FROM audit_events WHERE at >= $1 AND kind IN
+            ('app_password.login', 'app_password.login_failed', 'smtp.message', 'smtp.message_failed')
+         GROUP BY kind",
+    )
+    .bind(since)
+    .fetch_all(db)
+    .await
+    .context("counting relay and proxy use")?;
+    let n = |k: &str| rows.iter().find(|r| r.0 == k).map_or(0, |r| r.1);
+    Ok(crate::domain::health::GatewayCounts {
+        logins: n("app_password.login"),
+        refused_logins: n("app_password.login_failed"),
+        messages: n("smtp.message"),
+        failed_messages: n("smtp.message_failed"),
+    })
+}

@@ -39,6 +39,7 @@ pub async fn health(st: &AppState, me: &SessionUser) -> Result<Health, AppError>
             Some(_) => crate::ssr::notices::usable_sender(st).await.err(),
             None => None,
         },
+        gateway: db::dashboard::gateway_counts(pool, st.clock.now() - 7 * 86_400).await?,
     })
 }
 
