@@ -1,7 +1,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { spawnSync } from "node:child_process";
 import { test, expect } from "../support/fixtures";
-import { adminEnvOf, assertLogClean, googleEnv, startServer, stopServer, type RunningServer } from "../support/server";
+import { adminEnvOf, assertLogClean, freePort, googleEnv, startServer, stopServer, type RunningServer } from "../support/server";
 import { registerClient, startKit, type Kit } from "../support/peers";
 import { hydrated, signIn, uniq, type At } from "../support/helpers";
 import { addMailAccount, createApplication, newServer } from "../support/pages";
@@ -10,12 +11,19 @@ import { addMailAccount, createApplication, newServer } from "../support/pages";
 // Postfix as the mail servers, its private CA trusted through MAILBRIDGE_CA_FILE.
 let kit: Kit;
 let server: RunningServer;
+let relayPort: number;
 const admin = { email: "test-admin@example.test", password: "test admin password" };
 
 test.beforeAll(async () => {
   kit = await startKit();
+  relayPort = await freePort();
+  // The relay presents the kit's certificate (signed by the CA the clients trust).
+  const tls = path.dirname(kit.env.PEERS_CA);
   server = await startServer({
     env: {
+      MAILBRIDGE_SMTP_RELAY_ADDR: `127.0.0.1:${relayPort}`,
+      MAILBRIDGE_TLS_CERT_FILE: path.join(tls, "cert.pem"),
+      MAILBRIDGE_TLS_KEY_FILE: path.join(tls, "key.pem"),
       ...adminEnvOf(admin),
       ...googleEnv(kit.env.PEERS_ISSUER),
       MAILBRIDGE_CA_FILE: kit.env.PEERS_CA,
@@ -160,4 +168,61 @@ test("a mailbox that needs its owner again is e-mailed from the sender mailbox, 
   await page.locator(".actions").getByRole("button", { name: "Authorize again" }).click();
   await page.waitForURL(/\/oauth\/result/);
   await expect(page.getByRole("heading", { level: 1 })).toHaveText("Mailbox linked");
+});
+
+/** Sends one message through the relay with Python's smtplib; its JSON answer. */
+function relaySend(login: string, password: string, subject: string): Record<string, unknown> {
+  const script = path.join(__dirname, "..", "..", "server", "tests", "support", "mailclient.py");
+  const r = spawnSync("python3", [script, "send", "127.0.0.1", String(relayPort), "starttls", kit.env.PEERS_CA,
+    login, password, login, login, subject], { encoding: "utf8" });
+  return JSON.parse(r.stdout.trim());
+}
+
+test("an owner makes an app password for a scanner, which sends through the relay; revoked, it no longer can", async ({ page }) => {
+  const appName = `Relay ${uniq()}`;
+  const subject = `Relay mail ${uniq()}`;
+  const mailbox = `scanner-${uniq()}@example.test`;
+  await signIn(page, admin.email, admin.password, at());
+  const redirectUri = await createApplication(page, appName, at());
+  const reg = await registerClient(kit.env.PEERS_ISSUER, redirectUri);
+  secrets.push(reg.client_secret);
+  await newServer(page, { subject, provider: "Google", clientId: reg.client_id, clientSecret: reg.client_secret, redirect: appName }, at());
+  await page.getByLabel("IMAP host").fill("127.0.0.1");
+  await page.getByLabel("IMAP port").fill(kit.env.PEERS_IMAPS_PORT);
+  await page.getByLabel("SMTP host").fill("127.0.0.1");
+  await page.getByLabel("SMTP port").fill(kit.env.PEERS_SMTPS_PORT);
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.waitForURL(/\/mail-servers$/);
+  await addMailAccount(page, subject, mailbox, at());
+  await page.locator(`#mail-accounts-table tr[data-login="${mailbox}"]`).getByRole("button", { name: "Authorize" }).click();
+  await page.waitForURL(/\/oauth\/result/);
+  await page.getByRole("link", { name: "View the mail account" }).click();
+  await hydrated(page);
+
+  // A name is required, and the page says so under the field.
+  await page.getByRole("button", { name: "New app password" }).click();
+  await expect(page.locator("#app-password-name-error")).toContainText("required");
+  await page.getByLabel("Name", { exact: true }).fill("Office scanner");
+  await page.getByRole("button", { name: "New app password" }).click();
+  const shown = page.getByLabel("Generated app password");
+  await expect(shown).toHaveValue(/^([0-9a-z]{4}-){7}[0-9a-z]{4}$/);
+  const password = await shown.inputValue();
+  secrets.push(password);
+  await expect(page.locator("#created-app-password")).toContainText("not shown again");
+  const row = page.locator('#app-passwords-table tr[data-name="Office scanner"]');
+  await expect(row.locator(".last-used")).toHaveText("never");
+
+  // The scanner sends through the relay with it.
+  const sent = relaySend(mailbox, password, `Scan ${uniq()}`);
+  expect(sent).toEqual({ ok: true });
+  await page.reload();
+  await hydrated(page);
+  await expect(row.locator(".last-used")).toContainText("from 127.0.0.1 (SMTP)");
+  // Shown once: after a reload the password is nowhere on the page.
+  expect(await page.content()).not.toContain(password);
+
+  await row.getByRole("button", { name: "Revoke" }).click();
+  await expect(row).toHaveCount(0);
+  const refused = relaySend(mailbox, password, "After revoke");
+  expect(refused.code).toBe(535);
 });
