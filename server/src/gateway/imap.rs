@@ -67,7 +67,9 @@ pub async fn serve(st: AppState, set: std::sync::Arc<Settings>, tcp: TcpStream, 
     if !server_ahead.is_empty() && client.write_all(&server_ahead).await.is_err() {
         return;
     }
-    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+    // Larger than the default 8 KB: a FETCH of many messages is the bulk of what flows.
+    let _ = tokio::io::copy_bidirectional_with_sizes(&mut client, &mut server, 32 * 1024, 32 * 1024)
+        .await;
 }
 
 /// A command as parsed: its tag, its name in upper case, and its arguments (atoms, quoted

@@ -137,7 +137,13 @@ pub struct Smtp {
     /// The server's SIZE limit, when it announced one.
     pub size: Option<u64>,
     timeout: Duration,
+    /// Message bytes not written yet: written in large pieces, since each write to a TLS
+    /// stream is a record of its own.
+    pending: Vec<u8>,
 }
+
+/// Message bytes gathered before a write.
+const WRITE_CHUNK: usize = 32 * 1024;
 
 impl Smtp {
     pub async fn open(
@@ -154,12 +160,14 @@ impl Smtp {
                 r: Reader::new(secure(&connector, &host, tcp, timeout).await?),
                 size: None,
                 timeout,
+                pending: Vec::new(),
             }
         } else {
             let mut plain = Smtp {
                 r: Reader::new(Stream::Plain(tcp)),
                 size: None,
                 timeout,
+                pending: Vec::new(),
             };
             plain.expect_ok("greeting", None).await?;
             plain
@@ -173,6 +181,7 @@ impl Smtp {
                 r: Reader::new(secure(&connector, &host, tcp, timeout).await?),
                 size: None,
                 timeout,
+                pending: Vec::new(),
             }
         };
         if enc == Encryption::SslTls {
@@ -245,9 +254,10 @@ impl Smtp {
         Ok(reply)
     }
 
-    /// Sends one command line and reads its reply.
+    /// Sends one command line (after any message bytes still pending) and reads its reply.
     pub async fn command(&mut self, line: &str) -> Result<Reply, OpenError> {
-        let mut bytes = line.as_bytes().to_vec();
+        let mut bytes = std::mem::take(&mut self.pending);
+        bytes.extend_from_slice(line.as_bytes());
         bytes.extend_from_slice(b"\r\n");
         within(self.timeout, "the mail server", async {
             self.r
@@ -259,13 +269,19 @@ impl Smtp {
         self.reply().await
     }
 
-    /// Sends bytes of a message as they are (already dot-stuffed by our client), unflushed.
+    /// Sends bytes of a message as they are (already dot-stuffed by our client); the last
+    /// piece goes with the final dot.
     pub async fn data(&mut self, bytes: &[u8]) -> Result<(), OpenError> {
         use tokio::io::AsyncWriteExt;
+        self.pending.extend_from_slice(bytes);
+        if self.pending.len() < WRITE_CHUNK {
+            return Ok(());
+        }
+        let chunk = std::mem::take(&mut self.pending);
         within(self.timeout, "the mail server", async {
             self.r
                 .stream
-                .write_all(bytes)
+                .write_all(&chunk)
                 .await
                 .map_err(|e| format!("the mail server: {e}"))
         })
