@@ -28,5 +28,8 @@ echo
 echo "### Server"
 echo
 cargo run -q -p server --release --example bench
+echo
+# The SMTP relay and the IMAP proxy against the peers kit (needs root, like the refresh part).
+cargo run -q -p server --release --example gateway_bench
 # Leave a debug site behind for the tests and the dev loop.
 cargo leptos build >/dev/null 2>&1

@@ -44,6 +44,19 @@ test.afterAll(async () => {
 // The helpers drive this spec's own server.
 const at = (): At => ({ origin: server.url });
 
+/** A Google-type server at the kit (IMAPS; SMTP on `smtpPort`), saved through the form. */
+async function kitServer(page: import("@playwright/test").Page, subject: string, appName: string,
+  reg: { client_id: string; client_secret: string }, smtpPort: string, startTls = false) {
+  await newServer(page, { subject, provider: "Google", clientId: reg.client_id, clientSecret: reg.client_secret, redirect: appName }, at());
+  await page.getByLabel("IMAP host").fill("127.0.0.1");
+  await page.getByLabel("IMAP port").fill(kit.env.PEERS_IMAPS_PORT);
+  await page.getByLabel("SMTP host").fill("127.0.0.1");
+  await page.getByLabel("SMTP port").fill(smtpPort);
+  if (startTls) await page.getByLabel("SMTP encryption").selectOption("STARTTLS");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.waitForURL(/\/mail-servers$/);
+}
+
 test("after linking, Run test shows IMAP and SMTP passing; after revocation, the failure and Authorize again", async ({ page }) => {
   const appName = `Kit ${uniq()}`;
   const subject = `Kit mail ${uniq()}`;
@@ -55,14 +68,7 @@ test("after linking, Run test shows IMAP and SMTP passing; after revocation, the
   const reg = await registerClient(kit.env.PEERS_ISSUER, redirectUri);
   secrets.push(reg.client_secret);
 
-  await newServer(page, { subject, provider: "Google", clientId: reg.client_id, clientSecret: reg.client_secret, redirect: appName }, at());
-  await page.getByLabel("IMAP host").fill("127.0.0.1");
-  await page.getByLabel("IMAP port").fill(kit.env.PEERS_IMAPS_PORT);
-  await page.getByLabel("SMTP host").fill("127.0.0.1");
-  await page.getByLabel("SMTP port").fill(kit.env.PEERS_SMTP_STARTTLS_PORT);
-  await page.getByLabel("SMTP encryption").selectOption("STARTTLS");
-  await page.getByRole("button", { name: "Save" }).click();
-  await page.waitForURL(/\/mail-servers$/);
+  await kitServer(page, subject, appName, reg, kit.env.PEERS_SMTP_STARTTLS_PORT, true);
 
   await addMailAccount(page, subject, mailbox, at());
   await page.locator(`#mail-accounts-table tr[data-login="${mailbox}"]`).getByRole("button", { name: "Authorize" }).click();
@@ -105,13 +111,7 @@ test("a mailbox that needs its owner again is e-mailed from the sender mailbox, 
   secrets.push(reg.client_secret);
   // Two servers at the kit: the sender mailbox's, and one whose settings will change.
   for (const subject of [senderServer, ownServer]) {
-    await newServer(page, { subject, provider: "Google", clientId: reg.client_id, clientSecret: reg.client_secret, redirect: appName }, at());
-    await page.getByLabel("IMAP host").fill("127.0.0.1");
-    await page.getByLabel("IMAP port").fill(kit.env.PEERS_IMAPS_PORT);
-    await page.getByLabel("SMTP host").fill("127.0.0.1");
-    await page.getByLabel("SMTP port").fill(kit.env.PEERS_SMTPS_PORT);
-    await page.getByRole("button", { name: "Save" }).click();
-    await page.waitForURL(/\/mail-servers$/);
+    await kitServer(page, subject, appName, reg, kit.env.PEERS_SMTPS_PORT);
   }
   for (const [subject, login] of [[senderServer, sender], [ownServer, mine]]) {
     await addMailAccount(page, subject, login, at());
@@ -186,13 +186,7 @@ test("an owner makes an app password for a scanner, which sends through the rela
   const redirectUri = await createApplication(page, appName, at());
   const reg = await registerClient(kit.env.PEERS_ISSUER, redirectUri);
   secrets.push(reg.client_secret);
-  await newServer(page, { subject, provider: "Google", clientId: reg.client_id, clientSecret: reg.client_secret, redirect: appName }, at());
-  await page.getByLabel("IMAP host").fill("127.0.0.1");
-  await page.getByLabel("IMAP port").fill(kit.env.PEERS_IMAPS_PORT);
-  await page.getByLabel("SMTP host").fill("127.0.0.1");
-  await page.getByLabel("SMTP port").fill(kit.env.PEERS_SMTPS_PORT);
-  await page.getByRole("button", { name: "Save" }).click();
-  await page.waitForURL(/\/mail-servers$/);
+  await kitServer(page, subject, appName, reg, kit.env.PEERS_SMTPS_PORT);
   await addMailAccount(page, subject, mailbox, at());
   await page.locator(`#mail-accounts-table tr[data-login="${mailbox}"]`).getByRole("button", { name: "Authorize" }).click();
   await page.waitForURL(/\/oauth\/result/);

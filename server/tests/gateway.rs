@@ -78,20 +78,7 @@ impl Gw {
     }
 
     async fn py(&self, args: &[&str]) -> serde_json::Value {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/mailclient.py");
-        let out = tokio::process::Command::new("python3")
-            .arg(script)
-            .args(args)
-            .output()
-            .await
-            .expect("python3");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
-            panic!(
-                "mailclient.py {args:?}: {stdout} {}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        })
+        common::mailclient::run(args).await
     }
 
     /// smtplib through the relay (STARTTLS), from `from` to alice.
@@ -550,6 +537,22 @@ async fn a_mailbox_needing_authorisation_gets_a_temporary_refusal_naming_why() {
     );
 }
 
+/// Stores `token` as the account's access token, still "valid" by its expiry but never issued
+/// by the provider (as after a password change there): Postfix and Dovecot, through the
+/// provider's introspection, refuse it; the refresh token still works.
+async fn plant_unknown_token(gw: &Gw, token: &str) {
+    let state = &gw.kit.app.state;
+    let sealed = state
+        .secrets
+        .seal_str(token, &app::ssr::crypto::aad::ACCESS_TOKEN.row(gw.account));
+    sqlx::query("UPDATE mail_accounts SET access_token_enc = $1 WHERE id = $2")
+        .bind(sealed)
+        .bind(gw.account)
+        .execute(&state.pool)
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn a_refused_token_is_refreshed_once_and_the_message_and_the_login_still_go() {
     let gw = gateway(&[]).await;
@@ -558,19 +561,7 @@ async fn a_refused_token_is_refreshed_once_and_the_message_and_the_login_still_g
     let token = app::ssr::refresh::ensure_fresh(state, gw.account, 60)
         .await
         .unwrap();
-    // The stored access token, still "valid" for an hour by its expiry, is one the provider
-    // never issued (as after a password change at the provider): Postfix, through Dovecot's
-    // introspection, refuses it; the refresh token still works.
-    let bogus = state.secrets.seal_str(
-        "not-a-token-the-provider-issued",
-        &app::ssr::crypto::aad::ACCESS_TOKEN.row(gw.account),
-    );
-    sqlx::query("UPDATE mail_accounts SET access_token_enc = $1 WHERE id = $2")
-        .bind(bogus)
-        .bind(gw.account)
-        .execute(&state.pool)
-        .await
-        .unwrap();
+    plant_unknown_token(&gw, "not-a-token-the-provider-issued").await;
     let sent = gw.send(&password, LOGIN, "After a refresh").await;
     assert_eq!(sent["ok"], true, "{sent}");
     assert_eq!(
@@ -583,16 +574,7 @@ async fn a_refused_token_is_refreshed_once_and_the_message_and_the_login_still_g
         .unwrap();
     assert_ne!(now, token, "the token was refreshed");
     // The same for the proxy (a minute later: forced refreshes are one a minute per account).
-    let bogus = state.secrets.seal_str(
-        "another-token-never-issued",
-        &app::ssr::crypto::aad::ACCESS_TOKEN.row(gw.account),
-    );
-    sqlx::query("UPDATE mail_accounts SET access_token_enc = $1 WHERE id = $2")
-        .bind(bogus)
-        .bind(gw.account)
-        .execute(&state.pool)
-        .await
-        .unwrap();
+    plant_unknown_token(&gw, "another-token-never-issued").await;
     gw.kit.app.advance_clock(61);
     let read = gw.read(&password, "After a refresh").await;
     assert_eq!(read["found"], 1, "{read}");

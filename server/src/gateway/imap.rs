@@ -9,7 +9,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use app::ssr::service::app_passwords::{self, Gateway, Refused};
-use app::ssr::{audit, provider_text, AppState};
+use app::ssr::{audit, db::audit::NewEntry, provider_text, AppState};
 
 use super::stream::{Line, Reader, Stream};
 use super::upstream::{Imap, OpenError};
@@ -20,6 +20,8 @@ const LINE_MAX: usize = 8192;
 /// A literal before login holds a user name or a password.
 const LITERAL_MAX: usize = 1024;
 const MAX_ERRORS: u32 = 10;
+/// Each direction's buffer once signed in.
+const COPY_BUF: usize = 16 * 1024;
 
 enum Next {
     Go,
@@ -37,13 +39,8 @@ struct Session<'a> {
 }
 
 pub async fn serve(st: AppState, set: std::sync::Arc<Settings>, tcp: TcpStream, peer: SocketAddr) {
-    let stream = if set.implicit_tls {
-        match tokio::time::timeout(set.idle, set.acceptor.accept(tcp)).await {
-            Ok(Ok(s)) => Stream::Accepted(Box::new(s)),
-            _ => return,
-        }
-    } else {
-        Stream::Plain(tcp)
+    let Some(stream) = super::client_stream(&set, tcp).await else {
+        return;
     };
     let mut s = Session {
         st: &st,
@@ -67,8 +64,9 @@ pub async fn serve(st: AppState, set: std::sync::Arc<Settings>, tcp: TcpStream, 
     if !server_ahead.is_empty() && client.write_all(&server_ahead).await.is_err() {
         return;
     }
-    // Larger than the default 8 KB: a FETCH of many messages is the bulk of what flows.
-    let _ = tokio::io::copy_bidirectional_with_sizes(&mut client, &mut server, 32 * 1024, 32 * 1024)
+    // One TLS record's worth (16 KB) rather than the default 8 KB: a FETCH of many messages is
+    // the bulk of what flows, and every idle connection keeps both buffers.
+    let _ = tokio::io::copy_bidirectional_with_sizes(&mut client, &mut server, COPY_BUF, COPY_BUF)
         .await;
 }
 
@@ -430,41 +428,45 @@ impl Session<'_> {
             async move { Box::pin(Imap::open(st, &account, &t, timeout)).await }
         }))
         .await;
-        match opened {
-            Ok(up) => {
-                let ok = format!("{tag} OK {}", provider_text(&up.ok_text, 500));
-                if !self.say(&ok).await {
-                    return Next::Close;
-                }
-                tracing::info!(account_id = who.account.id, "IMAP proxy signed in upstream");
-                Next::Proxy(Box::new(up))
-            }
-            Err(OpenError::Refused(r)) => {
+        let up = match opened {
+            Ok(up) => up,
+            Err(e) => {
+                let (reply, why) = match e {
+                    OpenError::Refused(r) => (
+                        "NO [AUTHENTICATIONFAILED] The mail server refused the mailbox's token, also after a refresh",
+                        r.text(),
+                    ),
+                    OpenError::Down(m) => (
+                        "NO [UNAVAILABLE] The mailbox's mail server cannot be reached now",
+                        m,
+                    ),
+                    OpenError::Unusable(m) => ("NO [UNAVAILABLE] The mailbox cannot be used now", m),
+                };
+                let why = provider_text(&why, 300);
                 tracing::warn!(
                     account_id = who.account.id,
-                    "IMAP upstream refused the token"
+                    "IMAP proxy: the upstream login failed"
                 );
-                self.error(&format!(
-                    "{tag} NO [AUTHENTICATIONFAILED] The mail server refused the mailbox's token, also after a refresh: {}",
-                    provider_text(&r.text(), 500)
-                ))
-                .await
+                let entry = NewEntry {
+                    kind: "app_password.login_failed",
+                    account_id: Some(who.account.id),
+                    server_id: Some(who.account.mail_server_id),
+                    user_id: Some(who.account.owner_id),
+                    summary: format!(
+                        "{}: IMAP proxy could not sign in to the mail server — {why}",
+                        who.account.login
+                    ),
+                };
+                audit::record_or_log(&self.st.pool, entry, self.st.clock.now()).await;
+                return self.error(&format!("{tag} {reply}: {why}")).await;
             }
-            Err(OpenError::Down(m)) => {
-                self.error(&format!(
-                    "{tag} NO [UNAVAILABLE] The mailbox's mail server cannot be reached now: {}",
-                    provider_text(&m, 300)
-                ))
-                .await
-            }
-            Err(OpenError::Unusable(m)) => {
-                self.error(&format!(
-                    "{tag} NO [UNAVAILABLE] {}",
-                    provider_text(&m, 300)
-                ))
-                .await
-            }
+        };
+        let ok = format!("{tag} OK {}", provider_text(&up.ok_text, 500));
+        if !self.say(&ok).await {
+            return Next::Close;
         }
+        tracing::info!(account_id = who.account.id, "IMAP proxy signed in upstream");
+        Next::Proxy(Box::new(up))
     }
 }
 

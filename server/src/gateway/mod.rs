@@ -91,6 +91,21 @@ pub fn tls_acceptor(
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
+/// The client's stream: the TCP connection itself (STARTTLS comes later), or — on an
+/// implicit-TLS port — the TLS session, when the handshake finishes within the idle time.
+pub(crate) async fn client_stream(
+    set: &Settings,
+    tcp: tokio::net::TcpStream,
+) -> Option<stream::Stream> {
+    if !set.implicit_tls {
+        return Some(stream::Stream::Plain(tcp));
+    }
+    match tokio::time::timeout(set.idle, set.acceptor.accept(tcp)).await {
+        Ok(Ok(s)) => Some(stream::Stream::Accepted(Box::new(s))),
+        _ => None,
+    }
+}
+
 /// Binds and serves the listeners the configuration asks for.
 pub async fn start(state: &AppState, config: &Config) -> Result<Gateways, GatewayError> {
     let mut out = Gateways::default();

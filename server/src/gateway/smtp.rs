@@ -48,13 +48,8 @@ enum Next {
 
 /// Serves one client connection until it quits, errs too often or goes quiet.
 pub async fn serve(st: AppState, set: std::sync::Arc<Settings>, tcp: TcpStream, peer: SocketAddr) {
-    let stream = if set.implicit_tls {
-        match tokio::time::timeout(set.idle, set.acceptor.accept(tcp)).await {
-            Ok(Ok(s)) => Stream::Accepted(Box::new(s)),
-            _ => return,
-        }
-    } else {
-        Stream::Plain(tcp)
+    let Some(stream) = super::client_stream(&set, tcp).await else {
+        return;
     };
     let mut s = Session {
         st: &st,

@@ -4,6 +4,7 @@
 //! Used by `server/tests` and `server/examples/bench.rs`; never by product code.
 
 pub mod linked;
+pub mod mailclient;
 pub mod oidc;
 pub mod peers;
 pub mod postgres;
