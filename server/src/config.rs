@@ -73,6 +73,9 @@ pub struct Config {
     pub imap_proxy_max_connections: i64,
     /// `MAILBRIDGE_GATEWAY_IDLE_SECS`: a relay or proxy client silent this long is dropped.
     pub gateway_idle_secs: i64,
+    /// `MAILBRIDGE_GATEWAY_RECHECK_SECS`: how often a proxied IMAP session re-checks its app
+    /// password and mailbox.
+    pub gateway_recheck_secs: i64,
     pub tls_cert_file: Option<std::path::PathBuf>,
     pub tls_key_file: Option<std::path::PathBuf>,
     /// `MAILBRIDGE_GOOGLE_*_URL` / `MAILBRIDGE_MICROSOFT_*_URL` overrides, as given.
@@ -275,6 +278,7 @@ impl Config {
             imap_proxy_implicit_tls: implicit("MAILBRIDGE_IMAP_PROXY_TLS")?,
             imap_proxy_max_connections: number("MAILBRIDGE_IMAP_PROXY_MAX_CONNECTIONS", 500, 1)?,
             gateway_idle_secs: number("MAILBRIDGE_GATEWAY_IDLE_SECS", 300, 1)?,
+            gateway_recheck_secs: number("MAILBRIDGE_GATEWAY_RECHECK_SECS", 60, 1)?,
             tls_cert_file,
             tls_key_file,
             secret_key: var("MAILBRIDGE_SECRET_KEY"),

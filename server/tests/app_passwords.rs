@@ -280,6 +280,11 @@ async fn wrong_passwords_lock_the_client_out_like_the_sign_in_page() {
         )
         .await;
     let limit = l.app.state.settings.login.per_email;
+    // A password typed into the user-name field (from another client: not counted below) is
+    // not written into the refusal's entry.
+    let other: std::net::IpAddr = "127.0.0.9".parse().unwrap();
+    let swapped = sign_in(&l.app.state, &created.password, LOGIN, other, Gateway::Imap).await;
+    assert!(matches!(swapped, Err(Refused::Wrong)));
     // Wrong guesses of a well-formed password, and a guess that is not one of ours.
     let wrong = created.password.replace(&created.password[5..9], "zzzz");
     for i in 0..limit {
@@ -303,8 +308,59 @@ async fn wrong_passwords_lock_the_client_out_like_the_sign_in_page() {
     .fetch_all(&l.app.state.pool)
     .await
     .unwrap();
-    assert_eq!(summaries.len() as i64, limit + 1);
+    assert_eq!(summaries.len() as i64, limit + 2);
     assert!(summaries
         .iter()
         .all(|s| !s.contains(&created.password) && !s.contains("hunter2")));
+}
+
+#[tokio::test]
+async fn a_wrong_password_takes_as_long_whether_or_not_the_mailbox_exists() {
+    let l = Linked::start(&[], &[], LOGIN).await;
+    let created = l
+        .app
+        .ok(
+            CreateAppPassword {
+                account_id: l.account,
+                name: "Scanner".into(),
+            },
+            &l.owner,
+        )
+        .await;
+    // The real password's first group (so that its hash is checked) with a wrong rest, from
+    // addresses that are not locked out.
+    let guess = format!(
+        "{}-1111-2222-3333-4444-5555-6666-7777",
+        &created.password[..4]
+    );
+    let guess = guess.as_str();
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    for i in 0..3u8 {
+        let addr: std::net::IpAddr = format!("127.0.1.{i}").parse().unwrap();
+        let t = std::time::Instant::now();
+        let r = sign_in(&l.app.state, LOGIN, guess, addr, Gateway::Smtp).await;
+        known.push(t.elapsed());
+        assert!(matches!(r, Err(Refused::Wrong)));
+        let addr: std::net::IpAddr = format!("127.0.2.{i}").parse().unwrap();
+        let t = std::time::Instant::now();
+        let r = sign_in(
+            &l.app.state,
+            "nobody@example.test",
+            guess,
+            addr,
+            Gateway::Smtp,
+        )
+        .await;
+        unknown.push(t.elapsed());
+        assert!(matches!(r, Err(Refused::Wrong)));
+    }
+    known.sort();
+    unknown.sort();
+    // An Argon2id check either way (milliseconds); without one the unknown mailbox would be
+    // answered in well under a tenth of that.
+    assert!(
+        unknown[1] * 3 >= known[1],
+        "unknown mailbox {unknown:?} vs known {known:?}"
+    );
 }

@@ -9,8 +9,8 @@ use std::future::Future;
 use std::pin::Pin;
 
 use app::api::{
-    activity::*, api_keys::*, applications::*, auth::*, mail_accounts::*, mail_servers::*,
-    mail_test::*, settings::*, users::*, webhooks::*,
+    activity::*, api_keys::*, app_passwords::*, applications::*, auth::*, mail_accounts::*,
+    mail_servers::*, mail_test::*, settings::*, users::*, webhooks::*,
 };
 use app::domain::{ApiKeyDraft, MailServerDraft, Protocol, Role, WebhookDraft};
 use app::error::AppError;
@@ -96,6 +96,10 @@ const FUNCTIONS: &[Fn] = &[
     call!(TestMailAccount, |ids, _| TestMailAccount { id: ids.account, protocol: Protocol::Imap }, 401, 200, 200),
     call!(TestMailAccount, |ids, _| TestMailAccount { id: ids.account, protocol: Protocol::Smtp }, 401, 200, 200),
     call!(TokenHandouts, |ids, _| TokenHandouts { id: ids.account }, 401, 200, 200),
+    call!(ListAppPasswords, |ids, _| ListAppPasswords { account_id: ids.account }, 401, 200, 200),
+    // The account is not linked: refused for its owner and an admin alike.
+    call!(CreateAppPassword, |ids, u| CreateAppPassword { account_id: ids.account, name: format!("P {u}") }, 401, 409, 409),
+    call!(RevokeAppPassword, |ids, _| RevokeAppPassword { account_id: ids.account, id: 999_999 }, 401, 404, 404),
     call!(ListApiKeys, |_, _| ListApiKeys {}, 401, 403, 200),
     call!(CreateApiKey, |_, u| CreateApiKey { draft: ApiKeyDraft { name: format!("Key {u}"), all_servers: true, perm_tokens: true, ..Default::default() } }, 401, 403, 200),
     call!(RevokeApiKey, |_, _| RevokeApiKey { id: 999_999 }, 401, 403, 404),

@@ -660,6 +660,13 @@ async fn commands_before_tls_are_refused() {
         .last()
         .unwrap()
         .starts_with("b NO [PRIVACYREQUIRED]"));
+    // A literal before TLS would carry a password in the clear: not invited.
+    i.send(format!("l LOGIN {LOGIN} {{39}}\r\n").as_bytes())
+        .await;
+    assert!(i
+        .line()
+        .await
+        .starts_with("l BAD Literals are not accepted before STARTTLS"));
     i.send(b"c COMPRESS DEFLATE\r\n").await;
     assert!(i.tagged("c").await.last().unwrap().starts_with("c BAD"));
     i.send(b"d SELECT INBOX\r\n").await;
@@ -749,6 +756,20 @@ async fn over_long_lines_get_the_protocol_error_and_the_message_is_not_sent() {
     assert!(i.line().await.starts_with("* BAD Line too long"));
     i.send(b"b NOOP\r\n").await;
     assert!(i.tagged("b").await.last().unwrap().starts_with("b OK"));
+    // Lines joined by empty literals make one command, bounded as a whole.
+    let mut i = Raw::imap_tls(gw.imap(), &gw.ca).await;
+    let piece = format!("{} {{0+}}\r\n", "x ".repeat(3000));
+    let mut closed = false;
+    for _ in 0..20 {
+        if i.io.send(format!("a ID {piece}").as_bytes()).await.is_err() {
+            closed = true;
+            break;
+        }
+    }
+    if !closed {
+        assert!(i.line().await.starts_with("* BYE Command too long"));
+        assert!(i.closed().await);
+    }
 }
 
 #[tokio::test]
@@ -768,12 +789,32 @@ async fn bare_line_feeds_are_refused_and_smuggling_sends_nothing() {
     )
     .await;
     assert!(s.reply().await.starts_with("554 5.6.0"));
+    // The `<CR><LF>.<CR>` shape: a bare CR after a dot.
     s.smtp_in_data().await;
+    s.send(
+        format!("Subject: Smuggler CR\r\n\r\nhello\r\n.\rMAIL FROM:<{LOGIN}>\r\n.\r\n").as_bytes(),
+    )
+    .await;
+    assert!(s.reply().await.starts_with("554 5.6.0"));
+    s.send(b"NOOP\rRSET\r\n").await;
+    assert!(s.reply().await.starts_with("500 5.5.2"));
+    // sendmail's AUTH= parameter on MAIL is taken (and not passed on).
+    s.send(format!("MAIL FROM:<{LOGIN}> AUTH=<>\r\n").as_bytes())
+        .await;
+    assert!(s.reply().await.starts_with("250"));
+    s.send(format!("RCPT TO:<{LOGIN}>\r\n").as_bytes()).await;
+    assert!(s.reply().await.starts_with("250"));
+    s.send(b"DATA\r\n").await;
+    assert!(s.reply().await.starts_with("354"));
     s.send(b"Subject: Honest\r\n\r\nfine\r\n.\r\n").await;
     assert!(s.reply().await.starts_with("250"));
     assert_eq!(gw.delivered("Honest", Duration::from_secs(15)).await, 1);
     assert_eq!(gw.delivered("Smuggler", Duration::from_millis(10)).await, 0);
     assert_eq!(gw.delivered("Smuggled", Duration::from_millis(10)).await, 0);
+    assert_eq!(
+        gw.delivered("Smuggler CR", Duration::from_millis(10)).await,
+        0
+    );
 
     let mut i = Raw::connect(gw.imap(), &gw.ca).await;
     i.line().await;
@@ -806,6 +847,35 @@ async fn a_client_stalling_mid_data_is_dropped_and_nothing_is_sent() {
     assert!(started.elapsed() >= Duration::from_secs(2));
     assert!(s.closed().await);
     assert_eq!(gw.delivered("Stalled", Duration::from_secs(3)).await, 0);
+
+    // A client that keeps talking but never signs in is let go after the idle time too.
+    for addr in [gw.smtp(), gw.imap()] {
+        let mut r = Raw::connect(addr, &gw.ca).await;
+        r.line().await;
+        let started = Instant::now();
+        let mut last = String::new();
+        for n in 0..6 {
+            let cmd = if addr == gw.smtp() {
+                "NOOP\r\n".to_string()
+            } else {
+                format!("n{n} NOOP\r\n")
+            };
+            if r.io.send(cmd.as_bytes()).await.is_err() {
+                break;
+            }
+            last = r.line().await;
+            if last.is_empty() || last.contains("not signed in") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(700)).await;
+        }
+        assert!(last.contains("not signed in") || last.is_empty(), "{last}");
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            started.elapsed()
+        );
+    }
 }
 
 #[tokio::test]
@@ -832,4 +902,41 @@ async fn too_many_connections_and_too_big_messages_are_turned_away() {
         .await;
     assert!(s.reply().await.starts_with("552 5.3.4"));
     assert_eq!(gw.delivered("Too big", Duration::from_secs(2)).await, 0);
+}
+
+#[tokio::test]
+async fn revoking_a_password_ends_the_sessions_already_signed_in_with_it() {
+    let gw = gateway(&[("MAILBRIDGE_GATEWAY_RECHECK_SECS", "1")]).await;
+    let (id, password) = gw.app_password("Leaked").await;
+    let mut s = Raw::smtp_signed_in(gw.smtp(), &gw.ca, &password).await;
+    let mut i = Raw::imap_tls(gw.imap(), &gw.ca).await;
+    i.send(format!("a LOGIN {LOGIN} {password}\r\n").as_bytes())
+        .await;
+    assert!(i.tagged("a").await.last().unwrap().starts_with("a OK"));
+    i.send(b"b SELECT INBOX\r\n").await;
+    assert!(i.tagged("b").await.last().unwrap().starts_with("b OK"));
+
+    gw.kit
+        .app
+        .ok(
+            RevokeAppPassword {
+                account_id: gw.account,
+                id,
+            },
+            &gw.owner,
+        )
+        .await;
+    // The proxied session is ended by its next check; the relay's at its next message.
+    let started = Instant::now();
+    let bye = i.line().await;
+    assert!(bye.starts_with("* BYE") && bye.contains("revoked"), "{bye}");
+    assert!(i.closed().await);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    s.send(format!("MAIL FROM:<{LOGIN}>\r\n").as_bytes()).await;
+    let reply = s.reply().await;
+    assert!(
+        reply.starts_with("421 4.7.0") && reply.contains("revoked"),
+        "{reply}"
+    );
+    assert!(s.closed().await);
 }

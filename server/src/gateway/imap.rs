@@ -8,7 +8,7 @@ use base64::Engine;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use app::ssr::service::app_passwords::{self, Gateway, Refused};
+use app::ssr::service::app_passwords::{self, Gateway, Granted, Refused};
 use app::ssr::{audit, db::audit::NewEntry, provider_text, AppState};
 
 use super::stream::{Line, Reader, Stream};
@@ -19,6 +19,9 @@ use super::{token, Settings};
 const LINE_MAX: usize = 8192;
 /// A literal before login holds a user name or a password.
 const LITERAL_MAX: usize = 1024;
+/// A whole command before login, its literals included, and its arguments.
+const COMMAND_MAX: usize = 16 * 1024;
+const MAX_ARGS: usize = 64;
 const MAX_ERRORS: u32 = 10;
 /// Each direction's buffer once signed in.
 const COPY_BUF: usize = 16 * 1024;
@@ -27,7 +30,7 @@ enum Next {
     Go,
     Close,
     /// Signed in upstream: copy bytes from now on.
-    Proxy(Box<Imap>),
+    Proxy(Box<Imap>, Box<Granted>),
 }
 
 struct Session<'a> {
@@ -36,6 +39,9 @@ struct Session<'a> {
     io: Reader,
     peer: SocketAddr,
     errors: u32,
+    /// Until signed in, the whole session has the idle time: a client sending a NOOP now and
+    /// then cannot keep a connection slot without a password.
+    sign_in_by: tokio::time::Instant,
 }
 
 pub async fn serve(st: AppState, set: std::sync::Arc<Settings>, tcp: TcpStream, peer: SocketAddr) {
@@ -48,9 +54,10 @@ pub async fn serve(st: AppState, set: std::sync::Arc<Settings>, tcp: TcpStream, 
         io: Reader::new(stream),
         peer,
         errors: 0,
+        sign_in_by: tokio::time::Instant::now() + set.idle,
     };
     let actor = audit::Actor::anonymous(Some(peer.ip().to_string()));
-    let Some(upstream) = audit::acting(actor, Box::pin(s.run())).await else {
+    let Some((upstream, who)) = audit::acting(actor, Box::pin(s.run())).await else {
         return;
     };
     let (mut client, client_ahead) = s.io.into_parts();
@@ -66,8 +73,39 @@ pub async fn serve(st: AppState, set: std::sync::Arc<Settings>, tcp: TcpStream, 
     }
     // One TLS record's worth (16 KB) rather than the default 8 KB: a FETCH of many messages is
     // the bulk of what flows, and every idle connection keeps both buffers.
-    let _ = tokio::io::copy_bidirectional_with_sizes(&mut client, &mut server, COPY_BUF, COPY_BUF)
-        .await;
+    let copy =
+        tokio::io::copy_bidirectional_with_sizes(&mut client, &mut server, COPY_BUF, COPY_BUF);
+    // A password revoked, or a mailbox that stopped being usable (its owner must authorise it
+    // again, its server was deactivated), ends the session within `recheck`: the upstream
+    // would otherwise keep a session signed in with a token long after.
+    let watch = async {
+        loop {
+            tokio::time::sleep(set.recheck).await;
+            if let Err(why) = app_passwords::still_valid(&st, &who).await {
+                return why;
+            }
+        }
+    };
+    tokio::select! {
+        _ = copy => {}
+        why = watch => {
+            tracing::info!(account_id = who.account.id, why = %why, "IMAP proxy session ended");
+            let entry = NewEntry {
+                kind: "app_password.login_failed",
+                account_id: Some(who.account.id),
+                server_id: Some(who.account.mail_server_id),
+                user_id: Some(who.account.owner_id),
+                summary: format!("{}: IMAP proxy session ended — {why}", who.account.login),
+            };
+            let actor = audit::Actor::app_password(who.password_id, &who.password_name, peer.ip().to_string());
+            audit::acting(actor, audit::record_or_log(&st.pool, entry, st.clock.now())).await;
+            let _ = tokio::time::timeout(
+                set.idle,
+                client.write_all(format!("* BYE {why}\r\n").as_bytes()),
+            )
+            .await;
+        }
+    }
 }
 
 /// A command as parsed: its tag, its name in upper case, and its arguments (atoms, quoted
@@ -142,7 +180,7 @@ impl Session<'_> {
     async fn say(&mut self, text: &str) -> bool {
         let mut bytes = text.as_bytes().to_vec();
         bytes.extend_from_slice(b"\r\n");
-        self.io.send(&bytes).await.is_ok()
+        self.io.send_within(&bytes, self.set.idle).await.is_ok()
     }
 
     fn tls(&self) -> bool {
@@ -157,8 +195,9 @@ impl Session<'_> {
         }
     }
 
-    /// Serves the client until it is signed in upstream (the connection), or leaves.
-    async fn run(&mut self) -> Option<Box<Imap>> {
+    /// Serves the client until it is signed in upstream (the connection, and as whom), or
+    /// leaves.
+    async fn run(&mut self) -> Option<(Box<Imap>, Box<Granted>)> {
         let greeting = format!(
             "* OK [CAPABILITY {}] Mailbridge IMAP proxy ready",
             self.capabilities()
@@ -175,7 +214,7 @@ impl Session<'_> {
             match next {
                 Next::Go => {}
                 Next::Close => return None,
-                Next::Proxy(up) => return Some(up),
+                Next::Proxy(up, who) => return Some((up, who)),
             }
         }
     }
@@ -194,9 +233,14 @@ impl Session<'_> {
     }
 
     async fn line(&mut self) -> Result<Line, ()> {
-        match tokio::time::timeout(self.set.idle, self.io.line(LINE_MAX)).await {
+        let wait = self.set.idle.min(
+            self.sign_in_by
+                .saturating_duration_since(tokio::time::Instant::now()),
+        );
+        match tokio::time::timeout(wait, self.io.line(LINE_MAX)).await {
             Err(_) => {
-                self.say("* BYE Idle for too long; closing").await;
+                self.say("* BYE Idle for too long, or not signed in in time; closing")
+                    .await;
                 Err(())
             }
             Ok(Ok(Some(l))) => Ok(l),
@@ -208,12 +252,20 @@ impl Session<'_> {
     async fn read(&mut self) -> Result<Result<Command, String>, ()> {
         let mut args = Vec::new();
         let mut first = true;
+        let mut total = 0;
         loop {
             let bytes = match self.line().await? {
                 Line::TooLong => return Ok(Err("* BAD Line too long".into())),
                 Line::BareLf(_) => return Ok(Err("* BAD Lines must end with CRLF".into())),
                 Line::Ok(b) => b,
             };
+            // Lines joined by literals make one command: bounded as a whole, or a client could
+            // grow it without end.
+            total += bytes.len();
+            if total > COMMAND_MAX || args.len() > MAX_ARGS {
+                self.say("* BYE Command too long before login").await;
+                return Err(());
+            }
             if first && !bytes.is_ascii() {
                 return Ok(Err(
                     "* BAD 8-bit characters are not allowed in commands".into()
@@ -236,9 +288,17 @@ impl Session<'_> {
                 self.say("* BYE Literal too long before login").await;
                 return Err(());
             }
+            if sync && !self.tls() {
+                // A literal before TLS would be a password in the clear: not invited.
+                return Ok(Err(format!(
+                    "{} BAD Literals are not accepted before STARTTLS",
+                    tag_of(&args)
+                )));
+            }
             if sync && !self.say("+ Ready for literal data").await {
                 return Err(());
             }
+            total += n;
             match tokio::time::timeout(self.set.idle, self.io.exact(n)).await {
                 Ok(Ok(lit)) => args.push(lit),
                 _ => return Err(()),
@@ -461,12 +521,13 @@ impl Session<'_> {
                 return self.error(&format!("{tag} {reply}: {why}")).await;
             }
         };
-        let ok = format!("{tag} OK {}", provider_text(&up.ok_text, 500));
+        // As the server sent it (its CAPABILITY code may be long), control characters out.
+        let ok = format!("{tag} OK {}", provider_text(&up.ok_text, usize::MAX));
         if !self.say(&ok).await {
             return Next::Close;
         }
         tracing::info!(account_id = who.account.id, "IMAP proxy signed in upstream");
-        Next::Proxy(Box::new(up))
+        Next::Proxy(Box::new(up), Box::new(who))
     }
 }
 

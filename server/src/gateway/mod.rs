@@ -35,6 +35,8 @@ pub struct Settings {
     pub upstream_timeout: Duration,
     /// The largest message the relay takes.
     pub max_bytes: u64,
+    /// How often a proxied session checks that its app password and mailbox are still good.
+    pub recheck: Duration,
 }
 
 /// The listeners started, by the address each is bound to (a port 0 in the configuration
@@ -129,6 +131,7 @@ pub async fn start(state: &AppState, config: &Config) -> Result<Gateways, Gatewa
         idle: Duration::from_secs(config.gateway_idle_secs as u64),
         upstream_timeout: Duration::from_secs(config.mail_timeout_secs as u64),
         max_bytes: config.smtp_relay_max_bytes as u64,
+        recheck: Duration::from_secs(config.gateway_recheck_secs as u64),
     };
     if let Some(addr) = config.smtp_relay_addr {
         let listener = bind("MAILBRIDGE_SMTP_RELAY_ADDR", addr).await?;

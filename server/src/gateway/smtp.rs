@@ -74,7 +74,7 @@ impl Session<'_> {
     async fn say(&mut self, text: &str) -> bool {
         let mut bytes = text.as_bytes().to_vec();
         bytes.extend_from_slice(b"\r\n");
-        self.io.send(&bytes).await.is_ok()
+        self.io.send_within(&bytes, self.set.idle).await.is_ok()
     }
 
     async fn run(&mut self) {
@@ -82,10 +82,19 @@ impl Session<'_> {
         if !self.say(&greeting).await {
             return;
         }
+        // Until signed in, the whole session has the idle time: a client sending a NOOP now
+        // and then cannot keep a connection slot without a password.
+        let sign_in_by = tokio::time::Instant::now() + self.set.idle;
         loop {
-            let line = match tokio::time::timeout(self.set.idle, self.io.line(COMMAND_MAX)).await {
+            let wait = if self.who.is_none() {
+                sign_in_by.saturating_duration_since(tokio::time::Instant::now())
+            } else {
+                self.set.idle
+            };
+            let line = match tokio::time::timeout(wait, self.io.line(COMMAND_MAX)).await {
                 Err(_) => {
-                    self.say("421 4.4.2 Idle for too long; closing").await;
+                    self.say("421 4.4.2 Idle for too long, or not signed in in time; closing")
+                        .await;
                     return;
                 }
                 Ok(Err(_)) | Ok(Ok(None)) => return,
@@ -97,6 +106,10 @@ impl Session<'_> {
                         .await
                 }
                 Line::BareLf(_) => self.error("500 5.5.2 Lines must end with CRLF").await,
+                Line::Ok(bytes) if bytes.iter().any(|b| *b == b'\r' || *b == 0) => {
+                    self.error("500 5.5.2 A bare CR or a NUL is not allowed in commands")
+                        .await
+                }
                 Line::Ok(bytes) if !bytes.is_ascii() => {
                     self.error("500 5.5.2 8-bit characters are not allowed in commands")
                         .await
@@ -203,7 +216,7 @@ impl Session<'_> {
             lines.push("STARTTLS".into());
         }
         let reply = Reply { code: 250, lines }.wire();
-        if self.io.send(&reply).await.is_ok() {
+        if self.io.send_within(&reply, self.set.idle).await.is_ok() {
             Next::Go
         } else {
             Next::Close
@@ -405,14 +418,20 @@ impl Session<'_> {
                         ),
                     ),
                 };
-                self.record_failure(&reply).await;
+                self.record_failure("the mail server could not be signed in to", &reply)
+                    .await;
                 Err(reply)
             }
         }
     }
 
     async fn send_reply(&mut self, reply: &Reply) -> Next {
-        if self.io.send(&reply.wire()).await.is_ok() {
+        if self
+            .io
+            .send_within(&reply.wire(), self.set.idle)
+            .await
+            .is_ok()
+        {
             Next::Go
         } else {
             Next::Close
@@ -434,7 +453,20 @@ impl Session<'_> {
                 "550 5.7.1 The sender must be {}, the mailbox this app password belongs to",
                 who.account.login
             );
+            let shown: String = path.chars().take(100).collect();
+            let r = Reply::new(550, &reply[4..]);
+            self.record_failure(&format!("sender <{shown}> refused"), &r)
+                .await;
             return self.error(&reply).await;
+        }
+        // A password revoked, or a mailbox that stopped being usable, since this session signed
+        // in: the session ends here.
+        if let Err(why) = app_passwords::still_valid(self.st, &who).await {
+            let reply = format!("421 4.7.0 {why}; closing");
+            self.record_failure("session ended", &Reply::new(421, &reply[4..]))
+                .await;
+            self.say(&reply).await;
+            return Next::Close;
         }
         let mut pass = Vec::new();
         for p in params.split_whitespace() {
@@ -453,6 +485,8 @@ impl Session<'_> {
                 pass.push(format!("SIZE={n}"));
             } else if upper == "BODY=8BITMIME" || upper == "BODY=7BIT" {
                 pass.push(upper);
+            } else if upper.starts_with("AUTH=") {
+                // RFC 4954 5: who submitted it, which this session already knows; not passed on.
             } else {
                 return self.error("555 5.5.4 Unsupported MAIL parameter").await;
             }
@@ -513,6 +547,10 @@ impl Session<'_> {
             Ok(reply) => {
                 if reply.positive() {
                     self.recipients += 1;
+                } else {
+                    let shown: String = path.chars().take(100).collect();
+                    self.record_failure(&format!("recipient <{shown}> refused"), &reply)
+                        .await;
                 }
                 self.send_reply(&reply).await
             }
@@ -547,15 +585,19 @@ impl Session<'_> {
             Ok(r) => {
                 self.mail = false;
                 self.recipients = 0;
+                self.record_message(&r, 0).await;
                 return self.send_reply(&r).await;
             }
             Err(_) => {
                 self.upstream = None;
                 self.mail = false;
                 self.recipients = 0;
-                return self
-                    .ok("451 4.4.2 The mailbox's mail server went away; start again")
-                    .await;
+                let r = Reply::new(
+                    451,
+                    "4.4.2 The mailbox's mail server went away; start again",
+                );
+                self.record_message(&r, 0).await;
+                return self.send_reply(&r).await;
             }
         }
         if !self.say("354 End data with <CR><LF>.<CR><LF>").await {
@@ -571,11 +613,21 @@ impl Session<'_> {
                 // it drops the half it has.
                 _ => {
                     self.upstream = None;
+                    let r = Reply::new(421, "4.4.2 Timeout during DATA; nothing was sent");
+                    self.record_message(&r, size).await;
                     self.say("421 4.4.2 Timeout during DATA; closing").await;
                     return Next::Close;
                 }
             };
             let bytes = match line {
+                // A CR not before the LF is how `<CR><LF>.<CR>` smuggling starts on servers
+                // that take it for the end of the data; a NUL has no place in a message.
+                Line::Ok(b) if b.iter().any(|c| *c == b'\r' || *c == 0) => {
+                    spoiled.get_or_insert(
+                        "554 5.6.0 Message refused: a bare CR or a NUL in a line; nothing was sent",
+                    );
+                    continue;
+                }
                 Line::Ok(b) => b,
                 Line::BareLf(_) => {
                     spoiled.get_or_insert("554 5.6.0 Message refused: a line ended with a bare LF (lines must end with CRLF); nothing was sent");
@@ -676,16 +728,20 @@ impl Session<'_> {
         audit::record_or_log(&self.st.pool, entry, self.st.clock.now()).await;
     }
 
-    async fn record_failure(&mut self, reply: &Reply) {
+    async fn record_failure(&mut self, what: &str, reply: &Reply) {
         let Some(who) = &self.who else { return };
-        app::ssr::metrics::relay_message("temporary");
+        app::ssr::metrics::relay_message(if reply.code < 500 {
+            "temporary"
+        } else {
+            "permanent"
+        });
         let entry = NewEntry {
             kind: "smtp.message_failed",
             account_id: Some(who.account.id),
             server_id: Some(who.account.mail_server_id),
             user_id: Some(who.account.owner_id),
             summary: format!(
-                "{}: the mail server could not be signed in to — {} {}",
+                "{}: {what} — {} {}",
                 who.account.login,
                 reply.code,
                 app::ssr::provider_text(&reply.text(), 300)

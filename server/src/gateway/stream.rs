@@ -183,6 +183,18 @@ impl Reader {
         self.stream.write_all(bytes).await?;
         self.stream.flush().await
     }
+
+    /// [`Reader::send`] within `limit`: a peer that stops reading cannot hold the connection.
+    pub async fn send_within(
+        &mut self,
+        bytes: &[u8],
+        limit: std::time::Duration,
+    ) -> io::Result<()> {
+        match tokio::time::timeout(limit, self.send(bytes)).await {
+            Ok(r) => r,
+            Err(_) => Err(io::ErrorKind::TimedOut.into()),
+        }
+    }
 }
 
 #[cfg(test)]

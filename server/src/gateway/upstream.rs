@@ -211,7 +211,13 @@ impl Smtp {
         // The bare AUTH line first: a long token would exceed some servers' line limit.
         let first = up.command(&format!("AUTH {mech}")).await?;
         if first.code != 334 {
-            return Err(OpenError::Refused(first));
+            // Not a verdict on the token (the mechanism is not offered, TLS is required …):
+            // no forced refresh would help.
+            return Err(OpenError::Down(format!(
+                "AUTH {mech}: {} {}",
+                first.code,
+                provider_text(&first.text(), 300)
+            )));
         }
         let answer = up.command(&payload).await?;
         if answer.code == 334 {
@@ -476,6 +482,13 @@ impl Imap {
                         reader: r,
                         ok_text: said.to_string(),
                     });
+                }
+                if !sent {
+                    // Refused before the token was even sent: the mechanism, not the token.
+                    return Err(OpenError::Down(format!(
+                        "AUTHENTICATE {mech}: {}",
+                        provider_text(said, 300)
+                    )));
                 }
                 let mut lines = vec![said.to_string()];
                 if let Some(c) = challenge {

@@ -279,6 +279,27 @@ pub async fn sign_in(
     })
 }
 
+/// Whether a session signed in as `who` may go on: the password not revoked since, the mailbox
+/// still usable. What ended it, when not.
+pub async fn still_valid(st: &AppState, who: &Granted) -> Result<(), String> {
+    match db::app_passwords::is_live(&st.pool, who.password_id).await {
+        Ok(true) => {}
+        Ok(false) => return Err("the app password was revoked".into()),
+        Err(e) => {
+            tracing::error!(error = %e, "re-checking an app password");
+            return Err("the server could not check the app password".into());
+        }
+    }
+    match db::mail_accounts::view(&st.pool, who.account.id).await {
+        Ok(Some(account)) => usable(st, &account).await,
+        Ok(None) => Err("the mailbox was deleted".into()),
+        Err(e) => {
+            tracing::error!(error = %e, "re-checking a mailbox");
+            Err("the server could not check the mailbox".into())
+        }
+    }
+}
+
 /// Whether a token can be had for `account` now; what its owner must do when not.
 async fn usable(st: &AppState, account: &MailAccountView) -> Result<(), String> {
     if account.auth_method != AuthMethod::OAuth2 {
@@ -299,12 +320,17 @@ async fn usable(st: &AppState, account: &MailAccountView) -> Result<(), String> 
 
 async fn refused_entry(st: &AppState, login: &str, addr: IpAddr, gateway: Gateway, why: &str) {
     crate::ssr::metrics::gateway_login(gateway.label(), false);
-    // What the client typed as a user name, cut short: it is untrusted text.
-    let shown: String = login
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(100)
-        .collect();
+    // What the client typed as a user name, cut short: it is untrusted text. Not an address
+    // (a password typed in the wrong field, say): not written down.
+    let shown: String = if login.contains('@') && app_password::normalize(login).is_none() {
+        login
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(100)
+            .collect()
+    } else {
+        "(not an address)".into()
+    };
     let entry = NewEntry {
         kind: "app_password.login_failed",
         summary: format!("{} sign-in as '{shown}' refused: {why}", gateway.label()),
