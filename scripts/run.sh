@@ -6,8 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh
 . scripts/env.sh
-cargo leptos build "$@"
 profile=debug
 for a in "$@"; do [ "$a" = "--release" ] && profile=release; done
+# A release build also writes brotli and gzip copies of the WASM, JS and CSS, which the server
+# sends to browsers that accept them.
+if [ "$profile" = release ]; then set -- "$@" --precompress; fi
+cargo leptos build "$@"
 export LEPTOS_SITE_ROOT="${LEPTOS_SITE_ROOT:-target/site}"
 exec "$CARGO_TARGET_DIR/$profile/mailbridge" serve

@@ -145,6 +145,7 @@ pub fn router(state: AppState) -> Router {
     };
     let options = state.leptos_options.clone();
     Router::new()
+        .nest_service("/pkg", pkg_files(&options.site_root))
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(crate::metrics::readyz))
         .route("/metrics", get(crate::metrics::metrics))
@@ -180,12 +181,58 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             guard::security_headers,
         ))
+        // Pages and JSON, compressed for a browser that accepts it (brotli, else gzip); /pkg
+        // files come precompressed (a release build's .br/.gz) and are left as they are.
+        .layer(tower_http::compression::CompressionLayer::new())
         // Outermost: the span covers the guards too, and the status the client finally gets.
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::telemetry::request_span,
         ))
         .with_state(state)
+}
+
+/// The WASM, JS and CSS under `{site_root}/pkg`: the precompressed `.br` or `.gz` beside a
+/// file (`cargo leptos build --release --precompress`) when the browser accepts it, the file
+/// itself otherwise. Their names do not change between builds, so a browser may keep them but
+/// must ask again (`no-cache`: a 304 when unchanged).
+fn pkg_files(site_root: &str) -> axum::routing::MethodRouter {
+    use tower_http::services::ServeDir;
+    use tower_http::set_header::SetResponseHeaderLayer;
+    let pkg = std::path::Path::new(site_root).join("pkg");
+    let mut dir = ServeDir::new(&pkg);
+    if precompressed_are_current(&pkg) {
+        dir = dir.precompressed_br().precompressed_gzip();
+    } else {
+        // A later debug build over a release one: its copies would be of the old files.
+        tracing::warn!(dir = %pkg.display(), "compressed copies older than their files: not served (compressed on the fly instead)");
+    }
+    axum::routing::get_service(dir).layer(SetResponseHeaderLayer::overriding(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-cache"),
+    ))
+}
+
+/// Whether every `.br`/`.gz` in `pkg` is at least as new as the file it is a copy of.
+fn precompressed_are_current(pkg: &std::path::Path) -> bool {
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let Ok(entries) = std::fs::read_dir(pkg) else {
+        return true;
+    };
+    entries.flatten().all(|e| {
+        let path = e.path();
+        let ext = path.extension().and_then(|x| x.to_str());
+        if !matches!(ext, Some("br" | "gz")) {
+            return true;
+        }
+        let original = path.with_extension("");
+        match (modified(&path), modified(&original)) {
+            (Some(copy), Some(file)) => copy >= file,
+            // A copy of nothing is never asked for.
+            (_, None) => true,
+            (None, Some(_)) => false,
+        }
+    })
 }
 
 /// The connection limits of `state`'s settings.

@@ -1,0 +1,111 @@
+//! What the browser downloads (issue 18, first part): pages and JSON compressed on the fly for
+//! a browser that accepts it, `/pkg` files sent as the precompressed copies a release build
+//! made (unless they are older than their files), pages never kept in a cache.
+
+mod common;
+
+use reqwest::header::{ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE};
+
+/// A client that shows the bytes as sent (no decompression features in the kit's reqwest).
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn fetch(url: &str, accept: Option<&str>) -> (Option<String>, Option<String>, Vec<u8>) {
+    let mut req = client().get(url);
+    if let Some(a) = accept {
+        req = req.header(ACCEPT_ENCODING, a);
+    }
+    let res = req.send().await.unwrap();
+    assert!(res.status().is_success(), "{url}: {}", res.status());
+    let header = |h| {
+        res.headers()
+            .get(h)
+            .map(|v: &reqwest::header::HeaderValue| v.to_str().unwrap().to_string())
+    };
+    let (enc, cache) = (header(CONTENT_ENCODING), header(CACHE_CONTROL));
+    (enc, cache, res.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test]
+async fn pages_and_json_are_compressed_when_accepted_and_pages_are_never_kept() {
+    let app = common::spawn().await;
+    let login = format!("{}/login", app.url);
+    let (enc, cache, plain) = fetch(&login, None).await;
+    assert_eq!(enc, None);
+    assert_eq!(cache.as_deref(), Some("no-store"));
+    let (enc, cache, br) = fetch(&login, Some("br, gzip")).await;
+    assert_eq!(enc.as_deref(), Some("br"));
+    assert_eq!(cache.as_deref(), Some("no-store"));
+    assert!(
+        br.len() * 2 < plain.len(),
+        "{} of {}",
+        br.len(),
+        plain.len()
+    );
+    let (enc, _, gz) = fetch(&login, Some("gzip")).await;
+    assert_eq!(enc.as_deref(), Some("gzip"));
+    assert!(gz.len() * 2 < plain.len());
+
+    let openapi = format!("{}/api/v1/openapi.json", app.url);
+    let (_, _, json) = fetch(&openapi, None).await;
+    let (enc, _, json_br) = fetch(&openapi, Some("gzip, deflate, br")).await;
+    assert_eq!(enc.as_deref(), Some("br"));
+    assert!(
+        json_br.len() * 3 < json.len(),
+        "{} of {}",
+        json_br.len(),
+        json.len()
+    );
+}
+
+#[tokio::test]
+async fn pkg_files_go_as_their_precompressed_copies_unless_these_are_stale() {
+    let site = tempfile::tempdir().unwrap();
+    let pkg = site.path().join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    let wasm: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(pkg.join("mailbridge.wasm"), &wasm).unwrap();
+    // Stand-ins whose bytes tell which file was sent.
+    std::fs::write(pkg.join("mailbridge.wasm.br"), b"the brotli copy").unwrap();
+    std::fs::write(pkg.join("mailbridge.wasm.gz"), b"the gzip copy").unwrap();
+    let root = site.path().display().to_string();
+    let app = common::spawn_with(&[("LEPTOS_SITE_ROOT", root.as_str())]).await;
+    let url = format!("{}/pkg/mailbridge.wasm", app.url);
+
+    let res = client()
+        .get(&url)
+        .header(ACCEPT_ENCODING, "br, gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()[CONTENT_ENCODING], "br");
+    assert_eq!(res.headers()[CONTENT_TYPE], "application/wasm");
+    assert_eq!(res.headers()[CACHE_CONTROL], "no-cache");
+    assert_eq!(res.bytes().await.unwrap().as_ref(), b"the brotli copy");
+    let (enc, _, body) = fetch(&url, Some("gzip")).await;
+    assert_eq!(enc.as_deref(), Some("gzip"));
+    assert_eq!(body, b"the gzip copy");
+    let (enc, cache, body) = fetch(&url, None).await;
+    assert_eq!((enc, cache.as_deref()), (None, Some("no-cache")));
+    assert_eq!(body, wasm);
+
+    // A newer build of the file without new copies: the copies are not sent any more (the file
+    // is compressed as it goes instead).
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+    std::fs::File::options()
+        .write(true)
+        .open(pkg.join("mailbridge.wasm"))
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    let restarted = common::spawn_with(&[("LEPTOS_SITE_ROOT", root.as_str())]).await;
+    let url = format!("{}/pkg/mailbridge.wasm", restarted.url);
+    let (enc, _, body) = fetch(&url, Some("br")).await;
+    assert_eq!(enc.as_deref(), Some("br"));
+    assert_ne!(body, b"the brotli copy");
+    assert!(body.len() < wasm.len() / 10, "{}", body.len());
+}
