@@ -10,7 +10,7 @@ echo "## $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores, $(awk '/MemTotal/{p
 echo
 echo "### Client bundle (release build)"
 echo
-cargo leptos build --release >/dev/null 2>&1
+cargo leptos build --release --precompress >/dev/null 2>&1
 echo '```'
 node scripts/bundle-size.mjs target/site/pkg
 echo '```'
@@ -23,6 +23,10 @@ LEPTOS_SITE_ADDR=127.0.0.1:$port MAILBRIDGE_DATABASE_URL=sqlite://$tmp/b.db LEPT
 trap 'kill $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
 until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do sleep 0.1; done
 (cd end2end && node bench/hydration.mjs "http://127.0.0.1:$port" bench@example.test 'bench password 1')
+echo
+echo "### What the browser downloads (release build, Accept-Encoding: br, gzip)"
+echo
+node scripts/transfer-size.mjs "http://127.0.0.1:$port" bench@example.test 'bench password 1'
 kill $pid; wait $pid 2>/dev/null || true
 echo
 echo "### Server"
