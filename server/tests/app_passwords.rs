@@ -14,6 +14,30 @@ use common::linked::Linked;
 
 const LOGIN: &str = "alice@example.test";
 
+/// "New app password" on the mailbox's page, as the holder of `cookie`.
+async fn attempt(
+    l: &Linked,
+    cookie: Option<&str>,
+    name: &str,
+) -> common::Answer<app::domain::CreatedAppPassword> {
+    l.app
+        .call(
+            CreateAppPassword {
+                account_id: l.account,
+                name: name.into(),
+            },
+            cookie,
+        )
+        .await
+}
+
+/// The same by the mailbox's owner, which must succeed.
+async fn owner_makes(l: &Linked, name: &str) -> app::domain::CreatedAppPassword {
+    attempt(l, Some(&l.owner), name)
+        .await
+        .unwrap_or_else(|e| panic!("creating '{name}': {e:?}"))
+}
+
 fn localhost() -> std::net::IpAddr {
     "127.0.0.1".parse().unwrap()
 }
@@ -21,16 +45,7 @@ fn localhost() -> std::net::IpAddr {
 #[tokio::test]
 async fn an_owner_makes_one_it_is_shown_once_and_kept_only_as_an_argon2id_hash() {
     let l = Linked::start(&[], &[], LOGIN).await;
-    let created = l
-        .app
-        .ok(
-            CreateAppPassword {
-                account_id: l.account,
-                name: " Office scanner ".into(),
-            },
-            &l.owner,
-        )
-        .await;
+    let created = owner_makes(&l, " Office scanner ").await;
     assert_eq!(created.name, "Office scanner");
     // Typeable groups, 160 random bits.
     let groups: Vec<&str> = created.password.split('-').collect();
@@ -94,15 +109,7 @@ async fn an_owner_makes_one_it_is_shown_once_and_kept_only_as_an_argon2id_hash()
     assert!(listed[0].last_used_at.is_some());
 
     // A second password with the same name is refused, naming the field.
-    let again = l
-        .app
-        .call(
-            CreateAppPassword {
-                account_id: l.account,
-                name: "office SCANNER".into(),
-            },
-            Some(&l.owner),
-        )
+    let again = attempt(&l, Some(&l.owner), "office SCANNER")
         .await
         .unwrap_err();
     assert_eq!(
@@ -110,44 +117,16 @@ async fn an_owner_makes_one_it_is_shown_once_and_kept_only_as_an_argon2id_hash()
         vec!["Name"],
         "{again:?}"
     );
-    let empty = l
-        .app
-        .call(
-            CreateAppPassword {
-                account_id: l.account,
-                name: "  ".into(),
-            },
-            Some(&l.owner),
-        )
-        .await
-        .unwrap_err();
+    let empty = attempt(&l, Some(&l.owner), "  ").await.unwrap_err();
     assert_eq!(common::fields(&Err::<(), _>(empty)), vec!["Name"]);
 }
 
 #[tokio::test]
 async fn a_stranger_can_neither_see_make_nor_revoke_another_owners_passwords() {
     let l = Linked::start(&[], &[], LOGIN).await;
-    let created = l
-        .app
-        .ok(
-            CreateAppPassword {
-                account_id: l.account,
-                name: "Scanner".into(),
-            },
-            &l.owner,
-        )
-        .await;
+    let created = owner_makes(&l, "Scanner").await;
     let (_, stranger) = l.app.person("mallory@example.test", Role::User).await;
-    let made = l
-        .app
-        .call(
-            CreateAppPassword {
-                account_id: l.account,
-                name: "Mine now".into(),
-            },
-            Some(&stranger),
-        )
-        .await;
+    let made = attempt(&l, Some(&stranger), "Mine now").await;
     assert!(
         matches!(made, Err((404, AppError::NotFound(_)))),
         "{made:?}"
@@ -224,29 +203,11 @@ async fn a_stranger_can_neither_see_make_nor_revoke_another_owners_passwords() {
 #[tokio::test]
 async fn only_a_linked_oauth_mailbox_gets_one_and_an_unlinked_one_cannot_use_its_own() {
     let l = Linked::start(&[], &[], LOGIN).await;
-    let created = l
-        .app
-        .ok(
-            CreateAppPassword {
-                account_id: l.account,
-                name: "Printer".into(),
-            },
-            &l.owner,
-        )
-        .await;
+    let created = owner_makes(&l, "Printer").await;
     l.app
         .ok(UnlinkMailAccount { id: l.account }, &l.owner)
         .await;
-    let made = l
-        .app
-        .call(
-            CreateAppPassword {
-                account_id: l.account,
-                name: "Another".into(),
-            },
-            Some(&l.owner),
-        )
-        .await;
+    let made = attempt(&l, Some(&l.owner), "Another").await;
     assert!(
         matches!(&made, Err((_, AppError::Refused(m))) if m.contains("linked")),
         "{made:?}"
@@ -269,16 +230,7 @@ async fn only_a_linked_oauth_mailbox_gets_one_and_an_unlinked_one_cannot_use_its
 #[tokio::test]
 async fn wrong_passwords_lock_the_client_out_like_the_sign_in_page() {
     let l = Linked::start(&[], &[], LOGIN).await;
-    let created = l
-        .app
-        .ok(
-            CreateAppPassword {
-                account_id: l.account,
-                name: "Script".into(),
-            },
-            &l.owner,
-        )
-        .await;
+    let created = owner_makes(&l, "Script").await;
     let limit = l.app.state.settings.login.per_email;
     // A password typed into the user-name field (from another client: not counted below) is
     // not written into the refusal's entry.
@@ -317,16 +269,7 @@ async fn wrong_passwords_lock_the_client_out_like_the_sign_in_page() {
 #[tokio::test]
 async fn a_wrong_password_takes_as_long_whether_or_not_the_mailbox_exists() {
     let l = Linked::start(&[], &[], LOGIN).await;
-    let created = l
-        .app
-        .ok(
-            CreateAppPassword {
-                account_id: l.account,
-                name: "Scanner".into(),
-            },
-            &l.owner,
-        )
-        .await;
+    let created = owner_makes(&l, "Scanner").await;
     // The real password's first group (so that its hash is checked) with a wrong rest, from
     // addresses that are not locked out.
     let guess = format!(
