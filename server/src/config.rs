@@ -18,6 +18,9 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Where cargo-leptos put the WASM, JS and CSS (`LEPTOS_SITE_ROOT`).
     pub site_root: String,
+    /// cargo-leptos' list of content-hashed asset names (`LEPTOS_HASH_FILE_NAME`; absolute, or
+    /// beside the server binary; default `hash.txt`).
+    pub hash_file: Option<String>,
     pub session_idle_minutes: i64,
     pub session_max_hours: i64,
     pub header_timeout_secs: i64,
@@ -221,6 +224,7 @@ impl Config {
             public_url,
             log_format,
             site_root,
+            hash_file: var("LEPTOS_HASH_FILE_NAME"),
             session_idle_minutes: number("MAILBRIDGE_SESSION_IDLE_MINUTES", 12 * 60, 1)?,
             session_max_hours: number("MAILBRIDGE_SESSION_MAX_HOURS", 7 * 24, 1)?,
             header_timeout_secs: number("MAILBRIDGE_HEADER_TIMEOUT_SECS", 20, 1)?,

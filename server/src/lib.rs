@@ -1,6 +1,7 @@
 //! The Mailbridge server: configuration, start-up and the plain axum routes around the Leptos app.
 
 pub mod api_v1;
+pub mod assets;
 pub mod bootstrap;
 pub mod config;
 pub mod gateway;

@@ -70,11 +70,20 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
     let outbound =
         app::ssr::outbound::Outbound::new(&extra_ca, policy).map_err(StartError::Http)?;
     bootstrap::first_admin(&pool, config).await?;
+    let hash_file = crate::assets::hash_file(&config.site_root, config.hash_file.as_deref());
     let leptos_options = LeptosOptions::builder()
         .output_name("mailbridge")
         .site_root(config.site_root.as_str())
         .site_pkg_dir("pkg")
         .site_addr(config.site_addr)
+        .hash_files(hash_file.is_some())
+        // An absolute path: Leptos joins it to the binary's folder, which then drops out.
+        .hash_file(
+            hash_file
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "hash.txt".into())
+                .into(),
+        )
         .build();
     Ok(AppState {
         leptos_options,
@@ -145,7 +154,7 @@ pub fn router(state: AppState) -> Router {
     };
     let options = state.leptos_options.clone();
     Router::new()
-        .nest_service("/pkg", pkg_files(&options.site_root))
+        .nest_service("/pkg", crate::assets::pkg_files(&options.site_root))
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(crate::metrics::readyz))
         .route("/metrics", get(crate::metrics::metrics))
@@ -190,49 +199,6 @@ pub fn router(state: AppState) -> Router {
             crate::telemetry::request_span,
         ))
         .with_state(state)
-}
-
-/// The WASM, JS and CSS under `{site_root}/pkg`: the precompressed `.br` or `.gz` beside a
-/// file (`cargo leptos build --release --precompress`) when the browser accepts it, the file
-/// itself otherwise. Their names do not change between builds, so a browser may keep them but
-/// must ask again (`no-cache`: a 304 when unchanged).
-fn pkg_files(site_root: &str) -> axum::routing::MethodRouter {
-    use tower_http::services::ServeDir;
-    use tower_http::set_header::SetResponseHeaderLayer;
-    let pkg = std::path::Path::new(site_root).join("pkg");
-    let mut dir = ServeDir::new(&pkg);
-    if precompressed_are_current(&pkg) {
-        dir = dir.precompressed_br().precompressed_gzip();
-    } else {
-        // A later debug build over a release one: its copies would be of the old files.
-        tracing::warn!(dir = %pkg.display(), "compressed copies older than their files: not served (compressed on the fly instead)");
-    }
-    axum::routing::get_service(dir).layer(SetResponseHeaderLayer::overriding(
-        http::header::CACHE_CONTROL,
-        http::HeaderValue::from_static("no-cache"),
-    ))
-}
-
-/// Whether every `.br`/`.gz` in `pkg` is at least as new as the file it is a copy of.
-fn precompressed_are_current(pkg: &std::path::Path) -> bool {
-    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    let Ok(entries) = std::fs::read_dir(pkg) else {
-        return true;
-    };
-    entries.flatten().all(|e| {
-        let path = e.path();
-        let ext = path.extension().and_then(|x| x.to_str());
-        if !matches!(ext, Some("br" | "gz")) {
-            return true;
-        }
-        let original = path.with_extension("");
-        match (modified(&path), modified(&original)) {
-            (Some(copy), Some(file)) => copy >= file,
-            // A copy of nothing is never asked for.
-            (_, None) => true,
-            (None, Some(_)) => false,
-        }
-    })
 }
 
 /// The connection limits of `state`'s settings.

@@ -109,3 +109,67 @@ async fn pkg_files_go_as_their_precompressed_copies_unless_these_are_stale() {
     assert_ne!(body, b"the brotli copy");
     assert!(body.len() < wasm.len() / 10, "{}", body.len());
 }
+
+/// A site whose files carry content hashes, as `hash-files = true` builds it, with the hash file
+/// cargo-leptos writes.
+fn hashed_site(hash: &str) -> (tempfile::TempDir, String, String) {
+    let site = tempfile::tempdir().unwrap();
+    let pkg = site.path().join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    for ext in ["js", "wasm", "css"] {
+        std::fs::write(pkg.join(format!("mailbridge.{hash}.{ext}")), ext).unwrap();
+    }
+    let hash_file = site.path().join("hash.txt");
+    std::fs::write(&hash_file, format!("js: {hash}\nwasm: {hash}\ncss: {hash}\n")).unwrap();
+    let root = site.path().display().to_string();
+    let hash_file = hash_file.display().to_string();
+    (site, root, hash_file)
+}
+
+#[tokio::test]
+async fn hashed_files_are_named_in_the_page_and_kept_a_year_other_files_revalidated() {
+    let hash = "Xy3_kW9-abcdefghijklmn";
+    let (site, root, hash_file) = hashed_site(hash);
+    std::fs::write(site.path().join("pkg/plain.txt"), "plain").unwrap();
+    let env = [
+        ("LEPTOS_SITE_ROOT", root.as_str()),
+        ("LEPTOS_HASH_FILE_NAME", hash_file.as_str()),
+    ];
+    let app = common::spawn_with(&env).await;
+    let (_, _, html) = fetch(&format!("{}/login", app.url), None).await;
+    let html = String::from_utf8(html).unwrap();
+    for ext in ["js", "wasm", "css"] {
+        let name = format!("/pkg/mailbridge.{hash}.{ext}");
+        assert!(html.contains(&name), "{name} in the page");
+        let (_, cache, body) = fetch(&format!("{}{name}", app.url), None).await;
+        assert_eq!(cache.as_deref(), Some("public, max-age=31536000, immutable"));
+        assert_eq!(body, ext.as_bytes());
+    }
+    let (_, cache, _) = fetch(&format!("{}/pkg/plain.txt", app.url), None).await;
+    assert_eq!(cache.as_deref(), Some("no-cache"));
+    // A hashed name that is not there is not remembered.
+    let res = client()
+        .get(format!("{}/pkg/mailbridge.AAAAAAAAAAAAAAAAAAAAAA.wasm", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert_eq!(res.headers()[CACHE_CONTROL], "no-store");
+}
+
+#[tokio::test]
+async fn a_hash_file_of_another_build_is_not_followed() {
+    let (site, root, hash_file) = hashed_site("Xy3_kW9-abcdefghijklmn");
+    // A later build without hashing: plain names, the old hash file left behind.
+    std::fs::remove_file(site.path().join("pkg/mailbridge.Xy3_kW9-abcdefghijklmn.wasm")).unwrap();
+    std::fs::write(site.path().join("pkg/mailbridge.wasm"), "wasm").unwrap();
+    let env = [
+        ("LEPTOS_SITE_ROOT", root.as_str()),
+        ("LEPTOS_HASH_FILE_NAME", hash_file.as_str()),
+    ];
+    let app = common::spawn_with(&env).await;
+    let (_, _, html) = fetch(&format!("{}/login", app.url), None).await;
+    let html = String::from_utf8(html).unwrap();
+    assert!(html.contains("/pkg/mailbridge.wasm"), "plain names");
+    assert!(!html.contains("Xy3_kW9"));
+}
