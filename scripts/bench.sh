@@ -10,7 +10,7 @@ echo "## $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores, $(awk '/MemTotal/{p
 echo
 echo "### Client bundle (release build)"
 echo
-cargo leptos build --release --precompress >/dev/null 2>&1
+cargo leptos build --release --precompress --split >/dev/null 2>&1
 echo '```'
 node scripts/bundle-size.mjs target/site/pkg
 echo '```'
@@ -24,9 +24,10 @@ trap 'kill $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
 until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do sleep 0.1; done
 (cd end2end && node bench/hydration.mjs "http://127.0.0.1:$port" bench@example.test 'bench password 1')
 echo
-echo "### What the browser downloads (release build, Accept-Encoding: br, gzip)"
+echo "### What the browser downloads (release build, headless Chromium, bytes on the wire)"
 echo
-node scripts/transfer-size.mjs "http://127.0.0.1:$port" bench@example.test 'bench password 1'
+# The release suite of Playwright (its own server on the same build) prints the table.
+(cd end2end && MAILBRIDGE_E2E_PROFILE=release MAILBRIDGE_E2E_SKIP_BUILD=1 npx playwright test 2>&1 | grep -E '^(\||/pkg:)')
 kill $pid; wait $pid 2>/dev/null || true
 echo
 echo "### Server"
@@ -36,4 +37,4 @@ echo
 # The SMTP relay and the IMAP proxy against the peers kit (needs root, like the refresh part).
 cargo run -q -p server --release --example gateway_bench
 # Leave a debug site behind for the tests and the dev loop.
-cargo leptos build >/dev/null 2>&1
+cargo leptos build --split >/dev/null 2>&1

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test, in order: formatting, clippy (server/ssr and browser/hydrate builds), the Rust
-# tests on SQLite and again on PostgreSQL, then the Playwright suite against a freshly built server.
+# tests on SQLite and again on PostgreSQL, then the Playwright suite against a freshly built server,
+# and the download-size checks against a release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh
@@ -35,3 +36,5 @@ step "cargo test: the log capture, alone"
 cargo test -p server --features app/ssr --test oauth -- --ignored
 step "playwright"
 (cd end2end && npx playwright test)
+step "playwright on a release build: what the browser downloads"
+(cd end2end && MAILBRIDGE_E2E_PROFILE=release npx playwright test)

@@ -6,6 +6,7 @@ pub mod api;
 pub mod components;
 pub mod domain;
 pub mod error;
+mod lazy_pages;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod ssr;
@@ -14,18 +15,12 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::{
     components::{ParentRoute, Route, Router, Routes},
-    path, SsrMode,
+    path, Lazy, SsrMode,
 };
 
 use crate::components::layout::Layout;
-use crate::pages::{
-    activity::ActivityPage, api_keys::ApiKeysPage, application_edit::ApplicationEditPage,
-    applications::ApplicationsPage, dashboard::DashboardPage, login::LoginPage,
-    mail_account::MailAccountPage, mail_accounts::MailAccountsPage,
-    mail_server_form::MailServerFormPage, mail_servers::MailServersPage, not_found::NotFound,
-    oauth_result::OAuthResultPage, profile::ProfilePage, settings::SettingsPage,
-    user_edit::UserEditPage, users::UsersPage, webhook::WebhookPage, webhooks::WebhooksPage,
-};
+use crate::lazy_pages as page;
+use crate::pages::not_found::NotFound;
 
 /// The HTML document around the app; rendered only on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -59,25 +54,25 @@ pub fn App() -> impl IntoView {
         // Async: the whole page (and its status, e.g. 403) is decided before the first byte.
         <Router>
             <Routes fallback=NotFound>
-                <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
+                <Route path=path!("/login") view={Lazy::<page::Login>::new()} ssr=SsrMode::Async />
                 <ParentRoute path=path!("") view=Layout ssr=SsrMode::Async>
-                    <Route path=path!("") view=DashboardPage ssr=SsrMode::Async />
-                    <Route path=path!("mail-servers") view=MailServersPage ssr=SsrMode::Async />
-                    <Route path=path!("mail-servers/new") view=MailServerFormPage ssr=SsrMode::Async />
-                    <Route path=path!("mail-servers/:id") view=MailServerFormPage ssr=SsrMode::Async />
-                    <Route path=path!("applications") view=ApplicationsPage ssr=SsrMode::Async />
-                    <Route path=path!("applications/:id") view=ApplicationEditPage ssr=SsrMode::Async />
-                    <Route path=path!("api-keys") view=ApiKeysPage ssr=SsrMode::Async />
-                    <Route path=path!("webhooks") view=WebhooksPage ssr=SsrMode::Async />
-                    <Route path=path!("activity") view=ActivityPage ssr=SsrMode::Async />
-                    <Route path=path!("settings") view=SettingsPage ssr=SsrMode::Async />
-                    <Route path=path!("webhooks/:id") view=WebhookPage ssr=SsrMode::Async />
-                    <Route path=path!("mail-accounts") view=MailAccountsPage ssr=SsrMode::Async />
-                    <Route path=path!("mail-accounts/:id") view=MailAccountPage ssr=SsrMode::Async />
-                    <Route path=path!("oauth/result") view=OAuthResultPage ssr=SsrMode::Async />
-                    <Route path=path!("users") view=UsersPage ssr=SsrMode::Async />
-                    <Route path=path!("users/:id") view=UserEditPage ssr=SsrMode::Async />
-                    <Route path=path!("profile") view=ProfilePage ssr=SsrMode::Async />
+                    <Route path=path!("") view={Lazy::<page::Dashboard>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("mail-servers") view={Lazy::<page::MailServers>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("mail-servers/new") view={Lazy::<page::MailServerForm>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("mail-servers/:id") view={Lazy::<page::MailServerForm>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("applications") view={Lazy::<page::Applications>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("applications/:id") view={Lazy::<page::ApplicationEdit>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("api-keys") view={Lazy::<page::ApiKeys>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("webhooks") view={Lazy::<page::Webhooks>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("activity") view={Lazy::<page::Activity>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("settings") view={Lazy::<page::Settings>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("webhooks/:id") view={Lazy::<page::Webhook>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("mail-accounts") view={Lazy::<page::MailAccounts>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("mail-accounts/:id") view={Lazy::<page::MailAccount>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("oauth/result") view={Lazy::<page::OAuthResult>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("users") view={Lazy::<page::Users>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("users/:id") view={Lazy::<page::UserEdit>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("profile") view={Lazy::<page::Profile>::new()} ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
         </Router>

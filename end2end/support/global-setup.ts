@@ -3,11 +3,14 @@
 // afterwards — also when tests fail or the run is interrupted.
 import { spawnSync } from "node:child_process";
 import type { FullConfig } from "@playwright/test";
-import { adminEnv, assertLogClean, repoRoot, startServer, stopServer, targetDir } from "./server";
+import { adminEnv, assertLogClean, profile, repoRoot, startServer, stopServer, targetDir } from "./server";
 
 export default async function globalSetup(_config: FullConfig) {
   if (process.env.MAILBRIDGE_E2E_SKIP_BUILD !== "1") {
-    const build = spawnSync("cargo", ["leptos", "build"], {
+    // --split: each page's code is its own WASM chunk (lazy routes need it in every build).
+    const args = ["leptos", "build", "--split"];
+    if (profile === "release") args.push("--release", "--precompress");
+    const build = spawnSync("cargo", args, {
       cwd: repoRoot,
       stdio: "inherit",
       env: { ...process.env, CARGO_TARGET_DIR: targetDir },

@@ -9,7 +9,9 @@ import * as path from "node:path";
 export const repoRoot = path.resolve(__dirname, "..", "..");
 export const targetDir =
   process.env.CARGO_TARGET_DIR ?? path.join(os.homedir(), ".cache", "mailbridge", "target");
-export const serverBin = path.join(targetDir, "debug", "mailbridge");
+/** `release` for the suite that measures what the browser downloads (a release build's sizes). */
+export const profile = process.env.MAILBRIDGE_E2E_PROFILE === "release" ? "release" : "debug";
+export const serverBin = path.join(targetDir, profile, "mailbridge");
 
 // The first admin of every test server, created at start on its empty database.
 export const admin = { email: "admin@mailbridge.test", password: "e2e admin password" };
