@@ -82,8 +82,7 @@ async fn cache_control(req: Request, next: Next) -> Response {
         .next()
         .is_some_and(is_content_hashed);
     let mut res = next.run(req).await;
-    let value = if !(res.status().is_success() || res.status() == http::StatusCode::NOT_MODIFIED)
-    {
+    let value = if !(res.status().is_success() || res.status() == http::StatusCode::NOT_MODIFIED) {
         "no-store"
     } else if hashed {
         "public, max-age=31536000, immutable"
@@ -124,7 +123,9 @@ mod tests {
     #[test]
     fn names_with_a_content_hash() {
         assert!(is_content_hashed("mailbridge.tLD0SF2O2A0cTCHj-5o_Ag.wasm"));
-        assert!(is_content_hashed("mailbridge.tLD0SF2O2A0cTCHj-5o_Ag.wasm.br"));
+        assert!(is_content_hashed(
+            "mailbridge.tLD0SF2O2A0cTCHj-5o_Ag.wasm.br"
+        ));
         assert!(is_content_hashed("__wasm_split.tLD0SF2O2A0cTCHj-5o_Ag.js"));
         assert!(!is_content_hashed("mailbridge.wasm"));
         assert!(!is_content_hashed("mailbridge.wasm.br"));

@@ -120,7 +120,11 @@ fn hashed_site(hash: &str) -> (tempfile::TempDir, String, String) {
         std::fs::write(pkg.join(format!("mailbridge.{hash}.{ext}")), ext).unwrap();
     }
     let hash_file = site.path().join("hash.txt");
-    std::fs::write(&hash_file, format!("js: {hash}\nwasm: {hash}\ncss: {hash}\n")).unwrap();
+    std::fs::write(
+        &hash_file,
+        format!("js: {hash}\nwasm: {hash}\ncss: {hash}\n"),
+    )
+    .unwrap();
     let root = site.path().display().to_string();
     let hash_file = hash_file.display().to_string();
     (site, root, hash_file)
@@ -142,14 +146,20 @@ async fn hashed_files_are_named_in_the_page_and_kept_a_year_other_files_revalida
         let name = format!("/pkg/mailbridge.{hash}.{ext}");
         assert!(html.contains(&name), "{name} in the page");
         let (_, cache, body) = fetch(&format!("{}{name}", app.url), None).await;
-        assert_eq!(cache.as_deref(), Some("public, max-age=31536000, immutable"));
+        assert_eq!(
+            cache.as_deref(),
+            Some("public, max-age=31536000, immutable")
+        );
         assert_eq!(body, ext.as_bytes());
     }
     let (_, cache, _) = fetch(&format!("{}/pkg/plain.txt", app.url), None).await;
     assert_eq!(cache.as_deref(), Some("no-cache"));
     // A hashed name that is not there is not remembered.
     let res = client()
-        .get(format!("{}/pkg/mailbridge.AAAAAAAAAAAAAAAAAAAAAA.wasm", app.url))
+        .get(format!(
+            "{}/pkg/mailbridge.AAAAAAAAAAAAAAAAAAAAAA.wasm",
+            app.url
+        ))
         .send()
         .await
         .unwrap();
@@ -161,7 +171,11 @@ async fn hashed_files_are_named_in_the_page_and_kept_a_year_other_files_revalida
 async fn a_hash_file_of_another_build_is_not_followed() {
     let (site, root, hash_file) = hashed_site("Xy3_kW9-abcdefghijklmn");
     // A later build without hashing: plain names, the old hash file left behind.
-    std::fs::remove_file(site.path().join("pkg/mailbridge.Xy3_kW9-abcdefghijklmn.wasm")).unwrap();
+    std::fs::remove_file(
+        site.path()
+            .join("pkg/mailbridge.Xy3_kW9-abcdefghijklmn.wasm"),
+    )
+    .unwrap();
     std::fs::write(site.path().join("pkg/mailbridge.wasm"), "wasm").unwrap();
     let env = [
         ("LEPTOS_SITE_ROOT", root.as_str()),

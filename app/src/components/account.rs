@@ -35,3 +35,59 @@ pub fn AuthorizeButton(account_id: i64, #[prop(into)] label: String) -> impl Int
         <span class="error" role="alert">{move || start.value().get().and_then(|r| r.err()).map(|e| e.to_string())}</span>
     }
 }
+
+/// The "Authorize" buttons of a table of accounts: one action, one hydration flag and one
+/// redirect for the whole table, rather than a set per row (a page of fifty rows rendered on the
+/// server spent most of its time on that per-row bookkeeping).
+#[derive(Clone, Copy)]
+pub struct AuthorizeButtons {
+    start: ServerAction<StartAuthorization>,
+    ready: ReadSignal<bool>,
+    /// The row whose button was pressed last: its error shows beside it.
+    pressed: RwSignal<Option<i64>>,
+}
+
+impl AuthorizeButtons {
+    pub fn new() -> Self {
+        let start = ServerAction::<StartAuthorization>::new();
+        Effect::new(move |_| {
+            if let Some(Ok(url)) = start.value().get() {
+                let _ = window().location().set_href(&url);
+            }
+        });
+        Self {
+            start,
+            ready: super::ready::use_ready(),
+            pressed: RwSignal::new(None),
+        }
+    }
+
+    /// The button (and its error) for one account.
+    pub fn button(self, account_id: i64, label: String) -> impl IntoView {
+        let Self {
+            start,
+            ready,
+            pressed,
+        } = self;
+        view! {
+            <button type="button" class="authorize" disabled=move || !ready.get() || start.pending().get()
+                on:click=move |_| {
+                    pressed.set(Some(account_id));
+                    start.dispatch(StartAuthorization { id: account_id });
+                }>
+                {label}
+            </button>
+            <span class="error" role="alert">{move || {
+                (pressed.get() == Some(account_id))
+                    .then(|| start.value().get().and_then(|r| r.err()).map(|e| e.to_string()))
+                    .flatten()
+            }}</span>
+        }
+    }
+}
+
+impl Default for AuthorizeButtons {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,9 +1,8 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 
 use crate::api::mail_accounts::{list_mail_accounts, mail_account_choices, CreateMailAccount};
-use crate::components::account::{AuthorizeButton, StatusBadge};
+use crate::components::account::{AuthorizeButtons, StatusBadge};
 use crate::components::field::{FieldError, FormErrors};
 use crate::components::layout::Me;
 use crate::components::ready::Ready;
@@ -141,6 +140,7 @@ fn Filters(
 #[component]
 pub fn AccountTable(list: Vec<MailAccountView>) -> impl IntoView {
     let now = crate::components::time::now();
+    let authorize = AuthorizeButtons::new();
     view! {
         <table id="mail-accounts-table">
             <thead><tr>
@@ -154,7 +154,9 @@ pub fn AccountTable(list: Vec<MailAccountView>) -> impl IntoView {
                     let name = a.name.clone();
                     view! {
                         <tr data-login=a.login.clone() data-status=a.status.code()>
-                            <td><A href=format!("/mail-accounts/{}", a.id)>{name}</A></td>
+                            // A plain link: the router still takes the click, without a
+                            // component per row.
+                            <td><a href=format!("/mail-accounts/{}", a.id)>{name}</a></td>
                             <td>{a.login.clone()}</td>
                             <td>{a.server_subject.clone()}</td>
                             <td>{a.owner_email.clone()}</td>
@@ -163,7 +165,7 @@ pub fn AccountTable(list: Vec<MailAccountView>) -> impl IntoView {
                             <td>{format_opt(a.last_refresh_at)}</td>
                             <td class="test">{test}</td>
                             <td class="last-error">{a.last_error.clone()}</td>
-                            <td>{action.map(|l| view! { <AuthorizeButton account_id=a.id label=l /> })}</td>
+                            <td>{action.map(|l| authorize.button(a.id, l.to_string()))}</td>
                         </tr>
                     }
                 }).collect_view()}

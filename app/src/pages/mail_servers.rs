@@ -32,6 +32,8 @@ fn MailServerList(
     page: RwSignal<i64>,
 ) -> impl IntoView {
     let ready = crate::components::ready::use_ready();
+    // Which row asks "Delete …?": one signal for the table rather than one per row.
+    let confirming = RwSignal::new(None::<i64>);
     view! {
         <h1>"Mail servers"</h1>
         <p><A href="/mail-servers/new" attr:class="button">"New mail server"</A></p>
@@ -53,7 +55,7 @@ fn MailServerList(
                                 </th>
                                 <th>"Active"</th><th>"Authorization method"</th><th>"Provider"</th><th>"IMAP host"</th><th>"SMTP host"</th><th>"Mail accounts"</th><th></th>
                             </tr></thead>
-                            <tbody>{list.into_iter().map(|s| view! { <ServerRow s delete /> }).collect_view()}</tbody>
+                            <tbody>{list.into_iter().map(|s| server_row(s, delete, ready, confirming)).collect_view()}</tbody>
                         </table>
                         <crate::components::pager::Pager page total id="mail-servers-pager" />
                     }.into_any()
@@ -63,10 +65,14 @@ fn MailServerList(
     }
 }
 
-#[component]
-fn ServerRow(s: MailServerSummary, delete: ServerAction<DeleteMailServer>) -> impl IntoView {
-    let confirming = RwSignal::new(false);
-    let ready = crate::components::ready::use_ready();
+/// One row. A plain function, a plain link and signals shared by the table: rendering a page of
+/// rows on the server was mostly per-row reactive bookkeeping (owners, memos, effects).
+fn server_row(
+    s: MailServerSummary,
+    delete: ServerAction<DeleteMailServer>,
+    ready: ReadSignal<bool>,
+    confirming: RwSignal<Option<i64>>,
+) -> impl IntoView {
     let id = s.id;
     let linked = s.linked_accounts;
     let subject = s.subject.clone();
@@ -82,8 +88,12 @@ fn ServerRow(s: MailServerSummary, delete: ServerAction<DeleteMailServer>) -> im
             <td>{s.smtp_host.clone()}</td>
             <td class="linked">{s.linked_accounts}</td>
             <td class="actions">
-                <A href=format!("/mail-servers/{id}")>"Edit"</A>
-                <Show when=move || !confirming.get() fallback=move || {
+                <a href=format!("/mail-servers/{id}")>"Edit"</a>
+                {move || if confirming.get() != Some(id) {
+                    view! {
+                        <button type="button" class="danger" disabled=move || !ready.get() on:click=move |_| confirming.set(Some(id))>"Delete"</button>
+                    }.into_any()
+                } else {
                     let subject = subject.clone();
                     view! {
                         <div class="confirm" role="alertdialog">
@@ -97,14 +107,12 @@ fn ServerRow(s: MailServerSummary, delete: ServerAction<DeleteMailServer>) -> im
                             })}
                             <button type="button" class="danger" on:click=move |_| {
                                 delete.dispatch(DeleteMailServer { id, confirm_accounts: linked });
-                                confirming.set(false);
+                                confirming.set(None);
                             }>{if linked > 0 { format!("Delete server and {linked} account{}", if linked == 1 { "" } else { "s" }) } else { "Confirm delete".to_string() }}</button>
-                            <button type="button" class="secondary" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                            <button type="button" class="secondary" on:click=move |_| confirming.set(None)>"Cancel"</button>
                         </div>
-                    }
-                }>
-                    <button type="button" class="danger" disabled=move || !ready.get() on:click=move |_| confirming.set(true)>"Delete"</button>
-                </Show>
+                    }.into_any()
+                }}
             </td>
         </tr>
     }
