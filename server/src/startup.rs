@@ -85,7 +85,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
                 .into(),
         )
         .build();
-    Ok(AppState {
+    Ok(AppState::new(app::ssr::state::Shared {
         leptos_options,
         pool,
         clock: app::ssr::clock::Clock::default(),
@@ -139,7 +139,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
             timeout_secs: config.mail_timeout_secs as u64,
             extra_ca,
         }),
-    })
+    }))
 }
 
 pub fn router(state: AppState) -> Router {

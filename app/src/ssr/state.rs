@@ -67,8 +67,26 @@ impl Default for LoginLimits {
     }
 }
 
+/// Everything a request handler or server function needs. Cloned on every `use_context` (and
+/// so many times per rendered page): one reference-count increment, not one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub leptos_options: LeptosOptions,
     pub pool: Pool,
     pub clock: super::clock::Clock,
