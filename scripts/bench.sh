@@ -27,7 +27,8 @@ echo
 echo "### What the browser downloads (release build, headless Chromium, bytes on the wire)"
 echo
 # The release suite of Playwright (its own server on the same build) prints the table.
-(cd end2end && MAILBRIDGE_E2E_PROFILE=release MAILBRIDGE_E2E_SKIP_BUILD=1 npx playwright test 2>&1 | grep -E '^(\||/pkg:)')
+(cd end2end && MAILBRIDGE_E2E_PROFILE=release MAILBRIDGE_E2E_SKIP_BUILD=1 npx playwright test 2>&1 | grep -E '^(\||/pkg:)') \
+  || echo "(the release Playwright suite failed: see its output with scripts/test.sh)"
 kill $pid; wait $pid 2>/dev/null || true
 echo
 echo "### Server"

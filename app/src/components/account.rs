@@ -78,7 +78,9 @@ impl AuthorizeButtons {
                 {label}
             </button>
             <span class="error" role="alert">{move || {
-                (pressed.get() == Some(account_id))
+                // The last answer is the pressed row's only once it has come (a new dispatch
+                // does not clear the previous row's error).
+                (pressed.get() == Some(account_id) && !start.pending().get())
                     .then(|| start.value().get().and_then(|r| r.err()).map(|e| e.to_string()))
                     .flatten()
             }}</span>
