@@ -39,6 +39,11 @@ struct Load {
     errors: usize,
 }
 
+/// Requests answered per second.
+fn rps(l: &Load) -> f64 {
+    l.requests as f64 / l.secs
+}
+
 /// `CONCURRENCY` clients sending GET (or, with `post`, a POST of that form body) to `url` with
 /// `header` for `duration`.
 async fn load(
@@ -298,7 +303,6 @@ fn bench_on(dir: tempfile::TempDir, db: &str) {
             None,
             Duration::from_secs(secs),
         ));
-        let rps = |l: &Load| l.requests as f64 / l.secs;
         println!(
             "| SSR {page} | {} | {:.0} | {:.1} | {:.1} | {} |",
             body.len(),
@@ -344,7 +348,7 @@ fn bench_on(dir: tempfile::TempDir, db: &str) {
     ));
     println!(
         "| SSR /login (signed out: no session, no query) | | {:.0} | {:.1} | {:.1} | {} |",
-        login.requests as f64 / login.secs,
+        rps(&login),
         login.p50_ms,
         login.p99_ms,
         login.errors
@@ -394,7 +398,6 @@ fn bench_on(dir: tempfile::TempDir, db: &str) {
         None,
         Duration::from_secs(secs),
     ));
-    let rps = |l: &Load| l.requests as f64 / l.secs;
     println!();
     println!("| endpoint | req/s | p50 ms | p99 ms | errors |");
     println!("|---|---:|---:|---:|---:|");

@@ -56,7 +56,7 @@ fn hashed_names(text: &str) -> Vec<String> {
 
 /// The content hash a file name carries: cargo-leptos' is the MD5 in unpadded base64url, 22
 /// characters, as a middle part of the name (`mailbridge.<hash>.wasm`).
-pub fn content_hash_of_name(name: &str) -> Option<&str> {
+fn content_hash_of_name(name: &str) -> Option<&str> {
     let parts: Vec<&str> = name.split('.').collect();
     if parts.len() < 3 {
         return None;
