@@ -1,10 +1,15 @@
-//! Each page as a lazy route: the browser bundle keeps only the router, the layout and what
-//! pages share; a page's own code is a separate WASM chunk (`cargo leptos build --split`),
-//! fetched when its route is first visited (the server names it in a preload link of the page
-//! it renders, so the first page does not wait for a second round trip).
+//! The pages as lazy routes in three WASM chunks (`cargo leptos build --split`): the sign-in
+//! page, the dashboard, and the workspace (every other page). The browser bundle keeps the
+//! router, the layout and what the groups share; the server names the chunks a page needs in
+//! preload links of the page it renders, so the first page does not wait for a second round trip.
+//!
+//! Why groups and not a chunk per page: with one split point per page the splitter made a chunk
+//! of every piece of code any two pages share, and the dashboard then fetched and instantiated
+//! 93 WASM modules before it could hydrate. Three split points leave at most four shared chunks.
 
+use leptos::lazy;
 use leptos::prelude::*;
-use leptos_router::{lazy_route, LazyRoute};
+use leptos_router::LazyRoute;
 
 use crate::pages::{
     activity::ActivityPage, api_keys::ApiKeysPage, application_edit::ApplicationEditPage,
@@ -15,28 +20,80 @@ use crate::pages::{
     user_edit::UserEditPage, users::UsersPage, webhook::WebhookPage, webhooks::WebhooksPage,
 };
 
-/// `lazy_page!(Login, LoginPage)`: a route type `Login` whose view is `<LoginPage/>`, split off.
-macro_rules! lazy_page {
-    ($($route:ident => $page:ident),* $(,)?) => {$(
+#[lazy]
+fn sign_in_chunk() -> AnyView {
+    view! { <LoginPage /> }.into_any()
+}
+
+#[lazy]
+fn dashboard_chunk() -> AnyView {
+    view! { <DashboardPage /> }.into_any()
+}
+
+/// `workspace!(MailServers => MailServersPage, ...)`: a route type per page, and one lazy
+/// function that renders whichever of them a route asks for.
+macro_rules! workspace {
+    ($($route:ident => $page:ident),* $(,)?) => {
+        /// Which workspace page a route shows.
+        #[derive(Clone, Copy)]
+        pub enum Workspace {
+            $($route,)*
+        }
+
+        #[lazy]
+        fn workspace_chunk(page: Workspace) -> AnyView {
+            match page {
+                $(Workspace::$route => view! { <$page /> }.into_any(),)*
+            }
+        }
+
+        $(
+            pub struct $route;
+
+            impl LazyRoute for $route {
+                fn data() -> Self {
+                    $route
+                }
+
+                async fn view(_this: Self) -> AnyView {
+                    workspace_chunk(Workspace::$route).await
+                }
+
+                async fn preload() {
+                    #[cfg(feature = "hydrate")]
+                    __preload_workspace_chunk().await;
+                }
+            }
+        )*
+    };
+}
+
+/// A route type whose view is a lazy function of its own.
+macro_rules! own_chunk {
+    ($route:ident, $chunk:ident, $preload:ident) => {
         pub struct $route;
 
-        #[lazy_route]
         impl LazyRoute for $route {
             fn data() -> Self {
                 $route
             }
 
-            fn view(this: Self) -> AnyView {
-                let _ = this;
-                view! { <$page /> }.into_any()
+            async fn view(_this: Self) -> AnyView {
+                $chunk().await
+            }
+
+            async fn preload() {
+                #[cfg(feature = "hydrate")]
+                $preload().await;
             }
         }
-    )*};
+    };
 }
 
-lazy_page! {
-    Login => LoginPage,
-    Dashboard => DashboardPage,
+own_chunk!(Login, sign_in_chunk, __preload_sign_in_chunk);
+own_chunk!(Dashboard, dashboard_chunk, __preload_dashboard_chunk);
+
+workspace! {
     MailServers => MailServersPage,
     MailServerForm => MailServerFormPage,
     Applications => ApplicationsPage,

@@ -7,7 +7,7 @@ import { adminEnv, assertLogClean, profile, repoRoot, startServer, stopServer, t
 
 export default async function globalSetup(_config: FullConfig) {
   if (process.env.MAILBRIDGE_E2E_SKIP_BUILD !== "1") {
-    // --split: each page's code is its own WASM chunk (lazy routes need it in every build).
+    // --split: the page groups are WASM chunks of their own (lazy routes need it in every build).
     const args = ["leptos", "build", "--split"];
     if (profile === "release") args.push("--release", "--precompress");
     const build = spawnSync("cargo", args, {
