@@ -14,7 +14,7 @@ import { repoRoot } from "../support/server";
 // Budgets, in bytes on the wire (headers included), at what the split release build achieves,
 // so that a regression fails. Issue 18 aims at 150 KB for a first page: not reached — the main
 // module alone (router, reactive runtime, JSON codec and the layout every page shares) is about
-// 188 KB brotli; /login adds its chunk and three small shared ones (229 KB in all), the
+// 183 KB brotli; /login adds its chunk and three small shared ones (229 KB in all), the
 // dashboard its own chunk and three shared ones (282 KB).
 const FIRST_VISIT_BUDGET = { login: 240 * 1024, dashboard: 300 * 1024 };
 // The pages are split into three groups (sign-in, dashboard, workspace), so a first visit
