@@ -90,13 +90,16 @@ async function visit(context: BrowserContext, page: Page, url: string) {
     .sort((a, b) => b[1] - a[1])
     .slice(0, 12)
     .map(([u, n]) => `${(n / 1024).toFixed(1)} KB ${new URL(u).pathname}`);
-  return { bytes, requests, largest };
+  const fetched = each.map(([u]) => (u === "?" ? u : new URL(u).pathname));
+  return { bytes, requests, largest, fetched };
 }
 
 test("a first visit stays within budget and a second one comes from the cache", async ({ browser }) => {
   const rows: string[] = [];
   const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
-  const check = async (label: string, pathname: string, signedIn: boolean, budget: number) => {
+  // `group`: the page's own lazy chunk (`split_<group>_chunk_*.wasm`); the other groups' chunks
+  // must not be fetched.
+  const check = async (label: string, pathname: string, signedIn: boolean, budget: number, group: string) => {
     const context = await browser.newContext();
     if (signedIn) {
       const res = await context.request.post(`${base()}/api/login`, {
@@ -113,10 +116,12 @@ test("a first visit stays within budget and a second one comes from the cache", 
     expect(first.bytes, `${label}: first visit`).toBeLessThan(budget);
     expect(first.requests, `${label}: files fetched on a first visit`).toBeLessThanOrEqual(FIRST_VISIT_MAX_FILES);
     expect(second.bytes, `${label}: second visit`).toBeLessThan(SECOND_VISIT_BUDGET);
+    const groups = first.fetched.filter((p) => p.startsWith("/pkg/split_")).map((p) => p.replace(/^\/pkg\/split_(.+)_chunk_.*$/, "$1"));
+    expect(groups, `${label}: the page groups whose chunk a first visit fetched`).toEqual([group]);
     await context.close();
   };
-  await check("/login", "/login", false, FIRST_VISIT_BUDGET.login);
-  await check("dashboard (signed in)", "/", true, FIRST_VISIT_BUDGET.dashboard);
+  await check("/login", "/login", false, FIRST_VISIT_BUDGET.login, "sign_in");
+  await check("dashboard (signed in)", "/", true, FIRST_VISIT_BUDGET.dashboard, "dashboard");
   console.log(
     [
       "| page | files | first visit, on the wire | second visit, on the wire |",
