@@ -11,7 +11,7 @@ for a in "$@"; do [ "$a" = "--release" ] && profile=release; done
 # A release build also writes brotli and gzip copies of the WASM, JS and CSS, which the server
 # sends to browsers that accept them.
 if [ "$profile" = release ]; then set -- "$@" --precompress; fi
-# --split: the sign-in page, the dashboard and the other pages are WASM chunks of their own,
+# --split: the sign-in page, the dashboard, a user's pages and the admin pages are WASM chunks,
 # fetched when first visited (lazy routes need it in every build).
 cargo leptos build --split "$@"
 export LEPTOS_SITE_ROOT="${LEPTOS_SITE_ROOT:-target/site}"

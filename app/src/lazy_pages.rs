@@ -1,11 +1,13 @@
-//! The pages as lazy routes in three WASM chunks (`cargo leptos build --split`): the sign-in
-//! page, the dashboard, and the workspace (every other page). The browser bundle keeps the
-//! router, the layout and what the groups share; the server names the chunks a page needs in
-//! preload links of the page it renders, so the first page does not wait for a second round trip.
+//! The pages as lazy routes in four WASM chunks (`cargo leptos build --split`): the sign-in
+//! page, the dashboard, a user's own pages (mail accounts, the OAuth result, the profile) and
+//! the admin pages. The browser bundle keeps the router, the layout and what the groups share;
+//! the server names the chunks a page needs in preload links of the page it renders, so the
+//! first page does not wait for a second round trip.
 //!
 //! Why groups and not a chunk per page: with one split point per page the splitter made a chunk
 //! of every piece of code any two pages share, and the dashboard then fetched and instantiated
-//! 93 WASM modules before it could hydrate. Three split points leave at most four shared chunks.
+//! 93 WASM modules before it could hydrate. Four split points leave a handful of shared chunks;
+//! the user's pages are apart from the admin pages so that a `user` never downloads those.
 
 use leptos::lazy;
 use leptos::prelude::*;
@@ -30,20 +32,20 @@ fn dashboard_chunk() -> AnyView {
     view! { <DashboardPage /> }.into_any()
 }
 
-/// `workspace!(MailServers => MailServersPage, ...)`: a route type per page, and one lazy
-/// function that renders whichever of them a route asks for.
-macro_rules! workspace {
-    ($($route:ident => $page:ident),* $(,)?) => {
-        /// Which workspace page a route shows.
+/// `group!(admin_chunk, __preload_admin_chunk, Admin { MailServers => MailServersPage, ... })`:
+/// a route type per page, and one lazy function that renders whichever of them a route asks for.
+macro_rules! group {
+    ($chunk:ident, $preload:ident, $which:ident { $($route:ident => $page:ident),* $(,)? }) => {
+        /// Which page of the group a route shows.
         #[derive(Clone, Copy)]
-        pub enum Workspace {
+        pub enum $which {
             $($route,)*
         }
 
         #[lazy]
-        fn workspace_chunk(page: Workspace) -> AnyView {
+        fn $chunk(page: $which) -> AnyView {
             match page {
-                $(Workspace::$route => view! { <$page /> }.into_any(),)*
+                $($which::$route => view! { <$page /> }.into_any(),)*
             }
         }
 
@@ -56,12 +58,12 @@ macro_rules! workspace {
                 }
 
                 async fn view(_this: Self) -> AnyView {
-                    workspace_chunk(Workspace::$route).await
+                    $chunk($which::$route).await
                 }
 
                 async fn preload() {
                     #[cfg(feature = "hydrate")]
-                    __preload_workspace_chunk().await;
+                    $preload().await;
                 }
             }
         )*
@@ -93,7 +95,16 @@ macro_rules! own_chunk {
 own_chunk!(Login, sign_in_chunk, __preload_sign_in_chunk);
 own_chunk!(Dashboard, dashboard_chunk, __preload_dashboard_chunk);
 
-workspace! {
+// What every signed-in user opens: their mailboxes, the page an OAuth grant comes back to, and
+// their profile. A `user` never needs the admin chunk.
+group!(mailbox_chunk, __preload_mailbox_chunk, Mailbox {
+    MailAccounts => MailAccountsPage,
+    MailAccount => MailAccountPage,
+    OAuthResult => OAuthResultPage,
+    Profile => ProfilePage,
+});
+
+group!(admin_chunk, __preload_admin_chunk, Admin {
     MailServers => MailServersPage,
     MailServerForm => MailServerFormPage,
     Applications => ApplicationsPage,
@@ -103,10 +114,6 @@ workspace! {
     Webhook => WebhookPage,
     Activity => ActivityPage,
     Settings => SettingsPage,
-    MailAccounts => MailAccountsPage,
-    MailAccount => MailAccountPage,
-    OAuthResult => OAuthResultPage,
     Users => UsersPage,
     UserEdit => UserEditPage,
-    Profile => ProfilePage,
-}
+});
