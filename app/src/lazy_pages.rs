@@ -22,16 +22,6 @@ use crate::pages::{
     user_edit::UserEditPage, users::UsersPage, webhook::WebhookPage, webhooks::WebhooksPage,
 };
 
-#[lazy]
-fn sign_in_chunk() -> AnyView {
-    view! { <LoginPage /> }.into_any()
-}
-
-#[lazy]
-fn dashboard_chunk() -> AnyView {
-    view! { <DashboardPage /> }.into_any()
-}
-
 /// `group!(admin_chunk, __preload_admin_chunk, Admin { MailServers => MailServersPage, ... })`:
 /// a route type per page, and one lazy function that renders whichever of them a route asks for.
 macro_rules! group {
@@ -70,30 +60,10 @@ macro_rules! group {
     };
 }
 
-/// A route type whose view is a lazy function of its own.
-macro_rules! own_chunk {
-    ($route:ident, $chunk:ident, $preload:ident) => {
-        pub struct $route;
-
-        impl LazyRoute for $route {
-            fn data() -> Self {
-                $route
-            }
-
-            async fn view(_this: Self) -> AnyView {
-                $chunk().await
-            }
-
-            async fn preload() {
-                #[cfg(feature = "hydrate")]
-                $preload().await;
-            }
-        }
-    };
-}
-
-own_chunk!(Login, sign_in_chunk, __preload_sign_in_chunk);
-own_chunk!(Dashboard, dashboard_chunk, __preload_dashboard_chunk);
+// The two pages a visit starts on, each a group of one so that its first load fetches nothing
+// else.
+group!(sign_in_chunk, __preload_sign_in_chunk, SignIn { Login => LoginPage });
+group!(dashboard_chunk, __preload_dashboard_chunk, Home { Dashboard => DashboardPage });
 
 // What every signed-in user opens: their mailboxes, the page an OAuth grant comes back to, and
 // their profile. A `user` never needs the admin chunk.

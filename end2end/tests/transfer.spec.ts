@@ -32,6 +32,12 @@ function groupsOf(paths: string[]): string[] {
   return [...new Set(groups)].sort();
 }
 
+/** Signs `context` in through the real `/api/login`, so its pages open as that user's. */
+async function signIn(context: BrowserContext, email: string, password: string) {
+  const res = await context.request.post(`${base()}/api/login`, { form: { email, password }, maxRedirects: 0 });
+  expect(res.status(), `sign-in of ${email}`).toBeLessThan(400);
+}
+
 /** One GET; the status, headers and body as sent (not decoded). */
 function raw(url: string, headers: Record<string, string>) {
   return new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
@@ -107,13 +113,7 @@ test("a first visit stays within budget and a second one comes from the cache", 
   // must not be fetched.
   const check = async (label: string, pathname: string, signedIn: boolean, budget: number, group: string) => {
     const context = await browser.newContext();
-    if (signedIn) {
-      const res = await context.request.post(`${base()}/api/login`, {
-        form: { email: admin.email, password: admin.password },
-        maxRedirects: 0,
-      });
-      expect(res.status()).toBeLessThan(400);
-    }
+    if (signedIn) await signIn(context, admin.email, admin.password);
     const page = await context.newPage();
     const first = await visit(context, page, base() + pathname);
     const second = await visit(context, page, base() + pathname);
@@ -140,13 +140,13 @@ test("a user (not an admin) going from the dashboard to their mail accounts and 
   const email = `reader-${Date.now().toString(36)}@example.test`;
   const password = "reader password 123";
   const adminCtx = await browser.newContext();
-  expect((await adminCtx.request.post(`${base()}/api/login`, { form: { email: admin.email, password: admin.password }, maxRedirects: 0 })).status()).toBeLessThan(400);
+  await signIn(adminCtx, admin.email, admin.password);
   const created = await adminCtx.request.post(`${base()}/api/create_user`, { form: { email, name: "Reader", role: "user", password } });
   expect(created.status(), await created.text()).toBe(200);
   await adminCtx.close();
 
   const context = await browser.newContext();
-  expect((await context.request.post(`${base()}/api/login`, { form: { email, password }, maxRedirects: 0 })).status()).toBeLessThan(400);
+  await signIn(context, email, password);
   const page = await context.newPage();
   const fetched: string[] = [];
   page.on("request", (r) => fetched.push(new URL(r.url()).pathname));
