@@ -15,6 +15,14 @@ echo '```'
 node scripts/bundle-size.mjs target/site/pkg
 echo '```'
 echo
+echo "### The framework's floor: Leptos 0.8, a router, one form and one server function"
+echo
+# What any hydrated Leptos app of this shape downloads before a line of its own (built alike).
+(cd scripts/leptos-floor && cargo leptos build --release --frontend-only >/dev/null 2>&1)
+echo '```'
+node scripts/bundle-size.mjs scripts/leptos-floor/target/site/pkg
+echo '```'
+echo
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 tmp=$(mktemp -d)
 LEPTOS_SITE_ADDR=127.0.0.1:$port MAILBRIDGE_DATABASE_URL=sqlite://$tmp/b.db LEPTOS_SITE_ROOT=target/site \
