@@ -18,10 +18,16 @@ fn kit_dir() -> PathBuf {
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    free_ports::<1>()[0]
+}
+
+/// `N` distinct free ports. All are held at once and released together on return: picked one
+/// at a time, the kernel may hand out the same port twice (two of the peers kit's daemons once
+/// got one port, and Dovecot refused a "duplicate listener").
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let held: [std::net::TcpListener; N] =
+        std::array::from_fn(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("free port"));
+    held.map(|l| l.local_addr().expect("bound port").port())
 }
 
 impl Oidc {

@@ -42,7 +42,7 @@ impl Peers {
                 kit.join("oauth").display().to_string(),
             ),
         ];
-        let names = [
+        let names: [&str; 8] = [
             "PEERS_OIDC_PORT",
             "PEERS_IMAP_PORT",
             "PEERS_IMAPS_PORT",
@@ -52,18 +52,8 @@ impl Peers {
             "PEERS_RELAY_PORT",
             "PEERS_AUTH_PORT",
         ];
-        // All bound at once, so that the kernel cannot hand out one port twice (picked one by
-        // one, two daemons once got the same port and Dovecot refused a "duplicate listener");
-        // released when this block ends, just before the daemons bind them.
-        {
-            let held: Vec<std::net::TcpListener> = names
-                .iter()
-                .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("free port"))
-                .collect();
-            for (name, l) in names.iter().zip(&held) {
-                let port = l.local_addr().expect("bound port").port();
-                vars.push((name.to_string(), port.to_string()));
-            }
+        for (name, port) in names.iter().zip(crate::oidc::free_ports::<8>()) {
+            vars.push((name.to_string(), port.to_string()));
         }
         for (k, v) in knobs {
             vars.push((k.to_string(), v.to_string()));
